@@ -1,0 +1,5 @@
+"""watcher: poll exchange and broker balances, export Prometheus metrics, page on-call."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,238 @@
+"""The config file as frozen dataclasses: nothing past the loader sees raw YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watcher.matchers import Matcher
+
+COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
+
+
+class Secret:
+    """A credential: its ``str``/``repr`` never show the value, so it cannot leak into logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """The secret value, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('<redacted>')"
+
+    def __str__(self) -> str:
+        return "<redacted>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalConfig:
+    """``global:``."""
+
+    evaluation_interval: float = 15.0
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    external_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """``server:``."""
+
+    host: str = "0.0.0.0"
+    port: int = 9746
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageConfig:
+    """``storage:``; ``path`` is an SQLite file (``:memory:`` keeps nothing across restarts)."""
+
+    path: str = "/var/lib/watcher/state.db"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """Keys every source takes."""
+
+    name: str
+    type: str
+    interval: float = 60.0
+    timeout: float = 10.0
+    stale_after: float = 300.0
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoinwCouponConfig(SourceConfig):
+    """``type: coinw_mega_coupon``."""
+
+    base_url: str = "https://api.coinw.com"
+    api_key: Secret
+    secret_key: Secret
+    statuses: tuple[str, ...] = ("pending", "unused")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoinwInviteeConfig(SourceConfig):
+    """``type: coinw_invitee_volume``."""
+
+    base_url: str = "https://api.coinw.com"
+    api_key: Secret
+    secret_key: Secret
+    lookback_days: int = 30
+    top_invitees: int = 50
+    page_size: int = 1000
+    signer: str = "futures"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TradebossAccount:
+    """One account of a ``tradeboss_balance`` source."""
+
+    third_server_code: str
+    user_name: str
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TradebossConfig(SourceConfig):
+    """``type: tradeboss_balance``."""
+
+    base_url: str
+    company_id: int
+    headers: Mapping[str, Secret] = field(default_factory=dict)
+    accounts: tuple[TradebossAccount, ...] = ()
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteConfig:
+    """One node of the routing tree, with inherited values already resolved.
+
+    ``group_by`` None means group by all labels (``['...']``); an empty tuple puts every alert
+    of the route in one group (Alertmanager's default).
+    """
+
+    receiver: str
+    group_by: tuple[str, ...] | None = ()
+    group_wait: float = 30.0
+    group_interval: float = 300.0
+    repeat_interval: float = 4 * 3600.0
+    matchers: tuple[Matcher, ...] = ()
+    continue_: bool = False
+    routes: tuple[RouteConfig, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpConfig:
+    """``http_config:`` of a receiver: ``authorization`` (bearer) or ``basic_auth``."""
+
+    bearer_token: Secret | None = None
+    basic_auth: tuple[str, Secret] | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackConfig:
+    """``slack_configs[]``: an incoming webhook."""
+
+    api_url: Secret
+    channel: str | None = None
+    username: str | None = None
+    icon_emoji: str | None = None
+    title: str | None = None
+    text: str | None = None
+    send_resolved: bool = False
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookConfig:
+    """``webhook_configs[]``: Alertmanager's webhook payload, version 4."""
+
+    url: Secret
+    send_resolved: bool = True
+    max_alerts: int = 0
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertmanagerConfig:
+    """``alertmanager_configs[]``: POST /api/v2/alerts to an Alertmanager."""
+
+    url: str
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsoleConfig:
+    """``console_configs[]``: print notifications to standard output (the demo's receiver)."""
+
+    send_resolved: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiverConfig:
+    """``receivers[]``."""
+
+    name: str
+    slack_configs: tuple[SlackConfig, ...] = ()
+    webhook_configs: tuple[WebhookConfig, ...] = ()
+    alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
+    console_configs: tuple[ConsoleConfig, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class InhibitRule:
+    """``inhibit_rules[]``: alerts matching ``target`` are muted while one matching ``source``
+    fires with the same values of ``equal``."""
+
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A whole, valid config file."""
+
+    file: Path
+    global_: GlobalConfig = field(default_factory=GlobalConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    rule_files: tuple[str, ...] = ()
+    route: RouteConfig | None = None
+    receivers: tuple[ReceiverConfig, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def rule_paths(self) -> list[Path]:
+        """Every rule file the ``rule_files`` globs match, relative to the config's folder."""
+        base = self.file.parent
+        out: list[Path] = []
+        for pattern in self.rule_files:
+            p = Path(pattern)
+            if p.is_absolute():
+                matches = sorted(Path(p.anchor).glob(str(p.relative_to(p.anchor))))
+            else:
+                matches = sorted(base.glob(pattern))
+            out.extend(m for m in matches if m.is_file())
+        return out
+
+    def receiver(self, name: str) -> ReceiverConfig | None:
+        """The receiver called ``name``."""
+        return next((r for r in self.receivers if r.name == name), None)

@@ -1,0 +1,58 @@
+"""Every exception watcher raises on purpose, in one place.
+
+Messages never contain secrets: API keys, secret keys, webhook URLs and tokens are
+``watcher.config.Secret`` values whose ``str`` and ``repr`` are redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class WatcherError(Exception):
+    """Base of every error watcher raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    """The config file or a rule file is invalid; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class SourceError(WatcherError):
+    """A poll of an upstream API failed; ``reason`` is the ``watcher_source_errors_total`` label.
+
+    Reasons: ``timeout``, ``connection``, ``http``, ``rate_limited``, ``auth``, ``api_error``,
+    ``malformed``, ``invalid_row``.
+    """
+
+    def __init__(self, reason: str, message: str, *, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class TransientSourceError(SourceError):
+    """A failure worth retrying within the same poll (timeouts, 5xx, connection resets)."""
+
+
+class RateLimitedError(SourceError):
+    """Upstream said we were too fast (CoinW 29001, HTTP 429); back off longer than usual."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__("rate_limited", message, retry_after=retry_after)
+
+
+class RuleError(WatcherError):
+    """A rule expression or template cannot be loaded or evaluated."""
+
+
+class NotifyError(WatcherError):
+    """A notification could not be delivered; ``retry_after`` is upstream's hint, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        self.retry_after = retry_after
+        self.permanent = permanent
+        super().__init__(message)
