@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import signal
 import sys
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TextIO
 
 import aiohttp
@@ -28,6 +28,7 @@ from watcher.errors import ConfigError
 from watcher.metrics import WatcherMetrics
 from watcher.ratelimit import LimiterRegistry
 from watcher.series import Snapshot
+from watcher.server import DAEMON, add_routes
 from watcher.sources import build_source
 from watcher.sources.runner import SourceRunner
 from watcher.store import SeriesStore, StoreCollector, registry_series
@@ -43,7 +44,7 @@ class _RegistryCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Everything ``registry`` collects."""
-        return self._registry.collect()
+        yield from self._registry.collect()
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,20 @@ class SilenceView:
 class Daemon:
     """Owns the config, the store, the sources' runners and the rule/notification pipeline."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, console: TextIO = sys.stdout,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        console: TextIO = sys.stdout,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.console = console
         self.env = env
         # Prometheus ignores *_created samples by default; they only add noise to /metrics.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.self_registry = CollectorRegistry(auto_describe=True)
         self.metrics = WatcherMetrics(self.self_registry)
         self.store = SeriesStore()
@@ -201,13 +208,8 @@ class Daemon:
         return True
 
 
-DAEMON: web.AppKey[Daemon] = web.AppKey("daemon", Daemon)
-
-
 def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
-    from watcher.server import add_routes
-
     app = web.Application()
     app[DAEMON] = daemon
     add_routes(app)

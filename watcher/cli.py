@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 
@@ -32,15 +31,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", required=True, help="config file")
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulator")
-    demo.add_argument("--listen", default="0.0.0.0:9746", help="host:port of the daemon (default %(default)s)")
-    demo.add_argument("--state", default=None, help="folder for the state database (default: a temporary one)")
+    demo.add_argument(
+        "--listen", default="0.0.0.0:9746", help="host:port of the daemon (default %(default)s)"
+    )
+    demo.add_argument(
+        "--state", default=None, help="folder for the state database (default: a temporary one)"
+    )
 
     check = sub.add_parser("check", help="validate the config and every rule file")
     check.add_argument("-c", "--config", required=True, help="config file")
 
     once = sub.add_parser("once", help="poll every source once, print metrics and alerts")
     once.add_argument("-c", "--config", required=True, help="config file")
-    once.add_argument("--send", action="store_true", help="deliver the alerts through the receivers")
+    once.add_argument(
+        "--send", action="store_true", help="deliver the alerts through the receivers"
+    )
 
     rules = sub.add_parser("rules", help="rule file tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
@@ -85,4 +90,4 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(os.sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -39,12 +39,11 @@ def check(path: str) -> int:
 
 def check_rules(config: Config) -> list[str]:
     """Problems in the rule files the config names (and globs that match nothing)."""
-    problems = [
+    return [
         f"{config.file}: rule_files: {pattern!r} matches no file"
         for pattern in config.rule_files
         if not _glob(config, pattern)
     ]
-    return problems
 
 
 def _glob(config: Config, pattern: str) -> list[Path]:
@@ -65,11 +64,20 @@ def run(path: str) -> int:
 def _serve(app: web.Application, config: Config) -> int:
     """Serve until a signal; a listener that cannot bind is a one-line error, exit 1."""
     try:
-        web.run_app(app, host=config.server.host, port=config.server.port, handle_signals=True,
-                    print=None, access_log=None)
+        web.run_app(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            handle_signals=True,
+            print=None,
+            access_log=None,
+        )
     except OSError as exc:
         where = f"{config.server.host}:{config.server.port}"
-        print(f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
+        print(
+            f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -98,9 +106,14 @@ def demo(listen: str, state_dir: str | None) -> int:
         await runner.setup()
         await web.SockSite(runner, sim_sock).start()
         host = "127.0.0.1" if config.server.host in ("0.0.0.0", "") else config.server.host
-        print(f"watcher demo: simulator at http://127.0.0.1:{sim_port}, state in {state}", flush=True)
-        print(f"watcher demo: metrics at http://{host}:{config.server.port}/metrics, "
-              f"status page at http://{host}:{config.server.port}/", flush=True)
+        print(
+            f"watcher demo: simulator at http://127.0.0.1:{sim_port}, state in {state}", flush=True
+        )
+        print(
+            f"watcher demo: metrics at http://{host}:{config.server.port}/metrics, "
+            f"status page at http://{host}:{config.server.port}/",
+            flush=True,
+        )
         yield
         await runner.cleanup()
 
@@ -119,7 +132,9 @@ async def once(path: str, *, send: bool) -> int:
         sys.stdout.write(generate_latest(daemon.registry).decode())
         for alert in daemon.last_alerts:
             labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-            print(f"# ALERT {'resolved' if alert.resolved else 'firing'} {{{labels}}} value={alert.value:g}")
+            print(
+                f"# ALERT {'resolved' if alert.resolved else 'firing'} {{{labels}}} value={alert.value:g}"
+            )
         if send:
             await daemon.flush_notifications()
     finally:
@@ -133,8 +148,11 @@ def simulate(listen: str) -> int:
     if not port.isdigit():
         msg = f"--listen: expected host:port, got {listen!r}"
         raise ConfigError([msg])
-    print(f"watcher simulate: serving on http://{host or '127.0.0.1'}:{port} "
-          f"(api_key {DEMO_API_KEY!r}, secret_key {DEMO_SECRET_KEY!r})", flush=True)
+    print(
+        f"watcher simulate: serving on http://{host or '127.0.0.1'}:{port} "
+        f"(api_key {DEMO_API_KEY!r}, secret_key {DEMO_SECRET_KEY!r})",
+        flush=True,
+    )
     web.run_app(create_app(), host=host or "127.0.0.1", port=int(port), print=None, access_log=None)
     return 0
 

@@ -6,6 +6,7 @@ Tests call ``set_testing(True)`` so waits are zero (the idea of stamina's ``set_
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -45,21 +46,26 @@ async def retry_async(
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None and on_retry is not None:
             on_retry(exc)
-        log.info("retry.scheduled", what=what, attempt=state.attempt_number,
-                 wait=round(state.upcoming_sleep, 3), error=str(exc))
+        log.info(
+            "retry.scheduled",
+            what=what,
+            attempt=state.attempt_number,
+            wait=round(state.upcoming_sleep, 3),
+            error=str(exc),
+        )
 
     wait: tenacity.wait.wait_base = (
-        tenacity.wait_none() if _testing
+        tenacity.wait_none()
+        if _testing
         else tenacity.wait_exponential_jitter(initial=initial, max=maximum)
     )
-    extra = {} if sleep is None else {"sleep": sleep}
     retrying = tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception_type(on),
         stop=tenacity.stop_after_attempt(attempts) | tenacity.stop_after_delay(max_delay),
         wait=wait,
         before_sleep=before_sleep,
         reraise=True,
-        **extra,
+        sleep=sleep or asyncio.sleep,
     )
     async for attempt in retrying:
         with attempt:

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from watcher import __version__
-from watcher.app import DAEMON
+
+if TYPE_CHECKING:
+    from watcher.app import Daemon
+
+DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
 
 
 def add_routes(app: web.Application) -> None:
@@ -42,8 +47,10 @@ async def reload(request: web.Request) -> web.Response:
     """Reload config and rules, like SIGHUP; 500 with the reason when the new config is invalid."""
     if await request.app[DAEMON].reload():
         return web.Response(text="Reloaded.\n")
-    return web.Response(text="Reload failed: the config is invalid; see the log. The old config keeps running.\n",
-                        status=500)
+    return web.Response(
+        text="Reload failed: the config is invalid; see the log. The old config keeps running.\n",
+        status=500,
+    )
 
 
 def _ago(ts: float | None) -> str:
@@ -57,7 +64,11 @@ async def status_page(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     rows = []
     for name, runner in sorted(daemon.runners.items()):
-        up = "up" if runner.polls and runner.last_error is None else ("waiting" if not runner.polls else "DOWN")
+        up = (
+            "up"
+            if runner.polls and runner.last_error is None
+            else ("waiting" if not runner.polls else "DOWN")
+        )
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(runner.source.config.type)}</td>"
             f"<td class='{up}'>{up}</td><td>{_ago(runner.last_poll_at)}</td>"
@@ -81,9 +92,9 @@ async def status_page(request: web.Request) -> web.Response:
 <p><a href="/metrics">/metrics</a> · <a href="/api/v2/alerts">/api/v2/alerts</a> ·
 <a href="/api/v2/silences">/api/v2/silences</a></p>
 <h2>Sources</h2><table><tr><th>name</th><th>type</th><th>state</th><th>last poll</th>
-<th>last success</th><th>last error</th></tr>{''.join(rows)}</table>
+<th>last success</th><th>last error</th></tr>{"".join(rows)}</table>
 <h2>Active alerts ({len(alerts)})</h2><table><tr><th>state</th><th>alert</th><th>labels</th>
-<th>value</th><th>active since</th></tr>{''.join(alerts)}</table>
+<th>value</th><th>active since</th></tr>{"".join(alerts)}</table>
 <h2>Silences ({len(silences)})</h2><table><tr><th>id</th><th>matchers</th><th>ends</th>
-<th>comment</th></tr>{''.join(silences)}</table></body></html>"""
+<th>comment</th></tr>{"".join(silences)}</table></body></html>"""
     return web.Response(text=body, content_type="text/html")

@@ -101,7 +101,9 @@ class StoreCollector(Collector):
             families.setdefault(s.name, []).append(s)
         for name in sorted(families):
             metric = Metric(name, self._store._help.get(name, name.replace("_", " ")), "gauge")
-            metric.samples = [Sample(name, dict(s.labels), s.value, None, None) for s in families[name]]
+            metric.samples = [
+                Sample(name, dict(s.labels), s.value, None, None) for s in families[name]
+            ]
             yield metric
 
 

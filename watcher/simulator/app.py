@@ -60,8 +60,11 @@ async def _inject(request: web.Request) -> web.Response:
     body = await _json(request)
     try:
         request.app[coinw.STATE].faults.inject(
-            str(body.get("endpoint", "coupon")), str(body.get("kind")),
-            int(body.get("count", 1)), float(body.get("delay", 0.0)))
+            str(body.get("endpoint", "coupon")),
+            str(body.get("kind")),
+            int(body.get("count", 1)),
+            float(body.get("delay", 0.0)),
+        )
     except (TypeError, ValueError) as exc:
         return web.json_response({"error": str(exc), "kinds": list(FAULT_KINDS)}, status=400)
     return web.json_response({"ok": True})
@@ -93,6 +96,8 @@ async def _set_account(request: web.Request) -> web.Response:
     body = await _json(request)
     api_key, secret = body.get("api_key"), body.get("secret_key")
     if not isinstance(api_key, str) or not isinstance(secret, str):
-        return web.json_response({"error": "api_key and secret_key are required strings"}, status=400)
+        return web.json_response(
+            {"error": "api_key and secret_key are required strings"}, status=400
+        )
     request.app[coinw.STATE].accounts[api_key] = secret
     return web.json_response({"ok": True})

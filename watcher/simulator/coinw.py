@@ -26,7 +26,9 @@ STATE: web.AppKey[SimState] = web.AppKey("sim_state", SimState)
 
 
 def _sign(secret: str, prehash: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()).decode()
+    return base64.b64encode(
+        hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
+    ).decode()
 
 
 def key_id(api_key: str) -> str:
@@ -34,7 +36,9 @@ def key_id(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:8]
 
 
-async def verify(request: web.Request, state: SimState, body: str) -> tuple[str | None, web.Response | None]:
+async def verify(
+    request: web.Request, state: SimState, body: str
+) -> tuple[str | None, web.Response | None]:
     """Check ``api_key``/``timestamp``/``sign``; return the key or CoinW's error answer."""
     api_key = request.headers.get("api_key", "")
     timestamp = request.headers.get("timestamp", "")
@@ -42,7 +46,10 @@ async def verify(request: web.Request, state: SimState, body: str) -> tuple[str 
     secret = state.accounts.get(api_key)
     if not api_key or secret is None:
         return None, web.json_response({"code": 6000, "msg": "auth error: unknown api_key"})
-    if not timestamp.isdigit() or abs(int(timestamp) - int(time.time() * 1000)) > TIMESTAMP_TOLERANCE_MS:
+    if (
+        not timestamp.isdigit()
+        or abs(int(timestamp) - int(time.time() * 1000)) > TIMESTAMP_TOLERANCE_MS
+    ):
         return None, web.json_response({"code": 6001, "msg": "invalid timestamp"})
     if request.method == "GET":
         qs = request.query_string
@@ -118,7 +125,9 @@ async def coupons(request: web.Request) -> web.StreamResponse:
     if end and end.isdigit():
         rows = [c for c in rows if c["endTime"] <= int(end)]
     state.record("coupon", kid, time.time(), "ok")
-    return web.Response(text=json.dumps({"code": 0, "data": rows, "msg": ""}), content_type="application/json")
+    return web.Response(
+        text=json.dumps({"code": 0, "data": rows, "msg": ""}), content_type="application/json"
+    )
 
 
 def add_routes(app: web.Application) -> None:

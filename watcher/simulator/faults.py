@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 FAULT_KINDS = (
-    "http_500",       # HTTP 500 with an error body
-    "http_429",       # HTTP 429 with Retry-After
-    "slow",           # answer correctly after `delay` seconds
-    "hang",           # never answer (until the client gives up)
-    "malformed",      # HTTP 200 with a body that is not JSON
-    "bad_shape",      # HTTP 200 JSON of an unexpected shape
-    "rate_limit",     # the API's own rate-limit answer (CoinW 29001) even when within limits
+    "http_500",  # HTTP 500 with an error body
+    "http_429",  # HTTP 429 with Retry-After
+    "slow",  # answer correctly after `delay` seconds
+    "hang",  # never answer (until the client gives up)
+    "malformed",  # HTTP 200 with a body that is not JSON
+    "bad_shape",  # HTTP 200 JSON of an unexpected shape
+    "rate_limit",  # the API's own rate-limit answer (CoinW 29001) even when within limits
     "bad_signature",  # reject the signature (CoinW 6001) even when it is right
 )
 

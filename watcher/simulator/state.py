@@ -55,23 +55,44 @@ def default_coupons(now_ms: int | None = None) -> dict[int, dict[str, Any]]:
     """A scenario with a coupon in every status, one expiring within days, one needing KYC."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
 
-    def coupon(cid: int, status: int, current: Any, total: Any, start: int, end: int,
-               kyc: int = 0, assets_out: int = 0) -> dict[str, Any]:
+    def coupon(
+        cid: int,
+        status: int,
+        current: Any,
+        total: Any,
+        start: int,
+        end: int,
+        kyc: int = 0,
+        assets_out: int = 0,
+    ) -> dict[str, Any]:
         return {
-            "agRecordId": 4000 + cid % 1000, "assetsOut": assets_out, "backAmount": 0, "backMark": 0,
-            "createdDate": now - 5 * DAY_MS, "currentAmount": current, "endTime": end,
-            "id": cid, "kyc": kyc, "name": "万能金", "processStatus": 0, "remark": "simulated",
-            "startTime": start, "totalAmount": total, "transferExpire": 0, "type": status,
-            "updateDate": now - DAY_MS, "userId": 1162061,
+            "agRecordId": 4000 + cid % 1000,
+            "assetsOut": assets_out,
+            "backAmount": 0,
+            "backMark": 0,
+            "createdDate": now - 5 * DAY_MS,
+            "currentAmount": current,
+            "endTime": end,
+            "id": cid,
+            "kyc": kyc,
+            "name": "万能金",
+            "processStatus": 0,
+            "remark": "simulated",
+            "startTime": start,
+            "totalAmount": total,
+            "transferExpire": 0,
+            "type": status,
+            "updateDate": now - DAY_MS,
+            "userId": 1162061,
         }
 
     rows = [
-        coupon(800000001, 1, 50, 100, now - 10 * DAY_MS, now + 2 * DAY_MS),           # expiring soon
-        coupon(800000002, 1, 20, 20, now - DAY_MS, now + 40 * DAY_MS, kyc=1),        # needs KYC
-        coupon(800000003, 1, "12.5", 25, now - DAY_MS, now + 90 * DAY_MS),           # healthy
-        coupon(800000004, 0, 30, 30, now + 2 * DAY_MS, now + 60 * DAY_MS),           # pending
-        coupon(800000005, 2, 0, 10, now - 30 * DAY_MS, now + 10 * DAY_MS),           # used
-        coupon(800000006, 3, 5, 5, now - 60 * DAY_MS, now - 2 * DAY_MS),             # expired
-        coupon(800000007, 4, 0, 15, now - DAY_MS, now + 30 * DAY_MS, assets_out=1), # failed
+        coupon(800000001, 1, 50, 100, now - 10 * DAY_MS, now + 2 * DAY_MS),  # expiring soon
+        coupon(800000002, 1, 20, 20, now - DAY_MS, now + 40 * DAY_MS, kyc=1),  # needs KYC
+        coupon(800000003, 1, "12.5", 25, now - DAY_MS, now + 90 * DAY_MS),  # healthy
+        coupon(800000004, 0, 30, 30, now + 2 * DAY_MS, now + 60 * DAY_MS),  # pending
+        coupon(800000005, 2, 0, 10, now - 30 * DAY_MS, now + 10 * DAY_MS),  # used
+        coupon(800000006, 3, 5, 5, now - 60 * DAY_MS, now - 2 * DAY_MS),  # expired
+        coupon(800000007, 4, 0, 15, now - DAY_MS, now + 30 * DAY_MS, assets_out=1),  # failed
     ]
     return {int(r["id"]): r for r in rows}

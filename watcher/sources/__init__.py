@@ -13,8 +13,9 @@ from watcher.sources.coinw_coupon import CouponSource
 __all__ = ["PollResult", "Source", "build_source"]
 
 
-def build_source(config: SourceConfig, session: aiohttp.ClientSession, limiters: LimiterRegistry,
-                 clock: Clock) -> Source:
+def build_source(
+    config: SourceConfig, session: aiohttp.ClientSession, limiters: LimiterRegistry, clock: Clock
+) -> Source:
     """The source implementation for ``config.type``."""
     if isinstance(config, CoinwCouponConfig):
         return CouponSource(config, session, limiters, clock)

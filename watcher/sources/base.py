@@ -50,7 +50,9 @@ class Source(Protocol):
         ...
 
 
-def with_source_labels(config: SourceConfig, name: str, labels: Mapping[str, str], value: float) -> Series:
+def with_source_labels(
+    config: SourceConfig, name: str, labels: Mapping[str, str], value: float
+) -> Series:
     """A series carrying ``source`` and the source's configured labels (item labels win)."""
     merged = dict(config.labels)
     merged.update(labels)

@@ -26,7 +26,7 @@ log = structlog.get_logger()
 
 PATH = "/v1/perpum/account/almightyGoldInfo"
 # 1 request / 2 s per user ID and IP (upstream "Frequency Limit").
-REQUEST_SPACING = 2.0
+REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
 # CoinW answers 29001 when we are too fast; its penalties escalate to bans, so back off hard.
@@ -48,8 +48,13 @@ HELP = {
 class CouponSource:
     """Polls every configured status of one CoinW account's Mega Coupons."""
 
-    def __init__(self, config: CoinwCouponConfig, session: aiohttp.ClientSession,
-                 limiters: LimiterRegistry, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: CoinwCouponConfig,
+        session: aiohttp.ClientSession,
+        limiters: LimiterRegistry,
+        clock: Clock,
+    ) -> None:
         self._config = config
         self._session = session
         self._clock = clock
@@ -73,9 +78,12 @@ class CouponSource:
             try:
                 rows = await retry_async(
                     lambda status=status: self._fetch(status),  # type: ignore[misc]
-                    on=(TransientSourceError,), attempts=3, max_delay=self._config.timeout * 3,
+                    on=(TransientSourceError,),
+                    attempts=3,
+                    max_delay=self._config.timeout * 3,
                     what=f"{self._config.name} {PATH}",
-                    on_retry=result.note_retry, sleep=self._clock.sleep,
+                    on_retry=result.note_retry,
+                    sleep=self._clock.sleep,
                 )
             except RateLimitedError as exc:
                 self._back_off(exc)
@@ -105,8 +113,13 @@ class CouponSource:
         headers = self._signer.headers(ts, "GET", PATH, query)
         what = f"GET {PATH}?{query}"
         resp = await request_json(
-            self._session, "GET", f"{self._config.base_url}{PATH}?{query}", what=what,
-            headers=headers, timeout=self._config.timeout, now_ms=ts,
+            self._session,
+            "GET",
+            f"{self._config.base_url}{PATH}?{query}",
+            what=what,
+            headers=headers,
+            timeout=self._config.timeout,
+            now_ms=ts,
         )
         return parse_response(resp.body, what)
 
@@ -118,14 +131,18 @@ class CouponSource:
                 coupon_id, values = parse_row(row)
             except ValueError as exc:
                 skipped += 1
-                log.warning("source.invalid_row", source=self._config.name, status=status, error=str(exc))
+                log.warning(
+                    "source.invalid_row", source=self._config.name, status=status, error=str(exc)
+                )
                 continue
             by_id[coupon_id] = values
         cfg = self._config
         out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
         for coupon_id, values in by_id.items():
             labels = {"coupon_id": coupon_id, "status": status}
-            out.extend(with_source_labels(cfg, name, labels, value) for name, value in values.items())
+            out.extend(
+                with_source_labels(cfg, name, labels, value) for name, value in values.items()
+            )
         return out, skipped
 
 
@@ -136,9 +153,10 @@ def parse_response(body: Any, what: str) -> list[Any]:
         raise SourceError("malformed", msg)
     code = body.get("code")
     text = str(body.get("msg") or body.get("message") or "")[:200]
-    if code != 0 and code != "0":
+    if code not in {0, "0"}:
         if _as_int(code) == RATE_LIMIT_CODE:
-            raise RateLimitedError(f"{what}: code {code}: {text or 'API access frequently'}")
+            msg_0 = f"{what}: code {code}: {text or 'API access frequently'}"
+            raise RateLimitedError(msg_0)
         if _as_int(code) in AUTH_CODES:
             raise SourceError("auth", f"{what}: code {code}: {text}")
         if code is None:
@@ -168,7 +186,8 @@ def parse_row(row: Any) -> tuple[str, dict[str, float]]:
     values = {
         "coinw_mega_coupon_remaining_amount": float(_decimal(row, "currentAmount", cid)),
         "coinw_mega_coupon_total_amount": float(_decimal(row, "totalAmount", cid)),
-        "coinw_mega_coupon_valid_from_timestamp_seconds": float(_decimal(row, "startTime", cid)) / 1000,
+        "coinw_mega_coupon_valid_from_timestamp_seconds": float(_decimal(row, "startTime", cid))
+        / 1000,
         "coinw_mega_coupon_expiry_timestamp_seconds": float(_decimal(row, "endTime", cid)) / 1000,
         "coinw_mega_coupon_kyc_required": _flag(row, "kyc", cid),
         "coinw_mega_coupon_assets_out_invalid": _flag(row, "assetsOut", cid),

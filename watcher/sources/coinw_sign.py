@@ -51,4 +51,3 @@ class CoinwSigner:
         """Signed headers for a request whose query string or body is exactly ``payload``."""
         signature = sign(self.secret_key.get(), prehash(timestamp_ms, method, path, payload))
         return {"api_key": self.api_key.get(), "timestamp": str(timestamp_ms), "sign": signature}
-

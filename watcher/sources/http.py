@@ -66,7 +66,10 @@ async def request_json(
     """
     try:
         async with session.request(
-            method, url, headers=headers, data=data.encode() if data is not None else None,
+            method,
+            url,
+            headers=headers,
+            data=data.encode() if data is not None else None,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
             raw = await resp.content.read(MAX_BODY)

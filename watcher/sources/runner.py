@@ -26,8 +26,14 @@ OnPoll = Callable[[], Awaitable[None]]
 class SourceRunner:
     """Runs one source every ``interval`` (measured start to start)."""
 
-    def __init__(self, source: Source, store: SeriesStore, metrics: WatcherMetrics, clock: Clock,
-                 on_poll: OnPoll | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        store: SeriesStore,
+        metrics: WatcherMetrics,
+        clock: Clock,
+        on_poll: OnPoll | None = None,
+    ) -> None:
         self.source = source
         self._store = store
         self._metrics = metrics
@@ -60,15 +66,21 @@ class SourceRunner:
             result = PollResult(errors=[exc])
         except Exception as exc:  # a bug or a shape we did not foresee: keep polling
             log.exception("source.poll_crashed", source=name)
-            result = PollResult(errors=[SourceError("malformed", f"unexpected {type(exc).__name__}")])
+            result = PollResult(
+                errors=[SourceError("malformed", f"unexpected {type(exc).__name__}")]
+            )
         now = self._clock.time()
-        self._metrics.source_poll_duration.labels(source=name).observe(self._clock.monotonic() - started)
+        self._metrics.source_poll_duration.labels(source=name).observe(
+            self._clock.monotonic() - started
+        )
         for group, series in result.groups.items():
             self._store.put(name, group, series, now)
-        for exc in (*result.retried, *result.errors):
-            self._metrics.source_errors.labels(source=name, reason=exc.reason).inc()
+        for err in (*result.retried, *result.errors):
+            self._metrics.source_errors.labels(source=name, reason=err.reason).inc()
         if result.skipped_rows:
-            self._metrics.source_errors.labels(source=name, reason="invalid_row").inc(result.skipped_rows)
+            self._metrics.source_errors.labels(source=name, reason="invalid_row").inc(
+                result.skipped_rows
+            )
         ok = not result.errors
         self.polls += 1
         self.last_poll_at = now
@@ -81,8 +93,14 @@ class SourceRunner:
         else:
             first = result.errors[0]
             self.last_error = f"{first.reason}: {first}"
-            log.warning("source.poll_failed", source=name, reason=first.reason, error=str(first),
-                        failed_parts=len(result.errors), ok_parts=len(result.groups))
+            log.warning(
+                "source.poll_failed",
+                source=name,
+                reason=first.reason,
+                error=str(first),
+                failed_parts=len(result.errors),
+                ok_parts=len(result.groups),
+            )
         self._store.expire(now)
         if self._on_poll is not None:
             try:
