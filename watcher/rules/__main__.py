@@ -1,4 +1,4 @@
-"""``python -m watcher.rules test FILE...``: rule unit tests until ``watcher rules test`` is wired."""
+"""``python -m watcher.rules test FILE...``: rule unit tests (``watcher rules test`` in the CLI)."""
 
 from __future__ import annotations
 

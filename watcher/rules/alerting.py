@@ -18,6 +18,7 @@ from watcher.rules.loader import AlertingRule
 State = Literal["pending", "firing", "inactive"]
 RESOLVED_RETENTION = 15 * 60.0
 LabelKey = tuple[tuple[str, str], ...]
+Timers = tuple[str, float, float | None, float | None, float | None]
 
 
 @dataclass
@@ -40,7 +41,7 @@ class ActiveAlert:
         """The identity of the alert within its rule."""
         return tuple(sorted(self.labels.items()))
 
-    def timers(self) -> tuple[str, float, float | None, float | None, float | None]:
+    def timers(self) -> Timers:
         """What must survive a restart; persisted whenever it changes."""
         return (self.state, self.active_at, self.fired_at, self.resolved_at, self.keep_firing_since)
 
@@ -48,8 +49,13 @@ class ActiveAlert:
 class RuleState:
     """The active alerts of one rule and the step that advances them."""
 
-    def __init__(self, rule: AlertingRule, group: str, external_labels: Mapping[str, str],
-                 external_url: str = "") -> None:
+    def __init__(
+        self,
+        rule: AlertingRule,
+        group: str,
+        external_labels: Mapping[str, str],
+        external_url: str = "",
+    ) -> None:
         self.rule = rule
         self.group = group
         self.external_labels = dict(external_labels)
@@ -69,20 +75,30 @@ class RuleState:
                 tmpl_labels["__name__"] = sample.name
             labels = dict(sample.labels)
             for name, tmpl in rule.labels:
-                labels[name] = tmpl.expand(tmpl_labels, sample.value, self.external_labels,
-                                           self.external_url)
+                labels[name] = tmpl.expand(
+                    tmpl_labels, sample.value, self.external_labels, self.external_url
+                )
             labels["alertname"] = rule.name
             labels = {k: v for k, v in labels.items() if v}
             annotations = {
-                name: tmpl.expand(tmpl_labels, sample.value, self.external_labels, self.external_url)
+                name: tmpl.expand(
+                    tmpl_labels, sample.value, self.external_labels, self.external_url
+                )
                 for name, tmpl in rule.annotations
             }
             key = tuple(sorted(labels.items()))
             if key in fresh:
                 msg = "vector contains metrics with the same labelset after applying alert labels"
                 raise RuleError(msg)
-            fresh[key] = ActiveAlert(labels, annotations, "pending", ts, sample.value,
-                                     alertname=rule.name, group=self.group)
+            fresh[key] = ActiveAlert(
+                labels,
+                annotations,
+                "pending",
+                ts,
+                sample.value,
+                alertname=rule.name,
+                group=self.group,
+            )
         for key, new in fresh.items():
             old = self.alerts.get(key)
             if old is not None and old.state != "inactive":
@@ -98,7 +114,9 @@ class RuleState:
                     if alert.keep_firing_since is None:
                         alert.keep_firing_since = ts
                     keep_firing = ts - alert.keep_firing_since < rule.keep_firing_for
-                expired = alert.resolved_at is not None and ts - alert.resolved_at > RESOLVED_RETENTION
+                expired = (
+                    alert.resolved_at is not None and ts - alert.resolved_at > RESOLVED_RETENTION
+                )
                 if alert.state == "pending" or expired:
                     del self.alerts[key]
                 if alert.state != "inactive" and not keep_firing:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from watcher.errors import RuleError
+from watcher.rules.gofmt import go_quote
 from watcher.rules.promql import (
     ARITHMETIC,
     COMPARISON,
@@ -53,13 +54,6 @@ def format_labels(name: str | None, labels: Mapping[str, str]) -> str:
     if name is not None:
         items["__name__"] = name
     return "{" + ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(items.items())) + "}"
-
-
-def go_quote(text: str) -> str:
-    """Quote like Go's strconv.Quote for the printable text labels hold."""
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    out = out.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return f'"{out}"'
 
 
 def _div(a: float, b: float) -> float:
@@ -197,7 +191,7 @@ class Evaluator:
             out = self._vector_scalar(node, lhs, rhs)
             if node.op in COMPARISON and not node.return_bool:
                 return out  # a filter keeps names: nothing can collide
-            return _check_unique(out, lhs if isinstance(lhs, list) else rhs)
+            return _check_unique(out, lhs if isinstance(lhs, list) else rhs)  # type: ignore[arg-type]
         if op in ("and", "or", "unless"):
             return _set_op(node, lhs, rhs)
         return _check_unique(_vector_vector(node, lhs, rhs), lhs)
@@ -334,7 +328,8 @@ def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
             group = format_labels(None, dict(sig))
             msg = (
                 f"found duplicate series for the match group {group} on the right hand-side of the "
-                f"operation: [{format_labels(rs.name, rs.labels)}, {format_labels(dup.name, dup.labels)}]"
+                f"operation: [{format_labels(rs.name, rs.labels)}, "
+                f"{format_labels(dup.name, dup.labels)}]"
                 ";many-to-many matching not allowed: matching labels must be unique on one side"
             )
             raise RuleError(msg)
@@ -344,9 +339,10 @@ def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
     arith = op in ARITHMETIC
     for ls in lhs:
         sig = _signature(ls, node.on, names)
-        rs = right.get(sig)
-        if rs is None:
+        match = right.get(sig)
+        if match is None:
             continue
+        rs = match
         if arith:
             value = _ARITH[op](ls.value, rs.value)
         else:
@@ -358,7 +354,10 @@ def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
             else:
                 continue
         if sig in matched:
-            msg = "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+            msg = (
+                "multiple matches for labels: many-to-one matching must be explicit "
+                "(group_left/group_right)"
+            )
             raise RuleError(msg)
         matched.add(sig)
         name = None if arith or node.return_bool else ls.name

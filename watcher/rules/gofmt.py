@@ -123,6 +123,13 @@ def _plain(arg: object) -> str:
     return str(arg)
 
 
+def go_quote(text: str) -> str:
+    """Quote like Go's strconv.Quote for the printable text labels hold."""
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    out = out.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return f'"{out}"'
+
+
 def _pad(text: str, flags: str, width: str | None) -> str:
     if not width or width == "*":
         return text
@@ -162,8 +169,6 @@ def _one(flags: str, width: str | None, prec: str | None, verb: str, arg: object
             text = text[:p]
         return _pad(text, flags, width)
     if verb == "q" and isinstance(arg, str):
-        from watcher.rules.evaluate import go_quote
-
         return _pad(go_quote(arg), flags, width)
     if verb == "t" and isinstance(arg, bool):
         return _pad(_plain(arg), flags, width)

@@ -107,7 +107,9 @@ class _FileReader:
             return False
         for key in value:
             if key not in allowed:
-                self.problem((*path, str(key)), f"unknown key (expected one of {', '.join(allowed)})")
+                self.problem(
+                    (*path, str(key)), f"unknown key (expected one of {', '.join(allowed)})"
+                )
         return True
 
     def groups(self) -> list[RuleGroup]:
@@ -129,7 +131,9 @@ class _FileReader:
             if group is None:
                 continue
             if group.name in names:
-                self.problem(("groups", i, "name"), f'group name "{group.name}" is repeated in the same file')
+                self.problem(
+                    ("groups", i, "name"), f'group name "{group.name}" is repeated in the same file'
+                )
             names.add(group.name)
             out.append(group)
         return out
@@ -167,8 +171,10 @@ class _FileReader:
             if rule is None:
                 continue
             if rule.name in seen:
-                self.problem((*path, "rules", j, "alert"),
-                             f'duplicate alert name "{rule.name}" in group "{name}"')
+                self.problem(
+                    (*path, "rules", j, "alert"),
+                    f'duplicate alert name "{rule.name}" in group "{name}"',
+                )
             seen.add(rule.name)
             rules.append(rule)
         return RuleGroup(name, self.doc.file, tuple(rules), interval, limit)
@@ -178,8 +184,11 @@ class _FileReader:
             return None
         assert isinstance(raw, Mapping)
         if raw.get("record") is not None:
-            self.problem((*path, "record"), "recording rules are not supported: watcher evaluates "
-                         "alerting rules only (write the expression into the alert's expr)")
+            self.problem(
+                (*path, "record"),
+                "recording rules are not supported: watcher evaluates "
+                "alerting rules only (write the expression into the alert's expr)",
+            )
             return None
         name = raw.get("alert")
         if not isinstance(name, str) or not name:
@@ -202,14 +211,16 @@ class _FileReader:
         if raw.get("keep_firing_for") is not None:
             keep = self.duration(raw["keep_firing_for"], (*path, "keep_firing_for"))
         labels = self.templates(raw.get("labels"), (*path, "labels"), name, is_label=True)
-        annotations = self.templates(raw.get("annotations"), (*path, "annotations"), name,
-                                     is_label=False)
+        annotations = self.templates(
+            raw.get("annotations"), (*path, "annotations"), name, is_label=False
+        )
         if not ok or node is None or labels is None or annotations is None:
             return None
         return AlertingRule(name, str(expr), node, hold, keep, labels, annotations)
 
-    def templates(self, raw: object, path: tuple[str | int, ...], alert: str, *,
-                  is_label: bool) -> tuple[tuple[str, Template], ...] | None:
+    def templates(
+        self, raw: object, path: tuple[str | int, ...], alert: str, *, is_label: bool
+    ) -> tuple[tuple[str, Template], ...] | None:
         if raw is None:
             return ()
         if not isinstance(raw, Mapping):

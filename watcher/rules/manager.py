@@ -8,6 +8,7 @@ restarts a ``for`` timer nor loses a firing alert.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
@@ -20,7 +21,7 @@ import structlog
 from watcher.alerts import Alert
 from watcher.errors import RuleError
 from watcher.metrics import ALERT_STATES, WatcherMetrics
-from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, RuleState
+from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, RuleState, Timers
 from watcher.rules.evaluate import Evaluator, Sample
 from watcher.rules.loader import RuleGroup
 from watcher.rules.promql import LabelMatcher
@@ -80,16 +81,22 @@ def generator_url(external_url: str, expr: str) -> str:
 class RuleManager:
     """Evaluates rule groups and owns the alert state of every rule."""
 
-    def __init__(self, groups: Sequence[RuleGroup], *, metrics: WatcherMetrics,
-                 external_labels: Mapping[str, str], external_url: str = "",
-                 db: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self,
+        groups: Sequence[RuleGroup],
+        *,
+        metrics: WatcherMetrics,
+        external_labels: Mapping[str, str],
+        external_url: str = "",
+        db: sqlite3.Connection | None = None,
+    ) -> None:
         self.metrics = metrics
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.db = db
         self.groups: list[RuleGroup] = []
         self.states: dict[RuleId, RuleState] = {}
-        self._persisted: dict[RuleId, dict[LabelKey, tuple[object, ...]]] = {}
+        self._persisted: dict[RuleId, dict[LabelKey, Timers]] = {}
         if db is not None:
             db.execute(_SCHEMA)
         self.replace_groups(groups)
@@ -110,8 +117,12 @@ class RuleManager:
                     state.step(evaluator.vector(rule.node), ts, group.limit)
                 except RuleError as exc:
                     self.metrics.rule_evaluation_failures.labels(alertname=rule.name).inc()
-                    log.warning("rule.evaluation_failed", group=group.name, alertname=rule.name,
-                                error=str(exc))
+                    log.warning(
+                        "rule.evaluation_failed",
+                        group=group.name,
+                        alertname=rule.name,
+                        error=str(exc),
+                    )
         self._update_gauges()
         self._persist()
         out = self._alerts(ts)
@@ -135,14 +146,13 @@ class RuleManager:
         new_names = {name for _, name in states}
         for name in old_names - new_names:
             for st in ALERT_STATES:
-                try:
+                with contextlib.suppress(KeyError):
                     self.metrics.alerts.remove(name, st)
-                except KeyError:
-                    pass
         if self.db is not None and gone:
             with self.db:
                 self.db.executemany(
-                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", gone)
+                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", gone
+                )
             for rid in gone:
                 self._persisted.pop(rid, None)
         self._update_gauges()
@@ -151,7 +161,9 @@ class RuleManager:
         """Pending and firing alerts (copies), for the status page."""
         return [
             dataclasses.replace(a, labels=dict(a.labels), annotations=dict(a.annotations))
-            for state in self.states.values() for a in state if a.state != "inactive"
+            for state in self.states.values()
+            for a in state
+            if a.state != "inactive"
         ]
 
     # --- internals ------------------------------------------------------------------------
@@ -163,8 +175,9 @@ class RuleManager:
             for a in state:
                 if a.state == "pending":
                     continue
-                if a.state == "inactive" and (a.resolved_at is None
-                                              or ts - a.resolved_at > RESOLVED_RETENTION):
+                if a.state == "inactive" and (
+                    a.resolved_at is None or ts - a.resolved_at > RESOLVED_RETENTION
+                ):
                     continue
                 labels = dict(self.external_labels)
                 labels.update(a.labels)
@@ -195,8 +208,16 @@ class RuleManager:
             for key, timers in now.items():
                 if before.get(key) != timers:
                     a = state.alerts[key]
-                    upserts.append((rid[0], rid[1], json.dumps(key), json.dumps(a.annotations),
-                                    *timers, a.value))
+                    upserts.append(
+                        (
+                            rid[0],
+                            rid[1],
+                            json.dumps(key),
+                            json.dumps(a.annotations),
+                            *timers,
+                            a.value,
+                        )
+                    )
             deletes.extend((rid[0], rid[1], json.dumps(k)) for k in before if k not in now)
             self._persisted[rid] = now
         if not upserts and not deletes:
@@ -205,29 +226,44 @@ class RuleManager:
             self.db.executemany(
                 "INSERT OR REPLACE INTO rule_alerts (group_name, alertname, labels, annotations,"
                 " state, active_at, fired_at, resolved_at, keep_firing_since, value)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", upserts)
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upserts,
+            )
             self.db.executemany(
                 "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ? AND labels = ?",
-                deletes)
+                deletes,
+            )
 
     def _restore(self) -> None:
         assert self.db is not None
         rows = self.db.execute(
             "SELECT group_name, alertname, labels, annotations, state, active_at, fired_at,"
-            " resolved_at, keep_firing_since, value FROM rule_alerts").fetchall()
+            " resolved_at, keep_firing_since, value FROM rule_alerts"
+        ).fetchall()
         stale: list[tuple[str, str]] = []
-        for group, name, labels, annotations, st, active_at, fired, resolved, keep, value in rows:
+        for group, name, labels, notes, st, active_at, fired, resolved, keep, value in rows:
             state = self.states.get((group, name))
             if state is None:
                 stale.append((group, name))
                 continue
             key: LabelKey = tuple((str(k), str(v)) for k, v in json.loads(labels))
-            alert = ActiveAlert(dict(key), dict(json.loads(annotations)), st, active_at, value,
-                                fired, resolved, keep, alertname=name, group=group)
+            alert = ActiveAlert(
+                dict(key),
+                dict(json.loads(notes)),
+                st,
+                active_at,
+                value,
+                fired,
+                resolved,
+                keep,
+                alertname=name,
+                group=group,
+            )
             state.alerts[key] = alert
             self._persisted.setdefault((group, name), {})[key] = alert.timers()
         if stale:
             with self.db:
                 self.db.executemany(
-                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", stale)
+                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", stale
+                )
         self._update_gauges()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import promql_parser as pp
 
@@ -83,7 +83,7 @@ class Negate:
 
 @dataclass(frozen=True, slots=True)
 class Binary:
-    """``lhs op rhs`` with its modifiers; ``on`` is None when neither on() nor ignoring() is given."""
+    """``lhs op rhs`` and modifiers; ``on`` is None when neither on() nor ignoring() is given."""
 
     op: str
     lhs: Node
@@ -119,7 +119,7 @@ Node = Number | Selector | Negate | Binary | Aggregate | Call
 
 
 def compile_expr(text: str) -> Node:
-    """Parse ``text`` and compile it; raise RuleError naming the problem or unsupported construct."""
+    """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct."""
     try:
         tree = pp.parse(text)
     except ValueError as exc:
@@ -128,8 +128,9 @@ def compile_expr(text: str) -> Node:
     return _compile(tree)
 
 
-def _unsupported(what: str) -> RuleError:
-    return RuleError(f"{what} is not supported by watcher's PromQL subset")
+def _unsupported(what: str) -> NoReturn:
+    msg = f"{what} is not supported by watcher's PromQL subset"
+    raise RuleError(msg)
 
 
 def _compile(e: object) -> Node:
@@ -151,26 +152,28 @@ def _compile(e: object) -> Node:
     if isinstance(e, pp.Call):
         return _call(e)
     if isinstance(e, pp.MatrixSelector):
-        raise _unsupported(f"range vector selector {e}")
+        _unsupported(f"range vector selector {e}")
     if isinstance(e, pp.SubqueryExpr):
-        raise _unsupported("subquery")
+        _unsupported("subquery")
     if isinstance(e, pp.StringLiteral):
-        raise _unsupported(f"string literal {e}")
-    raise _unsupported(type(e).__name__)
+        _unsupported(f"string literal {e}")
+    _unsupported(type(e).__name__)
 
 
 def _selector(e: pp.VectorSelector) -> Selector:
     if e.offset is not None:
-        raise _unsupported("offset modifier")
+        _unsupported("offset modifier")
     if e.at is not None:
-        raise _unsupported("@ modifier")
+        _unsupported("@ modifier")
     if e.matchers.or_matchers:
-        raise _unsupported('"or" inside a selector')
+        _unsupported('"or" inside a selector')
     name: str | None = e.name
     matchers: list[LabelMatcher] = []
     for m in e.matchers.matchers:
         op = {
-            pp.MatchOp.Equal: "=", pp.MatchOp.NotEqual: "!=", pp.MatchOp.NotRe: "!~",
+            pp.MatchOp.Equal: "=",
+            pp.MatchOp.NotEqual: "!=",
+            pp.MatchOp.NotRe: "!~",
         }.get(m.op, "=~")
         regex = None
         if op in ("=~", "!~"):
@@ -196,15 +199,17 @@ def _modifier_labels(mod: pp.BinModifier | None) -> tuple[bool | None, tuple[str
 def _binary(e: pp.BinaryExpr) -> Binary:
     op = str(e.op).lower()
     if op not in ARITHMETIC | COMPARISON | SET_OPS:
-        raise _unsupported(f"binary operator {op}")
+        _unsupported(f"binary operator {op}")
     mod = e.modifier
     if mod is not None:
         if mod.card in (pp.VectorMatchCardinality.ManyToOne, pp.VectorMatchCardinality.OneToMany):
-            side = "group_left" if mod.card == pp.VectorMatchCardinality.ManyToOne else "group_right"
-            raise _unsupported(f"{side} modifier")
+            side = (
+                "group_left" if mod.card == pp.VectorMatchCardinality.ManyToOne else "group_right"
+            )
+            _unsupported(f"{side} modifier")
         fill = mod.fill_values
         if fill is not None and (fill.lhs is not None or fill.rhs is not None):
-            raise _unsupported("fill modifier")
+            _unsupported("fill modifier")
     lhs, rhs = _compile(e.lhs), _compile(e.rhs)
     kind: Kind = "scalar" if lhs.kind == rhs.kind == "scalar" else "vector"
     on, labels = _modifier_labels(mod)
@@ -215,7 +220,7 @@ def _binary(e: pp.BinaryExpr) -> Binary:
 def _aggregate(e: pp.AggregateExpr) -> Aggregate:
     op = str(e.op).lower()
     if op not in AGGREGATIONS:
-        raise _unsupported(f"aggregation {op}")
+        _unsupported(f"aggregation {op}")
     inner = _compile(e.expr)
     mod = e.modifier
     if mod is None:
@@ -227,7 +232,7 @@ def _aggregate(e: pp.AggregateExpr) -> Aggregate:
 def _call(e: pp.Call) -> Call:
     name = e.func.name
     if name not in FUNCTIONS:
-        raise _unsupported(f"function {name}()")
+        _unsupported(f"function {name}()")
     kinds, _ = FUNCTIONS[name]
     args = tuple(_compile(a) for a in e.args)
     for arg, want in zip(args, kinds, strict=False):

@@ -36,8 +36,15 @@ _SEQ = re.compile(
     r"(?:(?P<op>[-+])(?P<b>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+))?x(?P<n>\d+)$"
 )
 _FILE_KEYS = {"rule_files", "evaluation_interval", "group_eval_order", "tests"}
-_GROUP_KEYS = {"interval", "input_series", "alert_rule_test", "promql_expr_test",
-               "external_labels", "external_url", "name"}
+_GROUP_KEYS = {
+    "interval",
+    "input_series",
+    "alert_rule_test",
+    "promql_expr_test",
+    "external_labels",
+    "external_url",
+    "name",
+}
 
 
 class TestFileError(Exception):
@@ -122,7 +129,9 @@ class History:
     """Samples over time with Prometheus's 5-minute lookback and staleness markers."""
 
     def __init__(self, series: list[_Series]) -> None:
-        self.series = sorted(series, key=lambda s: sorted({**s.labels, "__name__": s.name or ""}.items()))
+        self.series = sorted(
+            series, key=lambda s: sorted({**s.labels, "__name__": s.name or ""}.items())
+        )
         self.at_ms = 0
 
     def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[Sample]:
@@ -131,8 +140,10 @@ class History:
         for s in self.series:
             if name is not None and s.name != name:
                 continue
-            if not all(m.matches((s.name or "") if m.name == "__name__" else s.labels.get(m.name, ""))
-                       for m in matchers):
+            if not all(
+                m.matches((s.name or "") if m.name == "__name__" else s.labels.get(m.name, ""))
+                for m in matchers
+            ):
                 continue
             latest: object = None
             for ts, v in s.points:
@@ -231,8 +242,11 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
             out_msg = f"  WARNING: no file match pattern {full}"
             files.append(Path(out_msg))  # reported by the caller
         files.extend(Path(m) for m in matches)
-    eval_ms = _ms(data["evaluation_interval"], "evaluation_interval") if data.get(
-        "evaluation_interval") else 60_000
+    eval_ms = (
+        _ms(data["evaluation_interval"], "evaluation_interval")
+        if data.get("evaluation_interval")
+        else 60_000
+    )
     order = [str(g) for g in data.get("group_eval_order") or []]
     groups: list[_Group] = []
     for i, raw in enumerate(data.get("tests") or []):
@@ -267,8 +281,10 @@ def _read_group(raw: object, where: str) -> _Group:
         t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
         if not t.get("alertname"):
             suffix = f" (in TestGroup {g.name})" if g.name else ""
-            msg = ("an item under alert_rule_test misses required attribute alertname at "
-                   f"eval_time {format_duration(t['_ms'] / 1000)}{suffix}")
+            msg = (
+                "an item under alert_rule_test misses required attribute alertname at "
+                f"eval_time {format_duration(t['_ms'] / 1000)}{suffix}"
+            )
             raise TestFileError(msg)
     for t in g.expr_tests:
         t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
@@ -294,8 +310,10 @@ def _run_file(path: Path, out: TextIO) -> list[str]:
 
 def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     history = History(tg.series)
-    states = [(g, [RuleState(r, g.name, tg.external_labels, tg.external_url) for r in g.rules])
-              for g in groups]
+    states = [
+        (g, [RuleState(r, g.name, tg.external_labels, tg.external_url) for r in g.rules])
+        for g in groups
+    ]
     alert_times = sorted({t["_ms"] for t in tg.alert_tests})
     max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
     errors: list[str] = []
@@ -311,7 +329,8 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
                     state.step(evaluator.vector(state.rule.node), ts / 1000, group.limit)
                 except RuleError as exc:
                     eval_errors.append(
-                        f"    rule: {state.rule.name}, time: {go_duration(ts)}, err: {exc}")
+                        f"    rule: {state.rule.name}, time: {go_duration(ts)}, err: {exc}"
+                    )
         errors.extend(eval_errors)
         if eval_errors:
             return errors
@@ -326,16 +345,20 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     return errors
 
 
-def _check_alerts(tg: _Group, states: list[tuple[RuleGroup, list[RuleState]]],
-                  case: dict[str, Any]) -> list[str]:
+def _check_alerts(
+    tg: _Group, states: list[tuple[RuleGroup, list[RuleState]]], case: dict[str, Any]
+) -> list[str]:
     name = str(case["alertname"])
-    got = []
+    got: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]] = []
     for _, rule_states in states:
         for state in rule_states:
             if state.rule.name != name:
                 continue
-            got.extend((sorted(a.labels.items()), sorted(a.annotations.items()))
-                       for a in state if a.state == "firing")
+            got.extend(
+                (sorted(a.labels.items()), sorted(a.annotations.items()))
+                for a in state
+                if a.state == "firing"
+            )
     exp = []
     for item in case.get("exp_alerts") or []:
         labels = {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()}
@@ -348,8 +371,10 @@ def _check_alerts(tg: _Group, states: list[tuple[RuleGroup, list[RuleState]]],
         return []
     prefix = f"    name: {tg.name},\n" if tg.name else ""
     when = format_duration(case["_ms"] / 1000)
-    return [f"{prefix}    alertname: {name}, time: {when}, \n        exp:{_alerts_str(exp)}, "
-            f"\n        got:{_alerts_str(got)}"]
+    return [
+        f"{prefix}    alertname: {name}, time: {when}, \n        exp:{_alerts_str(exp)}, "
+        f"\n        got:{_alerts_str(got)}"
+    ]
 
 
 def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
@@ -380,8 +405,12 @@ def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
     got.sort(key=lambda x: x[0])
     exp.sort(key=lambda x: x[0])
     same = len(got) == len(exp) and all(
-        g[0] == e[0] and g[1] == e[1] and not math.isnan(g[1]) for g, e in zip(got, exp, strict=True))
+        g[0] == e[0] and g[1] == e[1] and not math.isnan(g[1])
+        for g, e in zip(got, exp, strict=True)
+    )
     if same:
         return []
-    return [f"    expr: {quoted}, time: {when},\n        exp: {_samples_str(exp)}\n"
-            f"        got: {_samples_str(got)}"]
+    return [
+        f"    expr: {quoted}, time: {when},\n        exp: {_samples_str(exp)}\n"
+        f"        got: {_samples_str(got)}"
+    ]

@@ -33,8 +33,12 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _VARIABLES = {"$", "$labels", "$externalLabels", "$externalURL", "$value"}
-_ROOT_FIELDS = {"Labels": "$labels", "ExternalLabels": "$externalLabels",
-                "ExternalURL": "$externalURL", "Value": "$value"}
+_ROOT_FIELDS = {
+    "Labels": "$labels",
+    "ExternalLabels": "$externalLabels",
+    "ExternalURL": "$externalURL",
+    "Value": "$value",
+}
 
 
 class TemplateExecError(Exception):
@@ -201,12 +205,20 @@ class Template:
     text: str
     nodes: tuple[_Node, ...]
 
-    def expand(self, labels: Mapping[str, str], value: float,
-               external_labels: Mapping[str, str], external_url: str = "") -> str:
+    def expand(
+        self,
+        labels: Mapping[str, str],
+        value: float,
+        external_labels: Mapping[str, str],
+        external_url: str = "",
+    ) -> str:
         """Render with the alert's data."""
-        env: dict[str, object] = {"$labels": dict(labels), "$value": value,
-                                  "$externalLabels": dict(external_labels),
-                                  "$externalURL": external_url}
+        env: dict[str, object] = {
+            "$labels": dict(labels),
+            "$value": value,
+            "$externalLabels": dict(external_labels),
+            "$externalURL": external_url,
+        }
         out: list[str] = []
         try:
             _run(list(self.nodes), env, out)
@@ -363,11 +375,11 @@ def _operand(kind: str, tok: str, *, first: bool) -> Arg:
         except ValueError:
             return ("lit", float(tok))
     if kind == "var":
-        name, *fields = tok.split(".")
+        name, *rest = tok.split(".")
         if name not in _VARIABLES:
             msg = f'undefined variable "{name}"'
             raise RuleError(msg)
-        return ("var", (name, tuple(fields)))
+        return ("var", (name, tuple(rest)))
     if kind == "field":
         fields = tuple(f for f in tok.split(".") if f)
         return ("var", ("$", fields))
@@ -383,8 +395,18 @@ def _operand(kind: str, tok: str, *, first: bool) -> Arg:
     return ("func", tok)
 
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
-            "b": "\b", "f": "\f", "v": "\v"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
 
 
 def _unquote(tok: str) -> str:
