@@ -37,36 +37,48 @@ def snap(t: float, value: float | None, user: str = "a") -> Snapshot:
     return Snapshot.of(t, series)
 
 
-def manager(gs: list[RuleGroup], db: sqlite3.Connection | None = None,
-            registry: CollectorRegistry | None = None) -> RuleManager:
+def manager(
+    gs: list[RuleGroup],
+    db: sqlite3.Connection | None = None,
+    registry: CollectorRegistry | None = None,
+) -> RuleManager:
     metrics = WatcherMetrics(registry or CollectorRegistry())
     return RuleManager(gs, metrics=metrics, external_labels={"cluster": "prod"}, db=db)
 
 
 def gauge(m: RuleManager, state: str) -> float | None:
-    return m.metrics.registry.get_sample_value("watcher_alerts", {"alertname": "Low", "state": state})
+    return m.metrics.registry.get_sample_value(
+        "watcher_alerts", {"alertname": "Low", "state": state}
+    )
 
 
 def test_pending_then_firing_after_for(tmp_path: Path) -> None:
     """An alert is pending until `for` has passed, then fires with the current value."""
     m = manager(groups(tmp_path, LOW))
-    assert [] == m.evaluate(snap(T0, 50))
-    assert ["pending"] == [a.state for a in m.active()]
-    assert [] == m.evaluate(snap(T0 + 299, 40))
+    assert m.evaluate(snap(T0, 50)) == []
+    assert [a.state for a in m.active()] == ["pending"]
+    assert m.evaluate(snap(T0 + 299, 40)) == []
     fired = m.evaluate(snap(T0 + 300, 30))
-    assert [Alert({"alertname": "Low", "severity": "page", "user": "a", "cluster": "prod"},
-                  {"summary": "a has 30"}, T0 + 300, None, 30.0)] == fired
-    assert (0.0, 1.0) == (gauge(m, "pending"), gauge(m, "firing"))
-    assert T0 == m.active()[0].active_at
+    assert [
+        Alert(
+            {"alertname": "Low", "severity": "page", "user": "a", "cluster": "prod"},
+            {"summary": "a has 30"},
+            T0 + 300,
+            None,
+            30.0,
+        )
+    ] == fired
+    assert (gauge(m, "pending"), gauge(m, "firing")) == (0.0, 1.0)
+    assert m.active()[0].active_at == T0
 
 
 def test_pending_alert_that_clears_never_fires(tmp_path: Path) -> None:
     """A condition that goes away before `for` leaves nothing to send."""
     m = manager(groups(tmp_path, LOW))
     m.evaluate(snap(T0, 50))
-    assert [] == m.evaluate(snap(T0 + 60, 500))
-    assert [] == m.active()
-    assert [] == m.evaluate(snap(T0 + 400, 50))
+    assert m.evaluate(snap(T0 + 60, 500)) == []
+    assert m.active() == []
+    assert m.evaluate(snap(T0 + 400, 50)) == []
 
 
 def test_resolved_alert_is_sent_for_15_minutes_with_last_value(tmp_path: Path) -> None:
@@ -75,9 +87,9 @@ def test_resolved_alert_is_sent_for_15_minutes_with_last_value(tmp_path: Path) -
     m.evaluate(snap(T0, 50))
     m.evaluate(snap(T0 + 300, 42))
     [resolved] = m.evaluate(snap(T0 + 360, 500))
-    assert (T0 + 360, 42.0) == (resolved.ends_at, resolved.value)
-    assert [T0 + 360] == [a.ends_at for a in m.evaluate(snap(T0 + 360 + 900, 500))]
-    assert [] == m.evaluate(snap(T0 + 360 + 901, 500))
+    assert (resolved.ends_at, resolved.value) == (T0 + 360, 42.0)
+    assert [a.ends_at for a in m.evaluate(snap(T0 + 360 + 900, 500))] == [T0 + 360]
+    assert m.evaluate(snap(T0 + 360 + 901, 500)) == []
 
 
 def test_keep_firing_for_holds_alert(tmp_path: Path) -> None:
@@ -85,9 +97,9 @@ def test_keep_firing_for_holds_alert(tmp_path: Path) -> None:
     rules = "      - alert: Low\n        expr: balance < 100\n        keep_firing_for: 2m\n"
     m = manager(groups(tmp_path, rules))
     m.evaluate(snap(T0, 50))
-    assert [None] == [a.ends_at for a in m.evaluate(snap(T0 + 60, 500))]
-    assert [None] == [a.ends_at for a in m.evaluate(snap(T0 + 179, 500))]
-    assert [T0 + 180] == [a.ends_at for a in m.evaluate(snap(T0 + 180, 500))]
+    assert [a.ends_at for a in m.evaluate(snap(T0 + 60, 500))] == [None]
+    assert [a.ends_at for a in m.evaluate(snap(T0 + 179, 500))] == [None]
+    assert [a.ends_at for a in m.evaluate(snap(T0 + 180, 500))] == [T0 + 180]
 
 
 def test_restart_keeps_for_timer_and_firing_alert(tmp_path: Path) -> None:
@@ -98,29 +110,39 @@ def test_restart_keeps_for_timer_and_firing_alert(tmp_path: Path) -> None:
     first.evaluate(snap(T0, 50))
     first.db.close()  # type: ignore[union-attr]
     second = manager(gs, open_db(db_path))
-    assert [T0] == [a.active_at for a in second.active()]
+    assert [a.active_at for a in second.active()] == [T0]
     [fired] = second.evaluate(snap(T0 + 300, 50))
-    assert T0 + 300 == fired.starts_at
+    assert fired.starts_at == T0 + 300
     second.db.close()  # type: ignore[union-attr]
     third = manager(gs, open_db(db_path))
-    assert (["firing"], 1.0) == ([a.state for a in third.active()], gauge(third, "firing"))
-    assert [None] == [a.ends_at for a in third.evaluate(snap(T0 + 310, 50))]
+    assert ([a.state for a in third.active()], gauge(third, "firing")) == (["firing"], 1.0)
+    assert [a.ends_at for a in third.evaluate(snap(T0 + 310, 50))] == [None]
 
 
 def test_failing_rule_does_not_stop_others(tmp_path: Path) -> None:
     """A run-time error is counted and logged; the other rules still evaluate."""
     rules = LOW.replace("for: 5m", "for: 0s") + (
-        "      - alert: Broken\n        expr: balance / on(cur) limit\n")
+        "      - alert: Broken\n        expr: balance / on(cur) limit\n"
+    )
     m = manager(groups(tmp_path, rules))
-    snapshot = Snapshot.of(T0, [Series("balance", {"user": "a"}, 1.0),
-                                Series("limit", {"user": "a", "cur": "x"}, 1.0),
-                                Series("limit", {"user": "b", "cur": "x"}, 1.0)])
+    snapshot = Snapshot.of(
+        T0,
+        [
+            Series("balance", {"user": "a"}, 1.0),
+            Series("limit", {"user": "a", "cur": "x"}, 1.0),
+            Series("limit", {"user": "b", "cur": "x"}, 1.0),
+        ],
+    )
     with capture_logs() as logs:
         alerts = m.evaluate(snapshot)
-    assert ["Low"] == [a.name for a in alerts]
-    assert 1.0 == m.metrics.registry.get_sample_value(
-        "watcher_rule_evaluation_failures_total", {"alertname": "Broken"})
-    assert ["rule.evaluation_failed"] == [e["event"] for e in logs]
+    assert [a.name for a in alerts] == ["Low"]
+    assert (
+        m.metrics.registry.get_sample_value(
+            "watcher_rule_evaluation_failures_total", {"alertname": "Broken"}
+        )
+        == 1.0
+    )
+    assert [e["event"] for e in logs] == ["rule.evaluation_failed"]
 
 
 def test_replace_groups_keeps_state_of_remaining_rules(tmp_path: Path) -> None:
@@ -129,23 +151,33 @@ def test_replace_groups_keeps_state_of_remaining_rules(tmp_path: Path) -> None:
     m.evaluate(snap(T0, 50))
     m.replace_groups(groups(tmp_path, LOW.replace("has", "holds")))
     [fired] = m.evaluate(snap(T0 + 300, 50))
-    assert (T0 + 300, "a holds 50") == (fired.starts_at, fired.annotations["summary"])
+    assert (fired.starts_at, fired.annotations["summary"]) == (T0 + 300, "a holds 50")
     m.replace_groups(groups(tmp_path, "      - alert: Other\n        expr: balance > 0\n"))
-    assert (None, ["Other"]) == (gauge(m, "firing"), [a.name for a in m.evaluate(snap(T0 + 301, 50))])
+    assert (
+        gauge(m, "firing"),
+        [a.name for a in m.evaluate(snap(T0 + 301, 50))],
+    ) == (None, ["Other"])
 
 
 def test_same_labelset_after_alert_labels_is_an_error(tmp_path: Path) -> None:
     """Two series that become one alert identity fail the rule, as in Prometheus."""
     rules = "      - alert: Low\n        expr: balance < 100\n        labels: {user: x}\n"
     m = manager(groups(tmp_path, rules))
-    m.evaluate(Snapshot.of(T0, [Series("balance", {"user": "a"}, 1.0),
-                                Series("balance", {"user": "b"}, 1.0)]))
-    assert 1.0 == m.metrics.registry.get_sample_value(
-        "watcher_rule_evaluation_failures_total", {"alertname": "Low"})
+    m.evaluate(
+        Snapshot.of(
+            T0, [Series("balance", {"user": "a"}, 1.0), Series("balance", {"user": "b"}, 1.0)]
+        )
+    )
+    assert (
+        m.metrics.registry.get_sample_value(
+            "watcher_rule_evaluation_failures_total", {"alertname": "Low"}
+        )
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize("value", [float("nan")])
 def test_nan_never_satisfies_a_comparison(tmp_path: Path, value: float) -> None:
     """NaN < 100 is false: a broken reading does not page."""
     m = manager(groups(tmp_path, LOW.replace("for: 5m", "for: 0s")))
-    assert [] == m.evaluate(snap(T0, value))
+    assert m.evaluate(snap(T0, value)) == []

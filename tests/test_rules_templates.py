@@ -43,12 +43,17 @@ def test_render(text: str, expected: str) -> None:
 
 def test_large_values_print_like_go() -> None:
     """Go prints 1e+21 in exponent form and 1e20 in full."""
-    assert ("100000000000000000000", "1e+21") == (render("{{ $value }}", 1e20), render("{{ $value }}", 1e21))
+    assert (
+        render("{{ $value }}", 1e20),
+        render("{{ $value }}", 1e21),
+    ) == ("100000000000000000000", "1e+21")
 
 
 def test_runtime_error_is_rendered_inline() -> None:
     """A failing function renders Prometheus's error marker instead of raising."""
-    assert render('{{ humanize "abc" }}').startswith("<error expanding template: error calling humanize")
+    assert render('{{ humanize "abc" }}').startswith(
+        "<error expanding template: error calling humanize"
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,4 +75,6 @@ def test_nothing_else_is_reachable(text: str, message: str) -> None:
 
 def test_attribute_access_on_value_fails_safely() -> None:
     """Fields of non-maps cannot be read (no Python attribute access)."""
-    assert render("{{ $value.__class__ }}").startswith("<error expanding template: can't evaluate field __class__")
+    assert render("{{ $value.__class__ }}").startswith(
+        "<error expanding template: can't evaluate field __class__"
+    )

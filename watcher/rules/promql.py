@@ -152,7 +152,7 @@ def _compile(e: object) -> Node:
     if isinstance(e, pp.Call):
         return _call(e)
     if isinstance(e, pp.MatrixSelector):
-        _unsupported(f"range vector selector {e}")
+        _unsupported(f"range vector selector {e.prettify()}")
     if isinstance(e, pp.SubqueryExpr):
         _unsupported("subquery")
     if isinstance(e, pp.StringLiteral):
@@ -170,11 +170,7 @@ def _selector(e: pp.VectorSelector) -> Selector:
     name: str | None = e.name
     matchers: list[LabelMatcher] = []
     for m in e.matchers.matchers:
-        op = {
-            pp.MatchOp.Equal: "=",
-            pp.MatchOp.NotEqual: "!=",
-            pp.MatchOp.NotRe: "!~",
-        }.get(m.op, "=~")
+        op = _match_op(m.op)
         regex = None
         if op in ("=~", "!~"):
             try:
@@ -187,6 +183,16 @@ def _selector(e: pp.VectorSelector) -> Selector:
             continue
         matchers.append(LabelMatcher(m.name, op, m.value, regex))
     return Selector(name, tuple(matchers))
+
+
+def _match_op(op: object) -> str:
+    if op == pp.MatchOp.Equal:
+        return "="
+    if op == pp.MatchOp.NotEqual:
+        return "!="
+    if op == pp.MatchOp.NotRe:
+        return "!~"
+    return "=~"
 
 
 def _modifier_labels(mod: pp.BinModifier | None) -> tuple[bool | None, tuple[str, ...]]:
