@@ -36,14 +36,33 @@ class Sample(NamedTuple):
     value: float
 
 
-Vector = list[Sample]
+class SampleLike(Protocol):
+    """A read-only sample: ``Sample`` or the snapshot's own ``Series`` (selected without copying)."""
+
+    @property
+    def name(self) -> str | None:
+        """Metric name, None once dropped."""
+        ...
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        """Labels without the name."""
+        ...
+
+    @property
+    def value(self) -> float:
+        """The value."""
+        ...
+
+
+Vector = list[SampleLike]
 Value = float | Vector
 
 
 class Queryable(Protocol):
     """Where selectors read series: the daemon's snapshot or a unit test's history."""
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[Sample]:
+    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
         """Samples of every series named ``name`` (any name when None) matching ``matchers``."""
         ...
 
@@ -202,7 +221,8 @@ class Evaluator:
         vec, scalar = (rhs, lhs) if swap else (lhs, rhs)
         assert isinstance(vec, list)
         assert isinstance(scalar, float)
-        op, out = node.op, []
+        op = node.op
+        out: Vector = []
         if op in ARITHMETIC:
             f = _ARITH[op]
             for s in vec:
@@ -297,7 +317,9 @@ def _agg_add(op: str, acc: list[float], value: float) -> None:
         acc[0] = mean + value / n - mean / n
 
 
-def _signature(s: Sample, on: bool | None, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
+def _signature(
+    s: SampleLike, on: bool | None, names: frozenset[str]
+) -> tuple[tuple[str, str], ...]:
     if on:
         items = [(k, v) for k, v in s.labels.items() if k in names]
         if "__name__" in names and s.name is not None:
@@ -320,7 +342,7 @@ def _set_op(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
 
 def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
     names = frozenset(node.labels)
-    right: dict[tuple[tuple[str, str], ...], Sample] = {}
+    right: dict[tuple[tuple[str, str], ...], SampleLike] = {}
     for rs in rhs:
         sig = _signature(rs, node.on, names)
         dup = right.get(sig)
@@ -334,7 +356,8 @@ def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
             )
             raise RuleError(msg)
         right[sig] = rs
-    op, out = node.op, []
+    op = node.op
+    out: Vector = []
     matched: set[tuple[tuple[str, str], ...]] = set()
     arith = op in ARITHMETIC
     for ls in lhs:

@@ -22,7 +22,7 @@ from watcher.alerts import Alert
 from watcher.errors import RuleError
 from watcher.metrics import ALERT_STATES, WatcherMetrics
 from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, RuleState, Timers
-from watcher.rules.evaluate import Evaluator, Sample
+from watcher.rules.evaluate import Evaluator, SampleLike
 from watcher.rules.loader import RuleGroup
 from watcher.rules.promql import LabelMatcher
 from watcher.series import Snapshot
@@ -54,19 +54,19 @@ class SnapshotQueryable:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[Sample]:
+    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
         """Every series named ``name`` (any when None) that satisfies every matcher."""
         series = self.snapshot.select(name)
         if not matchers:
-            return [Sample(s.name, s.labels, s.value) for s in series]
-        out = []
+            return list(series)  # Series are read-only samples already: no copy
+        out: list[SampleLike] = []
         for s in series:
             labels = s.labels
             for m in matchers:
                 if not m.matches(s.name if m.name == "__name__" else labels.get(m.name, "")):
                     break
             else:
-                out.append(Sample(s.name, labels, s.value))
+                out.append(s)
         return out
 
 

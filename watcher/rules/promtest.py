@@ -23,7 +23,7 @@ import promql_parser as pp
 from watcher.durations import format_duration, parse_duration
 from watcher.errors import ConfigError, RuleError
 from watcher.rules.alerting import RuleState
-from watcher.rules.evaluate import Evaluator, Sample, format_labels
+from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
 from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import RuleGroup, load_rule_files
 from watcher.rules.promql import LabelMatcher, compile_expr
@@ -134,9 +134,9 @@ class History:
         )
         self.at_ms = 0
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[Sample]:
+    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
         """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
-        out: list[Sample] = []
+        out: list[SampleLike] = []
         for s in self.series:
             if name is not None and s.name != name:
                 continue
