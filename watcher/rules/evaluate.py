@@ -37,7 +37,7 @@ class Sample(NamedTuple):
 
 
 class SampleLike(Protocol):
-    """A read-only sample: ``Sample`` or the snapshot's own ``Series`` (selected without copying)."""
+    """A read-only sample: ``Sample``, or a snapshot ``Series`` selected without a copy."""
 
     @property
     def name(self) -> str | None:
