@@ -260,7 +260,9 @@ class Evaluator:
                 groups[key] = _agg_start(node.op, s.value)
             else:
                 _agg_add(node.op, acc, s.value)
-        return [Sample(keys[k][0], keys[k][1], acc[0]) for k, acc in groups.items()]
+        return [
+            Sample(keys[k][0], keys[k][1], _agg_result(node.op, acc)) for k, acc in groups.items()
+        ]
 
     def _call(self, node: Call) -> Value:
         f = node.func
@@ -291,30 +293,41 @@ class Evaluator:
 
 
 def _agg_start(op: str, value: float) -> list[float]:
-    # [result, count]; avg keeps the running mean in result
-    return [1.0 if op == "count" else value, 1.0]
+    # [result, count, running mean]; avg keeps the sum in result
+    return [1.0 if op == "count" else value, 1.0, value]
 
 
 def _agg_add(op: str, acc: list[float], value: float) -> None:
     acc[1] += 1
-    if op == "sum":
+    if op in ("sum", "avg"):
         acc[0] += value
+        if op == "avg":
+            _running_mean(acc, value)
     elif op == "count":
         acc[0] += 1
     elif op == "min":
         if acc[0] > value or math.isnan(acc[0]):
             acc[0] = value
-    elif op == "max":
-        if acc[0] < value or math.isnan(acc[0]):
-            acc[0] = value
-    else:  # avg: Prometheus's incremental mean, which avoids overflow
-        mean, n = acc[0], acc[1]
-        if math.isinf(mean):
-            if math.isinf(value) and (mean > 0) == (value > 0):
-                return
-            if not math.isinf(value) and not math.isnan(value):
-                return
-        acc[0] = mean + value / n - mean / n
+    elif acc[0] < value or math.isnan(acc[0]):
+        acc[0] = value
+
+
+def _running_mean(acc: list[float], value: float) -> None:
+    """Prometheus's incremental mean, used when the plain sum overflows."""
+    mean, n = acc[2], acc[1]
+    if math.isinf(mean):
+        if math.isinf(value) and (mean > 0) == (value > 0):
+            return
+        if not math.isinf(value) and not math.isnan(value):
+            return
+    acc[2] = mean + value / n - mean / n
+
+
+def _agg_result(op: str, acc: list[float]) -> float:
+    if op != "avg":
+        return acc[0]
+    # sum/count unless the sum overflowed (as Prometheus >= 2.50 does; exact for typical inputs)
+    return acc[2] if math.isinf(acc[0]) and not math.isinf(acc[2]) else acc[0] / acc[1]
 
 
 def _signature(

@@ -35,8 +35,8 @@ def _exp_form(sign: str, digits: str, exp: int, letter: str) -> str:
     return f"{sign}{mant}{letter}{esign}{abs(exp):02d}"
 
 
-def format_shortest(value: float, *, exp_threshold: int = 21, letter: str = "e") -> str:
-    """Shortest representation: Go's ``%v`` (threshold 21) or ``strconv 'g', -1``."""
+def format_shortest(value: float, *, exp_threshold: int = 6, letter: str = "e") -> str:
+    """Shortest representation, as Go's ``%v`` / ``strconv.FormatFloat(v, 'g', -1, 64)``."""
     special = _special(value)
     if special is not None:
         return special
@@ -55,7 +55,7 @@ def format_shortest(value: float, *, exp_threshold: int = 21, letter: str = "e")
 
 def format_value(value: float) -> str:
     """What Go's fmt prints for a float64 with ``%v`` (how ``{{ $value }}`` renders)."""
-    return format_shortest(value, exp_threshold=21)
+    return format_shortest(value)
 
 
 def format_exp_upper(value: float) -> str:
