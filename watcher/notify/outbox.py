@@ -67,12 +67,21 @@ class Outbox:
 
     def put(self, key: str, *, receiver: str, integration: str, index: int,
             payload: dict[str, Any], now: float) -> int:
-        """Queue ``payload``, superseding any undelivered row with the same key."""
+        """Queue ``payload``, superseding any undelivered row with the same key.
+
+        The new row inherits the old one's backoff, so a superseding message still honours
+        the ``Retry-After`` or backoff its target asked for.
+        """
+        old = self._db.execute(
+            "SELECT MAX(attempts), MAX(next_attempt) FROM notify_outbox WHERE key = ?", (key,)
+        ).fetchone()
+        attempts = int(old[0] or 0)
+        next_attempt = max(now, float(old[1] or now))
         self._db.execute("DELETE FROM notify_outbox WHERE key = ?", (key,))
         cur = self._db.execute(
             "INSERT INTO notify_outbox (key, receiver, integration, idx, payload, created, "
-            "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, receiver, integration, index, json.dumps(payload), now, now),
+            "attempts, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, receiver, integration, index, json.dumps(payload), now, attempts, next_attempt),
         )
         return int(cur.lastrowid or 0)
 
