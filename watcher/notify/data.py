@@ -21,8 +21,9 @@ def rfc3339(t: float | None) -> str:
     """Format Unix seconds as RFC 3339 UTC with milliseconds; None is Go's zero time."""
     if t is None:
         return ZERO_TIME
-    dt = datetime.fromtimestamp(t, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    millis = round(t * 1000)
+    dt = datetime.fromtimestamp(millis // 1000, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
 def parse_rfc3339(text: str) -> float:

@@ -94,7 +94,7 @@ def _can_update(old: Silence, new: Silence, now: float) -> bool:
         return False
     state = old.state(now)
     if state == "active":
-        return new.starts_at == old.starts_at and new.ends_at >= now
+        return abs(new.starts_at - old.starts_at) < 0.0015 and new.ends_at >= now
     if state == "pending":
         return new.starts_at >= now
     return False
@@ -144,8 +144,11 @@ class Silences:
             return silence.id
         if old is not None and old.state(now) != "expired":
             self.expire(old.id, now)
-        new = replace(silence, id=str(uuid.uuid4()), starts_at=max(silence.starts_at, now),
-                      updated_at=now)
+        # Times are kept to the millisecond the API shows, so a client echoing startsAt back
+        # (amtool silence update) updates in place.
+        new = replace(silence, id=str(uuid.uuid4()),
+                      starts_at=round(max(silence.starts_at, now), 3),
+                      ends_at=round(silence.ends_at, 3), updated_at=now)
         self._store(new)
         return new.id
 
