@@ -10,6 +10,7 @@ are kept for ``RETENTION`` so ``amtool silence query --expired`` still shows the
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,10 @@ def validate(silence: Silence, now: float) -> None:
         raise SilenceError(msg)
 
 
+def _millis(t: float) -> float:
+    return math.floor(t * 1000) / 1000
+
+
 def _can_update(old: Silence, new: Silence, now: float) -> bool:
     if [str(m) for m in old.matchers] != [str(m) for m in new.matchers]:
         return False
@@ -147,8 +152,8 @@ class Silences:
         # Times are kept to the millisecond the API shows, so a client echoing startsAt back
         # (amtool silence update) updates in place.
         new = replace(silence, id=str(uuid.uuid4()),
-                      starts_at=round(max(silence.starts_at, now), 3),
-                      ends_at=round(silence.ends_at, 3), updated_at=now)
+                      starts_at=_millis(max(silence.starts_at, now)),
+                      ends_at=_millis(silence.ends_at), updated_at=now)
         self._store(new)
         return new.id
 
