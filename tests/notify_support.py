@@ -36,8 +36,11 @@ class Sink:
         status = 500 if self.down else (self.statuses.pop(0) if self.statuses else 200)
         if status == 200:
             self.accepted.append(body)
-        return web.Response(status=status, text="ok" if status == 200 else "nope",
-                            headers=self.headers if status != 200 else None)
+        return web.Response(
+            status=status,
+            text="ok" if status == 200 else "nope",
+            headers=self.headers if status != 200 else None,
+        )
 
 
 @asynccontextmanager
@@ -59,20 +62,38 @@ async def serve(sink: Sink) -> AsyncIterator[Sink]:
 
 def make_config(receivers: Sequence[ReceiverConfig], route: RouteConfig, **kw: Any) -> Config:
     """A Config holding only the notification parts."""
-    return Config(file=Path("watcher.yaml"), route=route, receivers=tuple(receivers),
-                  global_=kw.pop("global_", GlobalConfig(external_url="http://watcher:9746")),
-                  **kw)
+    return Config(
+        file=Path("watcher.yaml"),
+        route=route,
+        receivers=tuple(receivers),
+        global_=kw.pop("global_", GlobalConfig(external_url="http://watcher:9746")),
+        **kw,
+    )
 
 
-def coupon_alert(coupon: str = "42", *, starts: float = T0, ends: float | None = None,
-                 value: float = 3.5, severity: str = "warning") -> Alert:
+def coupon_alert(
+    coupon: str = "42",
+    *,
+    starts: float = T0,
+    ends: float | None = None,
+    value: float = 3.5,
+    severity: str = "warning",
+) -> Alert:
     """A Mega Coupon expiring-soon alert."""
     return Alert(
-        labels={"alertname": "MegaCouponExpiringSoon", "source": "coinw-main",
-                "severity": severity, "coupon_id": coupon},
-        annotations={"summary": f"Coupon {coupon} expires soon",
-                     "description": "Less than 2 days left",
-                     "runbook_url": "https://runbooks.example/coupon"},
-        starts_at=starts, ends_at=ends, value=value,
+        labels={
+            "alertname": "MegaCouponExpiringSoon",
+            "source": "coinw-main",
+            "severity": severity,
+            "coupon_id": coupon,
+        },
+        annotations={
+            "summary": f"Coupon {coupon} expires soon",
+            "description": "Less than 2 days left",
+            "runbook_url": "https://runbooks.example/coupon",
+        },
+        starts_at=starts,
+        ends_at=ends,
+        value=value,
         generator_url="http://watcher:9746/",
     )

@@ -26,8 +26,10 @@ from watcher.storage import open_db
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = [
     pytest.mark.external,
-    pytest.mark.skipif(BINARY is None and os.environ.get("CI") != "true",
-                       reason="prometheus-alertmanager is not installed"),
+    pytest.mark.skipif(
+        BINARY is None and os.environ.get("CI") != "true",
+        reason="prometheus-alertmanager is not installed",
+    ),
 ]
 
 
@@ -46,12 +48,18 @@ async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Sink]]:
         config.write_text(
             "route: {receiver: sink, group_by: [alertname], group_wait: 1s,"
             " group_interval: 1m, repeat_interval: 1h}\n"
-            f"receivers: [{{name: sink, webhook_configs: [{{url: '{sink.url}/hook'}}]}}]\n")
+            f"receivers: [{{name: sink, webhook_configs: [{{url: '{sink.url}/hook'}}]}}]\n"
+        )
         port = free_port()
         proc = await asyncio.create_subprocess_exec(
-            BINARY, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            BINARY,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as s:
@@ -70,8 +78,10 @@ async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Sink]]:
 
 
 async def wait_for(sink: Sink, count: int, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while len(sink.accepted) < count and time.monotonic() < deadline:
+    """Poll (bounded) until the sink accepted ``count`` requests; the sender is another process."""
+    for _ in range(int(seconds * 10)):
+        if len(sink.accepted) >= count:
+            return
         await asyncio.sleep(0.1)
 
 
@@ -86,9 +96,14 @@ async def test_two_replicas_behind_one_alertmanager_page_once(
     alert = coupon_alert(starts=clock.time() - 120)
     async with aiohttp.ClientSession() as session:
         replicas = [
-            Dispatcher(config, db=open_db(str(tmp_path / f"r{i}.db")), session=session,
-                       clock=clock, metrics=WatcherMetrics(CollectorRegistry()),
-                       console=io.StringIO())
+            Dispatcher(
+                config,
+                db=open_db(str(tmp_path / f"r{i}.db")),
+                session=session,
+                clock=clock,
+                metrics=WatcherMetrics(CollectorRegistry()),
+                console=io.StringIO(),
+            )
             for i in range(2)
         ]
         for _ in range(2):  # the second round is the re-send a minute later
@@ -102,12 +117,14 @@ async def test_two_replicas_behind_one_alertmanager_page_once(
     assert 1 == len(sink.accepted)
     page = sink.accepted[0]
     assert ("firing", {"alertname": "MegaCouponExpiringSoon"}) == (
-        page["status"], page["groupLabels"])
+        page["status"],
+        page["groupLabels"],
+    )
     assert ["42"] == [a["labels"]["coupon_id"] for a in page["alerts"]]
 
 
 def test_firing_alerts_are_valid_for_four_resend_delays_and_resent_each_minute() -> None:
-    """endsAt = now + 4 × max(1m, evaluation interval); re-sent after 1m or when resolved."""
+    """endsAt = now + 4 * max(1m, evaluation interval); re-sent after 1m or when resolved."""
     alert = coupon_alert(starts=1000.0)
     assert "1970-01-01T00:04:00.000Z" == postable(alert, 0.0, 15.0)["endsAt"]
     assert "1970-01-01T00:08:00.000Z" == postable(alert, 0.0, 120.0)["endsAt"]

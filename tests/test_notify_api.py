@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from tests.notify_support import coupon_alert, make_config
-from watcher.clock import SystemClock
+from watcher.clock import FakeClock, SystemClock
 from watcher.config import (
     HttpConfig,
     ReceiverConfig,
@@ -25,22 +25,39 @@ from watcher.config import (
     SlackConfig,
     WebhookConfig,
 )
+from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, add_api_routes
+from watcher.notify import Dispatcher, Silence, add_api_routes
 from watcher.storage import open_db
 
 CONFIG = make_config(
-    [ReceiverConfig(name="oncall", slack_configs=(SlackConfig(
-        api_url=Secret("https://hooks.slack.com/services/T0/B0/XXSECRETXX"), channel="#oncall",
-        http=HttpConfig(bearer_token=Secret("TOKENSECRET"))),)),
-     ReceiverConfig(name="hook", webhook_configs=(WebhookConfig(
-         url=Secret("https://user:PASSSECRET@hooks.internal/alerts"),
-         http=HttpConfig(basic_auth=("bob", Secret("BASICSECRET")))),))],
+    [
+        ReceiverConfig(
+            name="oncall",
+            slack_configs=(
+                SlackConfig(
+                    api_url=Secret("https://hooks.slack.com/services/T0/B0/XXSECRETXX"),
+                    channel="#oncall",
+                    http=HttpConfig(bearer_token=Secret("TOKENSECRET")),
+                ),
+            ),
+        ),
+        ReceiverConfig(
+            name="hook",
+            webhook_configs=(
+                WebhookConfig(
+                    url=Secret("https://user:PASSSECRET@hooks.internal/alerts"),
+                    http=HttpConfig(basic_auth=("bob", Secret("BASICSECRET"))),
+                ),
+            ),
+        ),
+    ],
     RouteConfig(receiver="oncall", group_by=("alertname",), group_wait=30),
 )
 AMTOOL = shutil.which("amtool")
 needs_amtool = pytest.mark.skipif(
-    AMTOOL is None and os.environ.get("CI") != "true", reason="amtool is not installed")
+    AMTOOL is None and os.environ.get("CI") != "true", reason="amtool is not installed"
+)
 
 
 @pytest.fixture
@@ -48,11 +65,18 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, Dispatcher]]:
     """The API on 127.0.0.1 with one firing coupon alert."""
     async with aiohttp.ClientSession() as session:
         clock = SystemClock()
-        d = Dispatcher(CONFIG, db=open_db(str(tmp_path / "s.db")), session=session, clock=clock,
-                       metrics=WatcherMetrics(CollectorRegistry()), console=io.StringIO())
+        d = Dispatcher(
+            CONFIG,
+            db=open_db(str(tmp_path / "s.db")),
+            session=session,
+            clock=clock,
+            metrics=WatcherMetrics(CollectorRegistry()),
+            console=io.StringIO(),
+        )
         now = clock.time()
-        await d.send([coupon_alert("42", starts=now - 60), coupon_alert("43", starts=now - 60)],
-                     now)
+        await d.send(
+            [coupon_alert("42", starts=now - 60), coupon_alert("43", starts=now - 60)], now
+        )
         app = web.Application()
         add_api_routes(app, d)
         runner = web.AppRunner(app)
@@ -72,8 +96,12 @@ async def amtool(url: str, *args: str) -> tuple[int, str]:
     """
     assert AMTOOL is not None
     proc = await asyncio.create_subprocess_exec(
-        AMTOOL, f"--alertmanager.url={url}", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        AMTOOL,
+        f"--alertmanager.url={url}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
     code = proc.returncode or 0
     return code, out.decode() if code == 0 else out.decode() + err.decode()
@@ -89,8 +117,15 @@ async def test_amtool_adds_queries_and_expires_silences_and_lists_alerts(
     assert 0 == code, out
     assert ["42", "43"] == sorted(a["labels"]["coupon_id"] for a in json.loads(out))
 
-    code, out = await amtool(url, "silence", "add", "coupon_id=42", "--comment=known issue",
-                             "--author=alice", "--duration=2h")
+    code, out = await amtool(
+        url,
+        "silence",
+        "add",
+        "coupon_id=42",
+        "--comment=known issue",
+        "--author=alice",
+        "--duration=2h",
+    )
     assert 0 == code, out
     silence_id = out.strip()
     assert [silence_id] == [s.id for s in d.silences()]
@@ -99,17 +134,24 @@ async def test_amtool_adds_queries_and_expires_silences_and_lists_alerts(
     assert 0 == code, out
     [listed] = json.loads(out)
     assert (silence_id, "alice", "known issue", "active") == (
-        listed["id"], listed["createdBy"], listed["comment"], listed["status"]["state"])
-    assert [{"name": "coupon_id", "value": "42", "isRegex": False, "isEqual": True}] == \
-        listed["matchers"]
+        listed["id"],
+        listed["createdBy"],
+        listed["comment"],
+        listed["status"]["state"],
+    )
+    assert [{"name": "coupon_id", "value": "42", "isRegex": False, "isEqual": True}] == listed[
+        "matchers"
+    ]
 
     code, out = await amtool(url, "alert", "query", "-o", "json")
     assert 0 == code, out
     assert ["43"] == [a["labels"]["coupon_id"] for a in json.loads(out)]  # 42 is silenced
     code, out = await amtool(url, "alert", "query", "--silenced", "-o", "json")
     assert 0 == code, out
-    states = {a["labels"]["coupon_id"]: (a["status"]["state"], a["status"]["silencedBy"])
-              for a in json.loads(out)}
+    states = {
+        a["labels"]["coupon_id"]: (a["status"]["state"], a["status"]["silencedBy"])
+        for a in json.loads(out)
+    }
     assert {"42": ("suppressed", [silence_id])} == states  # --silenced alone: active=false
 
     code, out = await amtool(url, "silence", "expire", silence_id)
@@ -136,14 +178,23 @@ async def test_post_silence_rejects_bad_input_like_alertmanager(
     """Past end times and matchers that match everything are refused with 400."""
     url, _ = server
     async with aiohttp.ClientSession() as s:
-        past = {"matchers": [{"name": "a", "value": "b", "isRegex": False}],
-                "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2020-01-01T01:00:00Z",
-                "createdBy": "x", "comment": "y"}
+        past = {
+            "matchers": [{"name": "a", "value": "b", "isRegex": False}],
+            "startsAt": "2020-01-01T00:00:00Z",
+            "endsAt": "2020-01-01T01:00:00Z",
+            "createdBy": "x",
+            "comment": "y",
+        }
         async with s.post(f"{url}/api/v2/silences", json=past) as resp:
             assert (400, "failed to create silence: end time can't be in the past") == (
-                resp.status, await resp.json())
-        empty = dict(past, matchers=[{"name": "a", "value": ".*", "isRegex": True}],
-                     endsAt="2999-01-01T00:00:00Z")
+                resp.status,
+                await resp.json(),
+            )
+        empty = dict(
+            past,
+            matchers=[{"name": "a", "value": ".*", "isRegex": True}],
+            endsAt="2999-01-01T00:00:00Z",
+        )
         async with s.post(f"{url}/api/v2/silences", json=empty) as resp:
             assert 400 == resp.status
         async with s.get(f"{url}/api/v2/silence/nope") as resp:
@@ -157,9 +208,13 @@ async def test_silence_update_with_new_matchers_replaces_it(
 ) -> None:
     """Posting a known id with changed matchers expires it and creates a new silence."""
     url, d = server
-    body = {"matchers": [{"name": "coupon_id", "value": "42", "isRegex": False}],
-            "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z",
-            "createdBy": "x", "comment": "y"}
+    body = {
+        "matchers": [{"name": "coupon_id", "value": "42", "isRegex": False}],
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "x",
+        "comment": "y",
+    }
     async with aiohttp.ClientSession() as s:
         async with s.post(f"{url}/api/v2/silences", json=body) as resp:
             first = (await resp.json())["silenceID"]
@@ -169,8 +224,7 @@ async def test_silence_update_with_new_matchers_replaces_it(
         same = dict(body, id=first, comment="longer", startsAt=stored["startsAt"])
         async with s.post(f"{url}/api/v2/silences", json=same) as resp:
             assert first == (await resp.json())["silenceID"]
-        changed = dict(same, matchers=[{"name": "coupon_id", "value": "43",
-                                                  "isRegex": False}])
+        changed = dict(same, matchers=[{"name": "coupon_id", "value": "43", "isRegex": False}])
         async with s.post(f"{url}/api/v2/silences", json=changed) as resp:
             second = (await resp.json())["silenceID"]
     assert first != second
@@ -181,18 +235,21 @@ async def test_silence_update_with_new_matchers_replaces_it(
 
 async def test_silences_survive_a_restart(tmp_path: Path) -> None:
     """A silence stored by one dispatcher is active in the next one on the same file."""
-    from watcher.matchers import parse_matcher
-    from watcher.notify import Silence
+    clock = FakeClock()
+    now = clock.time()
 
-    from watcher.clock import FakeClock
+    def make(session: aiohttp.ClientSession) -> Dispatcher:
+        return Dispatcher(
+            CONFIG,
+            db=open_db(str(tmp_path / "s.db")),
+            session=session,
+            clock=clock,
+            metrics=WatcherMetrics(CollectorRegistry()),
+            console=io.StringIO(),
+        )
 
     async with aiohttp.ClientSession() as session:
-        clock = FakeClock()
-        now = clock.time()
-        kwargs = {"session": session, "clock": clock, "console": io.StringIO()}
-        d1 = Dispatcher(CONFIG, db=open_db(str(tmp_path / "s.db")),
-                        metrics=WatcherMetrics(CollectorRegistry()), **kwargs)  # type: ignore[arg-type]
-        sid = d1.put_silence(Silence((parse_matcher('a="b"'),), now, now + 60, "me", "c"))
-        d2 = Dispatcher(CONFIG, db=open_db(str(tmp_path / "s.db")),
-                        metrics=WatcherMetrics(CollectorRegistry()), **kwargs)  # type: ignore[arg-type]
-        assert [(sid, "active")] == [(s.id, s.state(now)) for s in d2.silences()]
+        sid = make(session).put_silence(
+            Silence((parse_matcher('a="b"'),), now, now + 60, "me", "c")
+        )
+        assert [(sid, "active")] == [(s.id, s.state(now)) for s in make(session).silences()]

@@ -29,8 +29,13 @@ from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, RetryPolicy, Silence
 from watcher.storage import open_db
 
-ROUTE = RouteConfig(receiver="oncall", group_by=("alertname", "source"), group_wait=10,
-                    group_interval=60, repeat_interval=4 * 3600)
+ROUTE = RouteConfig(
+    receiver="oncall",
+    group_by=("alertname", "source"),
+    group_wait=10,
+    group_interval=60,
+    repeat_interval=4 * 3600,
+)
 
 
 @pytest.fixture
@@ -46,17 +51,34 @@ async def sink() -> AsyncIterator[Sink]:
 
 
 def slack_config(sink: Sink, **kw: Any) -> Config:
-    receiver = ReceiverConfig(name="oncall", slack_configs=(
-        SlackConfig(api_url=Secret(f"{sink.url}/services/T000/B000/XXSECRETXX"),
-                    channel="#oncall", send_resolved=True),))
+    receiver = ReceiverConfig(
+        name="oncall",
+        slack_configs=(
+            SlackConfig(
+                api_url=Secret(f"{sink.url}/services/T000/B000/XXSECRETXX"),
+                channel="#oncall",
+                send_resolved=True,
+            ),
+        ),
+    )
     return make_config([receiver], kw.pop("route", ROUTE), **kw)
 
 
-def dispatcher(config: Config, path: Path, session: aiohttp.ClientSession, clock: FakeClock,
-               metrics: WatcherMetrics | None = None) -> Dispatcher:
-    return Dispatcher(config, db=open_db(str(path)), session=session, clock=clock,
-                      metrics=metrics or WatcherMetrics(CollectorRegistry()),
-                      console=io.StringIO())
+def dispatcher(
+    config: Config,
+    path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    metrics: WatcherMetrics | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        config,
+        db=open_db(str(path)),
+        session=session,
+        clock=clock,
+        metrics=metrics or WatcherMetrics(CollectorRegistry()),
+        console=io.StringIO(),
+    )
 
 
 def counter(metrics: WatcherMetrics, name: str, **labels: str) -> float:
@@ -86,10 +108,12 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
     first = sink.accepted[0]
     assert "#oncall" == first["channel"]
     assert "[FIRING:1] MegaCouponExpiringSoon coinw-main" == first["attachments"][0]["title"]
-    assert 1.0 == counter(metrics, "watcher_notifications_total", receiver="oncall",
-                          integration="slack")
-    assert 3.0 == counter(metrics, "watcher_notifications_failed_total", receiver="oncall",
-                          integration="slack")
+    assert 1.0 == counter(
+        metrics, "watcher_notifications_total", receiver="oncall", integration="slack"
+    )
+    assert 3.0 == counter(
+        metrics, "watcher_notifications_failed_total", receiver="oncall", integration="slack"
+    )
 
     # The engine keeps re-sending; nothing changed, so nothing is sent.
     for _ in range(5):
@@ -120,11 +144,17 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
         await d2.tick()
         clock.advance(60)
     assert 2 == len(sink.accepted)
-    assert "[FIRING:2] MegaCouponExpiringSoon coinw-main" == sink.accepted[1]["attachments"][0]["title"]
+    assert (
+        "[FIRING:2] MegaCouponExpiringSoon coinw-main"
+        == sink.accepted[1]["attachments"][0]["title"]
+    )
 
     # Both resolve: one resolved message, carrying the value at resolution.
     ended = clock.time()
-    resolved = [coupon_alert("42", ends=ended, value=0.0), coupon_alert("43", ends=ended, value=1.25)]
+    resolved = [
+        coupon_alert("42", ends=ended, value=0.0),
+        coupon_alert("43", ends=ended, value=1.25),
+    ]
     for _ in range(16):  # the engine re-sends resolved alerts for 15 minutes
         await d2.send(resolved, clock.time())
         await d2.tick()
@@ -146,17 +176,19 @@ async def test_slack_default_message_has_summary_description_runbook_labels_and_
     clock.advance(10)
     await d.tick()
     attachment = sink.accepted[0]["attachments"][0]
-    expected = "\n".join([
-        "*Alert:* Coupon 42 expires soon - `critical`",
-        "*Description:* Less than 2 days left",
-        "*Value:* 3.5",
-        "*Runbook:* <https://runbooks.example/coupon|:notebook:>",
-        "*Details:*",
-        " • *alertname:* `MegaCouponExpiringSoon`",
-        " • *coupon_id:* `42`",
-        " • *severity:* `critical`",
-        " • *source:* `coinw-main`",
-    ])
+    expected = "\n".join(
+        [
+            "*Alert:* Coupon 42 expires soon - `critical`",
+            "*Description:* Less than 2 days left",
+            "*Value:* 3.5",
+            "*Runbook:* <https://runbooks.example/coupon|:notebook:>",
+            "*Details:*",
+            " • *alertname:* `MegaCouponExpiringSoon`",
+            " • *coupon_id:* `42`",
+            " • *severity:* `critical`",
+            " • *source:* `coinw-main`",
+        ]
+    )
     assert expected == attachment["text"]
     assert "danger" == attachment["color"]
     assert "http://watcher:9746" == attachment["title_link"]
@@ -166,10 +198,16 @@ async def test_slack_title_and_text_templates_override_the_default(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """title/text templates expand .Status, .CommonLabels.x, .CommonAnnotations.x and len."""
-    receiver = ReceiverConfig(name="oncall", slack_configs=(SlackConfig(
-        api_url=Secret(f"{sink.url}/hook"),
-        title="{{ .Status | toUpper }} {{ .CommonLabels.alertname }} ({{ len .Alerts.Firing }})",
-        text="{{ .CommonAnnotations.summary }} via {{ .Receiver }}"),))
+    receiver = ReceiverConfig(
+        name="oncall",
+        slack_configs=(
+            SlackConfig(
+                api_url=Secret(f"{sink.url}/hook"),
+                title="{{ .Status | toUpper }} {{ .CommonLabels.alertname }} ({{ len .Alerts.Firing }})",
+                text="{{ .CommonAnnotations.summary }} via {{ .Receiver }}",
+            ),
+        ),
+    )
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
     await d.send([coupon_alert("42")], clock.time())
@@ -221,8 +259,13 @@ async def test_repeat_interval_resends_an_unchanged_group(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """An unchanged firing group is re-sent once repeat_interval has passed, not before."""
-    route = RouteConfig(receiver="oncall", group_by=("alertname",), group_wait=10,
-                        group_interval=60, repeat_interval=600)
+    route = RouteConfig(
+        receiver="oncall",
+        group_by=("alertname",),
+        group_wait=10,
+        group_interval=60,
+        repeat_interval=600,
+    )
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink, route=route), tmp_path / "s.db", session, clock)
     for _ in range(12):  # 0s .. 660s
@@ -237,8 +280,10 @@ async def test_send_resolved_false_sends_no_resolved_message(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """With send_resolved false the resolution is logged but never sent."""
-    receiver = ReceiverConfig(name="oncall", slack_configs=(
-        SlackConfig(api_url=Secret(f"{sink.url}/hook"), send_resolved=False),))
+    receiver = ReceiverConfig(
+        name="oncall",
+        slack_configs=(SlackConfig(api_url=Secret(f"{sink.url}/hook"), send_resolved=False),),
+    )
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
     await d.send([coupon_alert()], clock.time())
@@ -275,14 +320,21 @@ async def test_inhibition_mutes_a_sources_other_alerts_while_it_is_down(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """SourceDown inhibits the same source's other alerts; only SourceDown is sent."""
-    rule = InhibitRule(source_matchers=(parse_matcher('alertname="SourceDown"'),),
-                       target_matchers=(parse_matcher('alertname!="SourceDown"'),),
-                       equal=("source",))
+    rule = InhibitRule(
+        source_matchers=(parse_matcher('alertname="SourceDown"'),),
+        target_matchers=(parse_matcher('alertname!="SourceDown"'),),
+        equal=("source",),
+    )
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink, inhibit_rules=(rule,)), tmp_path / "s.db", session, clock)
     down = coupon_alert()
-    down = type(down)(labels={"alertname": "SourceDown", "source": "coinw-main"},
-                      annotations={}, starts_at=T0, ends_at=None, value=0)
+    down = type(down)(
+        labels={"alertname": "SourceDown", "source": "coinw-main"},
+        annotations={},
+        starts_at=T0,
+        ends_at=None,
+        value=0,
+    )
     await d.send([down, coupon_alert("42")], clock.time())
     clock.advance(10)
     await d.tick()
@@ -294,30 +346,53 @@ async def test_continue_and_nested_routes_reach_every_matching_receiver(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """A continue route and the next matching sibling both notify; a webhook gets version 4."""
-    route = RouteConfig(receiver="console", group_by=("alertname",), group_wait=0,
-                        group_interval=60, routes=(
-        RouteConfig(receiver="hook", group_by=("alertname",), group_wait=0, group_interval=60,
-                    matchers=(parse_matcher('severity="warning"'),), continue_=True),
-        RouteConfig(receiver="console", group_by=("alertname",), group_wait=0,
-                    group_interval=60, matchers=(parse_matcher('source="coinw-main"'),)),
-    ))
+    route = RouteConfig(
+        receiver="console",
+        group_by=("alertname",),
+        group_wait=0,
+        group_interval=60,
+        routes=(
+            RouteConfig(
+                receiver="hook",
+                group_by=("alertname",),
+                group_wait=0,
+                group_interval=60,
+                matchers=(parse_matcher('severity="warning"'),),
+                continue_=True,
+            ),
+            RouteConfig(
+                receiver="console",
+                group_by=("alertname",),
+                group_wait=0,
+                group_interval=60,
+                matchers=(parse_matcher('source="coinw-main"'),),
+            ),
+        ),
+    )
     out = io.StringIO()
     receivers = [
         ReceiverConfig(name="hook", webhook_configs=(WebhookConfig(url=Secret(f"{sink.url}/h")),)),
         ReceiverConfig(name="console", console_configs=(ConsoleConfig(),)),
     ]
     clock = FakeClock(T0)
-    d = Dispatcher(make_config(receivers, route), db=open_db(str(tmp_path / "s.db")),
-                   session=session, clock=clock, metrics=WatcherMetrics(CollectorRegistry()),
-                   console=out)
+    d = Dispatcher(
+        make_config(receivers, route),
+        db=open_db(str(tmp_path / "s.db")),
+        session=session,
+        clock=clock,
+        metrics=WatcherMetrics(CollectorRegistry()),
+        console=out,
+    )
     await d.send([coupon_alert()], clock.time())
     clock.advance(1)
     await d.tick()
     assert ['{}/{severity="warning"}:{alertname="MegaCouponExpiringSoon"}'] == [
-        b["groupKey"] for b in sink.accepted]
+        b["groupKey"] for b in sink.accepted
+    ]
     assert out.getvalue().startswith(
         "[FIRING:1] console {alertname=MegaCouponExpiringSoon}\n  firing   MegaCouponExpiringSoon:"
-        " Coupon 42 expires soon (value 3.5)")
+        " Coupon 42 expires soon (value 3.5)"
+    )
 
 
 async def test_reload_keeps_log_so_nothing_is_resent(
@@ -342,8 +417,14 @@ async def test_secrets_never_reach_logs(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """Failures are logged without the Slack URL, even for connection errors."""
-    receiver = ReceiverConfig(name="oncall", slack_configs=(
-        SlackConfig(api_url=Secret("http://127.0.0.1:1/services/XXSECRETXX"), send_resolved=True),))
+    receiver = ReceiverConfig(
+        name="oncall",
+        slack_configs=(
+            SlackConfig(
+                api_url=Secret("http://127.0.0.1:1/services/XXSECRETXX"), send_resolved=True
+            ),
+        ),
+    )
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
     with capture_logs() as logs:

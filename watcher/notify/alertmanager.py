@@ -50,8 +50,11 @@ class ResendTracker:
         out = []
         for a in alerts:
             last = self._last.get(a.fingerprint)
-            if last is None or (a.ends_at is not None and last[1] != a.ends_at) \
-                    or last[0] + RESEND_DELAY <= now:
+            if (
+                last is None
+                or (a.ends_at is not None and last[1] != a.ends_at)
+                or last[0] + RESEND_DELAY <= now
+            ):
                 out.append(a)
                 self._last[a.fingerprint] = (now, a.ends_at)
         return out
@@ -81,5 +84,6 @@ class AlertmanagerNotifier:
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST the batch."""
         url = self._config.url.rstrip("/") + "/api/v2/alerts"
-        await post_json(self._session, url, payload["alerts"], self._config.http,
-                        what="alertmanager", now=now)
+        await post_json(
+            self._session, url, payload["alerts"], self._config.http, what="alertmanager", now=now
+        )

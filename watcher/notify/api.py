@@ -88,7 +88,8 @@ async def _get_alerts(request: web.Request) -> web.Response:
     try:
         filters = _filters(request)
         active, silenced, inhibited = (
-            _flag(request, n) for n in ("active", "silenced", "inhibited"))
+            _flag(request, n) for n in ("active", "silenced", "inhibited")
+        )
         receiver = request.query.get("receiver")
         receiver_re = re.compile(f"(?:{receiver})") if receiver else None
     except (ValueError, re.error) as exc:
@@ -134,16 +135,20 @@ def parse_silence(body: object) -> Silence:
         raise SilenceError(msg)
     matchers: list[Matcher] = []
     for i, m in enumerate(body.get("matchers") or []):
-        if not isinstance(m, dict) or not isinstance(m.get("name"), str) \
-                or not isinstance(m.get("value"), str):
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("name"), str)
+            or not isinstance(m.get("value"), str)
+        ):
             msg = f"matchers[{i}]: needs string name and value"
             raise SilenceError(msg)
         if not _LABEL_NAME.match(m["name"]):
             msg = f'matchers[{i}]: invalid label name "{m["name"]}"'
             raise SilenceError(msg)
         is_regex, is_equal = bool(m.get("isRegex", False)), bool(m.get("isEqual", True))
-        op = {(False, True): "=", (False, False): "!=", (True, True): "=~",
-              (True, False): "!~"}[(is_regex, is_equal)]
+        op = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}[
+            (is_regex, is_equal)
+        ]
         try:
             matchers.append(Matcher.make(m["name"], op, m["value"]))
         except ValueError as exc:
@@ -155,8 +160,14 @@ def parse_silence(body: object) -> Silence:
     except (KeyError, ValueError):
         msg = "startsAt and endsAt must be RFC 3339 timestamps"
         raise SilenceError(msg) from None
-    return Silence(tuple(matchers), starts, ends, str(body.get("createdBy", "")),
-                   str(body.get("comment", "")), id=str(body.get("id") or ""))
+    return Silence(
+        tuple(matchers),
+        starts,
+        ends,
+        str(body.get("createdBy", "")),
+        str(body.get("comment", "")),
+        id=str(body.get("id") or ""),
+    )
 
 
 async def _get_silences(request: web.Request) -> web.Response:
@@ -243,44 +254,68 @@ def redacted_config(config: Config) -> str:
         rec: dict[str, Any] = {"name": r.name}
         if r.slack_configs:
             rec["slack_configs"] = [
-                {"api_url": _REDACTED, "channel": c.channel, "send_resolved": c.send_resolved,
-                 **({"http_config": _http(c.http)} if _http(c.http) else {})}
-                for c in r.slack_configs]
+                {
+                    "api_url": _REDACTED,
+                    "channel": c.channel,
+                    "send_resolved": c.send_resolved,
+                    **({"http_config": _http(c.http)} if _http(c.http) else {}),
+                }
+                for c in r.slack_configs
+            ]
         if r.webhook_configs:
             rec["webhook_configs"] = [
-                {"url": _REDACTED, "send_resolved": c.send_resolved, "max_alerts": c.max_alerts,
-                 **({"http_config": _http(c.http)} if _http(c.http) else {})}
-                for c in r.webhook_configs]
+                {
+                    "url": _REDACTED,
+                    "send_resolved": c.send_resolved,
+                    "max_alerts": c.max_alerts,
+                    **({"http_config": _http(c.http)} if _http(c.http) else {}),
+                }
+                for c in r.webhook_configs
+            ]
         if r.alertmanager_configs:
             rec["alertmanager_configs"] = [
                 {"url": _url(c.url), **({"http_config": _http(c.http)} if _http(c.http) else {})}
-                for c in r.alertmanager_configs]
+                for c in r.alertmanager_configs
+            ]
         if r.console_configs:
-            rec["console_configs"] = [{"send_resolved": c.send_resolved}
-                                      for c in r.console_configs]
+            rec["console_configs"] = [{"send_resolved": c.send_resolved} for c in r.console_configs]
         receivers.append(rec)
     doc: dict[str, Any] = {
-        "global": {"evaluation_interval": format_duration(config.global_.evaluation_interval),
-                   "external_labels": dict(config.global_.external_labels)},
+        "global": {
+            "evaluation_interval": format_duration(config.global_.evaluation_interval),
+            "external_labels": dict(config.global_.external_labels),
+        },
         "route": _route(config.route) if config.route is not None else None,
         "receivers": receivers,
         "inhibit_rules": [
-            {"source_matchers": [str(m) for m in i.source_matchers],
-             "target_matchers": [str(m) for m in i.target_matchers], "equal": list(i.equal)}
-            for i in config.inhibit_rules],
+            {
+                "source_matchers": [str(m) for m in i.source_matchers],
+                "target_matchers": [str(m) for m in i.target_matchers],
+                "equal": list(i.equal),
+            }
+            for i in config.inhibit_rules
+        ],
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
 async def _get_status(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER_KEY]
-    return web.json_response({
-        "cluster": {"status": "disabled", "peers": []},
-        "versionInfo": {"version": __version__, "branch": "watcher", "revision": "unknown",
-                        "buildUser": "unknown", "buildDate": "unknown", "goVersion": "none"},
-        "config": {"original": redacted_config(dispatcher.config)},
-        "uptime": rfc3339(dispatcher.started_at),
-    })
+    return web.json_response(
+        {
+            "cluster": {"status": "disabled", "peers": []},
+            "versionInfo": {
+                "version": __version__,
+                "branch": "watcher",
+                "revision": "unknown",
+                "buildUser": "unknown",
+                "buildDate": "unknown",
+                "goVersion": "none",
+            },
+            "config": {"original": redacted_config(dispatcher.config)},
+            "uptime": rfc3339(dispatcher.started_at),
+        }
+    )
 
 
 async def _get_receivers(request: web.Request) -> web.Response:

@@ -21,8 +21,9 @@ def console_lines(data: NotificationData) -> list[str]:
         summary = a.annotations.get("summary") or a.annotations.get("description") or ""
         labels = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))
         at = " at resolution" if resolved else ""
-        lines.append(f"  {state:8} {a.name}: {summary} (value{at} {format_value(a.value)}) "
-                     f"{{{labels}}}")
+        lines.append(
+            f"  {state:8} {a.name}: {summary} (value{at} {format_value(a.value)}) {{{labels}}}"
+        )
     return lines
 
 

@@ -83,7 +83,11 @@ class AlertStatus:
 
 def _changed(old: Alert, new: Alert) -> bool:
     return (old.labels, old.annotations, old.starts_at, old.ends_at) != (
-        new.labels, new.annotations, new.starts_at, new.ends_at)
+        new.labels,
+        new.annotations,
+        new.starts_at,
+        new.ends_at,
+    )
 
 
 class Dispatcher:
@@ -142,7 +146,8 @@ class Dispatcher:
                 self._deliverers[(r.name, t.notifier.name, t.index)] = t.notifier
             for i, am in enumerate(r.alertmanager_configs):
                 self._deliverers[(r.name, "alertmanager", i)] = AlertmanagerNotifier(
-                    am, self._session)
+                    am, self._session
+                )
         for receiver, integration, _ in self._deliverers:
             self._metrics.notifications.labels(receiver=receiver, integration=integration)
             self._metrics.notifications_failed.labels(receiver=receiver, integration=integration)
@@ -200,8 +205,14 @@ class Dispatcher:
                 pending = self._outbox.pending(key)
                 if pending is not None:
                     body = merge(pending.payload["alerts"], body)
-                self._outbox.put(key, receiver=name, integration="alertmanager", index=i,
-                                 payload={"alerts": body}, now=now)
+                self._outbox.put(
+                    key,
+                    receiver=name,
+                    integration="alertmanager",
+                    index=i,
+                    payload={"alerts": body},
+                    now=now,
+                )
             self._queued()
 
     # -- flushing --------------------------------------------------------------------------
@@ -231,12 +242,18 @@ class Dispatcher:
     def _flush(self, group: _Group, now: float) -> None:
         group.next_flush = now + group.route.config.group_interval
         group.flushed = True
-        alerts = sorted((self._effective(self._alerts[fp]) for fp in group.alerts
-                         if fp in self._alerts), key=sort_key)
+        alerts = sorted(
+            (self._effective(self._alerts[fp]) for fp in group.alerts if fp in self._alerts),
+            key=sort_key,
+        )
         group.alerts &= set(self._alerts)
         firing_all = self._firing(now)
-        unmuted = [a for a in alerts if not self._silences.silenced_by(a.labels, now)
-                   and not self._inhibitor.inhibited_by(a.labels, firing_all)]
+        unmuted = [
+            a
+            for a in alerts
+            if not self._silences.silenced_by(a.labels, now)
+            and not self._inhibitor.inhibited_by(a.labels, firing_all)
+        ]
         if unmuted:
             self._notify(group, unmuted, now)
         # Flushed resolved alerts leave the group (Alertmanager's DeleteIfNotModified).
@@ -250,21 +267,46 @@ class Dispatcher:
             notifier = target.notifier
             key = f"{group.key}|{target.id}"
             entry = self._nflog.get(key, now)
-            if not needs_update(entry, firing, resolved, send_resolved=notifier.send_resolved,
-                                repeat_interval=group.route.config.repeat_interval, now=now):
+            if not needs_update(
+                entry,
+                firing,
+                resolved,
+                send_resolved=notifier.send_resolved,
+                repeat_interval=group.route.config.repeat_interval,
+                now=now,
+            ):
                 continue
-            to_send = alerts if notifier.send_resolved else [
-                a for a in alerts if a.fingerprint in firing]
+            to_send = (
+                alerts if notifier.send_resolved else [a for a in alerts if a.fingerprint in firing]
+            )
             with transaction(self._db):
                 self._nflog.log(key, firing, resolved, now)
                 if to_send:
-                    data = NotificationData(receiver, group.key, group.labels, tuple(to_send),
-                                            self._config.global_.external_url, now)
-                    self._outbox.put(key, receiver=receiver, integration=notifier.name,
-                                     index=target.index, payload=notifier.render(data), now=now)
+                    data = NotificationData(
+                        receiver,
+                        group.key,
+                        group.labels,
+                        tuple(to_send),
+                        self._config.global_.external_url,
+                        now,
+                    )
+                    self._outbox.put(
+                        key,
+                        receiver=receiver,
+                        integration=notifier.name,
+                        index=target.index,
+                        payload=notifier.render(data),
+                        now=now,
+                    )
             if to_send:
-                log.info("notify.queued", receiver=receiver, integration=notifier.name,
-                         group=group.key, firing=len(firing), resolved=len(resolved))
+                log.info(
+                    "notify.queued",
+                    receiver=receiver,
+                    integration=notifier.name,
+                    group=group.key,
+                    firing=len(firing),
+                    resolved=len(resolved),
+                )
                 self._queued()
 
     def _queued(self) -> None:
@@ -312,17 +354,28 @@ class Dispatcher:
         try:
             await deliver_with_retries(
                 lambda: deliverer.deliver(row.payload, self._clock.time()),
-                policy=self._retry, sleep=self._clock.sleep, on_failure=on_failure)
+                policy=self._retry,
+                sleep=self._clock.sleep,
+                on_failure=on_failure,
+            )
         except NotifyError as exc:
             wait = self._retry.backoff(row.attempts + 1, exc.retry_after)
             self._outbox.failed(row.id, str(exc), self._clock.time() + wait)
-            log.warning("notify.failed", **where, error=str(exc), retry_in=round(wait, 1),
-                        attempts=row.attempts + 1)
+            log.warning(
+                "notify.failed",
+                **where,
+                error=str(exc),
+                retry_in=round(wait, 1),
+                attempts=row.attempts + 1,
+            )
             return
         except Exception as exc:  # a bug in an integration must not stop the queue
             log.exception("notify.deliver_crashed", **where)
-            self._outbox.failed(row.id, type(exc).__name__,
-                                self._clock.time() + self._retry.backoff(row.attempts + 1, None))
+            self._outbox.failed(
+                row.id,
+                type(exc).__name__,
+                self._clock.time() + self._retry.backoff(row.attempts + 1, None),
+            )
             return
         self._outbox.delivered(row.id)
         self._metrics.notifications.labels(**where).inc()
@@ -338,12 +391,12 @@ class Dispatcher:
     async def run(self) -> None:
         """Flush groups and drain the outbox until cancelled."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._loop("flush", self.flush_due, self._flush_wake,
-                                      self._next_flush))
-            tg.create_task(self._loop("deliver", self.deliver_due, self._deliver_wake,
-                                      self._outbox.next_due))
+            tg.create_task(self._loop("flush", self.flush_due, self._flush_wake, self._next_flush))
+            tg.create_task(
+                self._loop("deliver", self.deliver_due, self._deliver_wake, self._outbox.next_due)
+            )
 
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - the lead's interface
+    async def drain(self, timeout: float) -> None:
         """Deliver what is due now, for at most ``timeout`` seconds (on SIGTERM)."""
         try:
             async with asyncio.timeout(timeout):
@@ -354,8 +407,13 @@ class Dispatcher:
     def _next_flush(self) -> float | None:
         return min((g.next_flush for g in self._groups.values()), default=None)
 
-    async def _loop(self, name: str, step: Callable[[], Awaitable[None]], wake: asyncio.Event,
-                    next_due: Callable[[], float | None]) -> None:
+    async def _loop(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[None]],
+        wake: asyncio.Event,
+        next_due: Callable[[], float | None],
+    ) -> None:
         while True:
             wake.clear()
             try:
@@ -391,11 +449,22 @@ class Dispatcher:
                 continue
             silenced = tuple(self._silences.silenced_by(a.labels, now))
             inhibited = tuple(self._inhibitor.inhibited_by(a.labels, firing))
-            receivers = () if self._root is None else tuple(
-                dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)))
-            out.append(AlertStatus(a, "suppressed" if silenced or inhibited else "active",
-                                   silenced, inhibited, receivers, stored.updated_at,
-                                   stored.last_seen + self._timeout))
+            receivers = (
+                ()
+                if self._root is None
+                else tuple(dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)))
+            )
+            out.append(
+                AlertStatus(
+                    a,
+                    "suppressed" if silenced or inhibited else "active",
+                    silenced,
+                    inhibited,
+                    receivers,
+                    stored.updated_at,
+                    stored.last_seen + self._timeout,
+                )
+            )
         return sorted(out, key=lambda s: sort_key(s.alert))
 
     def silences(self, filters: Sequence[Matcher] = ()) -> list[Silence]:

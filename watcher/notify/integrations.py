@@ -62,10 +62,16 @@ def build_targets(
     from watcher.notify.webhook import WebhookNotifier  # noqa: PLC0415
 
     out: list[Target] = []
-    out += [Target(receiver.name, i, SlackNotifier(c, session))
-            for i, c in enumerate(receiver.slack_configs)]
-    out += [Target(receiver.name, i, WebhookNotifier(c, session))
-            for i, c in enumerate(receiver.webhook_configs)]
-    out += [Target(receiver.name, i, ConsoleNotifier(c, console))
-            for i, c in enumerate(receiver.console_configs)]
+    out += [
+        Target(receiver.name, i, SlackNotifier(c, session))
+        for i, c in enumerate(receiver.slack_configs)
+    ]
+    out += [
+        Target(receiver.name, i, WebhookNotifier(c, session))
+        for i, c in enumerate(receiver.webhook_configs)
+    ]
+    out += [
+        Target(receiver.name, i, ConsoleNotifier(c, console))
+        for i, c in enumerate(receiver.console_configs)
+    ]
     return out

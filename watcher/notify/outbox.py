@@ -65,8 +65,16 @@ class Outbox:
         db.execute(_SCHEMA)
         db.execute("CREATE INDEX IF NOT EXISTS notify_outbox_key ON notify_outbox (key)")
 
-    def put(self, key: str, *, receiver: str, integration: str, index: int,
-            payload: dict[str, Any], now: float) -> int:
+    def put(
+        self,
+        key: str,
+        *,
+        receiver: str,
+        integration: str,
+        index: int,
+        payload: dict[str, Any],
+        now: float,
+    ) -> int:
         """Queue ``payload``, superseding any undelivered row with the same key.
 
         The new row inherits the old one's backoff, so a superseding message still honours
@@ -123,7 +131,16 @@ class Outbox:
         columns = "id, key, receiver, integration, idx, payload, created, attempts, next_attempt"
         sql = f"SELECT {columns} FROM notify_outbox {where}"  # noqa: S608 - `where` is ours
         return [
-            Row(int(r[0]), r[1], r[2], r[3], int(r[4]), json.loads(r[5]), float(r[6]),
-                int(r[7]), float(r[8]))
+            Row(
+                int(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                int(r[4]),
+                json.loads(r[5]),
+                float(r[6]),
+                int(r[7]),
+                float(r[8]),
+            )
             for r in self._db.execute(sql, args).fetchall()
         ]

@@ -19,8 +19,11 @@ _OP_ORDER = {"=": 0, "!=": 1, "=~": 2, "!~": 3}
 
 def _matchers_key(matchers: tuple[Matcher, ...]) -> str:
     ordered = sorted(matchers, key=lambda m: (m.name, m.value, _OP_ORDER[m.op]))
-    return "{" + ",".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}"
-                          for m in ordered) + "}"
+    return (
+        "{"
+        + ",".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}" for m in ordered)
+        + "}"
+    )
 
 
 def label_set_string(labels: Mapping[str, str]) -> str:

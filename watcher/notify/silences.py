@@ -112,11 +112,20 @@ class Silences:
         self._db = db
         db.execute(_SCHEMA)
         self._by_id: dict[str, Silence] = {}
-        for row in db.execute("SELECT id, matchers, starts_at, ends_at, updated_at, created_by, "
-                              "comment FROM notify_silences").fetchall():
+        for row in db.execute(
+            "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, "
+            "comment FROM notify_silences"
+        ).fetchall():
             matchers = tuple(Matcher.make(n, op, v) for n, op, v in json.loads(row[1]))
-            self._by_id[row[0]] = Silence(matchers, float(row[2]), float(row[3]), row[5],
-                                          row[6], id=row[0], updated_at=float(row[4]))
+            self._by_id[row[0]] = Silence(
+                matchers,
+                float(row[2]),
+                float(row[3]),
+                row[5],
+                row[6],
+                id=row[0],
+                updated_at=float(row[4]),
+            )
 
     def get(self, silence_id: str) -> Silence:
         """The silence with ``silence_id``; raise ``SilenceNotFoundError``."""
@@ -151,9 +160,13 @@ class Silences:
             self.expire(old.id, now)
         # Times are kept to the millisecond the API shows, so a client echoing startsAt back
         # (amtool silence update) updates in place.
-        new = replace(silence, id=str(uuid.uuid4()),
-                      starts_at=_millis(max(silence.starts_at, now)),
-                      ends_at=_millis(silence.ends_at), updated_at=now)
+        new = replace(
+            silence,
+            id=str(uuid.uuid4()),
+            starts_at=_millis(max(silence.starts_at, now)),
+            ends_at=_millis(silence.ends_at),
+            updated_at=now,
+        )
         self._store(new)
         return new.id
 
@@ -169,8 +182,9 @@ class Silences:
 
     def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
         """Ids of the active silences muting ``labels``."""
-        return sorted(s.id for s in self._by_id.values()
-                      if s.state(now) == "active" and s.matches(labels))
+        return sorted(
+            s.id for s in self._by_id.values() if s.state(now) == "active" and s.matches(labels)
+        )
 
     def gc(self, now: float) -> None:
         """Forget silences expired longer than the retention."""
@@ -184,6 +198,13 @@ class Silences:
         self._db.execute(
             "INSERT OR REPLACE INTO notify_silences (id, matchers, starts_at, ends_at, "
             "updated_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (s.id, json.dumps([[m.name, m.op, m.value] for m in s.matchers]), s.starts_at,
-             s.ends_at, s.updated_at, s.created_by, s.comment),
+            (
+                s.id,
+                json.dumps([[m.name, m.op, m.value] for m in s.matchers]),
+                s.starts_at,
+                s.ends_at,
+                s.updated_at,
+                s.created_by,
+                s.comment,
+            ),
         )

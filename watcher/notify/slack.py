@@ -60,8 +60,11 @@ def _alert_text(alert: Alert, now: float) -> list[str]:
     resolved = is_resolved(alert, now)
     summary = alert.annotations.get("summary") or alert.name
     severity = alert.labels.get("severity")
-    lines = [f"*Alert:* {summary}" + (f" - `{severity}`" if severity else "")
-             + (" (resolved)" if resolved else "")]
+    lines = [
+        f"*Alert:* {summary}"
+        + (f" - `{severity}`" if severity else "")
+        + (" (resolved)" if resolved else "")
+    ]
     if description := alert.annotations.get("description"):
         lines.append(f"*Description:* {description}")
     at = " at resolution" if resolved else ""
@@ -94,8 +97,11 @@ def slack_payload(config: SlackConfig, data: NotificationData) -> Payload:
     if data.external_url:
         attachment["title_link"] = data.external_url
     body: Payload = {"attachments": [attachment]}
-    for key, value in (("channel", config.channel), ("username", config.username),
-                       ("icon_emoji", config.icon_emoji)):
+    for key, value in (
+        ("channel", config.channel),
+        ("username", config.username),
+        ("icon_emoji", config.icon_emoji),
+    ):
         if value:
             body[key] = value
     return body
@@ -121,5 +127,11 @@ class SlackNotifier:
 
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST it."""
-        await post_json(self._session, self._config.api_url.get(), payload, self._config.http,
-                        what="slack", now=now)
+        await post_json(
+            self._session,
+            self._config.api_url.get(),
+            payload,
+            self._config.http,
+            what="slack",
+            now=now,
+        )

@@ -17,7 +17,8 @@ from watcher.notify.data import NotificationData
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 _MAP_FIELD = re.compile(
-    r"^\.(GroupLabels|CommonLabels|CommonAnnotations)\.([A-Za-z_][A-Za-z0-9_]*)$")
+    r"^\.(GroupLabels|CommonLabels|CommonAnnotations)\.([A-Za-z_][A-Za-z0-9_]*)$"
+)
 _ALERTS = r"(\.Alerts(?:\.Firing|\.Resolved)?)"
 _LEN = re.compile(rf"^(?:len\s+{_ALERTS}|{_ALERTS}\s*\|\s*len)$")
 _PIPES: dict[str, Callable[[str], str]] = {
@@ -31,17 +32,27 @@ def _value(expr: str, data: NotificationData) -> str | None:
     m = _LEN.match(expr)
     if m:
         field = m.group(1) or m.group(2)
-        alerts = {".Alerts": data.alerts, ".Alerts.Firing": data.firing,
-                  ".Alerts.Resolved": data.resolved}[field]
+        alerts = {
+            ".Alerts": data.alerts,
+            ".Alerts.Firing": data.firing,
+            ".Alerts.Resolved": data.resolved,
+        }[field]
         return str(len(alerts))
-    simple = {".Status": data.status, ".Receiver": data.receiver,
-              ".ExternalURL": data.external_url, ".GroupKey": data.group_key}
+    simple = {
+        ".Status": data.status,
+        ".Receiver": data.receiver,
+        ".ExternalURL": data.external_url,
+        ".GroupKey": data.group_key,
+    }
     if expr in simple:
         return simple[expr]
     m = _MAP_FIELD.match(expr)
     if m:
-        source = {"GroupLabels": data.group_labels, "CommonLabels": data.common_labels,
-                  "CommonAnnotations": data.common_annotations}[m.group(1)]
+        source = {
+            "GroupLabels": data.group_labels,
+            "CommonLabels": data.common_labels,
+            "CommonAnnotations": data.common_annotations,
+        }[m.group(1)]
         return source.get(m.group(2), "")
     return None
 
@@ -71,7 +82,11 @@ def render(template: str, data: NotificationData) -> str:
 
 def check_template(template: str) -> list[str]:
     """Problems with ``template``: every action this subset cannot render."""
-    probe = NotificationData(receiver="", group_key="", group_labels={}, alerts=(),
-                             external_url="", now=0.0)
-    return [f'unsupported template action "{m.group(0)}"'
-            for m in _ACTION.finditer(template) if _evaluate(m.group(1), probe) is None]
+    probe = NotificationData(
+        receiver="", group_key="", group_labels={}, alerts=(), external_url="", now=0.0
+    )
+    return [
+        f'unsupported template action "{m.group(0)}"'
+        for m in _ACTION.finditer(template)
+        if _evaluate(m.group(1), probe) is None
+    ]

@@ -69,5 +69,11 @@ class WebhookNotifier:
 
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST it."""
-        await post_json(self._session, self._config.url.get(), payload, self._config.http,
-                        what="webhook", now=now)
+        await post_json(
+            self._session,
+            self._config.url.get(),
+            payload,
+            self._config.http,
+            what="webhook",
+            now=now,
+        )
