@@ -58,3 +58,11 @@ class NotifyError(WatcherError):
         self.retry_after = retry_after
         self.permanent = permanent
         super().__init__(message)
+
+
+class SilenceError(WatcherError):
+    """A silence cannot be created or changed (bad matchers, times in the past ...)."""
+
+
+class SilenceNotFoundError(SilenceError):
+    """No silence has the given id."""
