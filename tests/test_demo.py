@@ -76,3 +76,10 @@ async def test_demo_serves_coupon_metrics_that_promtool_accepts() -> None:
     assert code == 0
     stdout = (await proc.stdout.read()).decode() if proc.stdout else ""
     assert f"metrics at http://127.0.0.1:{port}/metrics" in stdout
+
+
+def test_demo_ships_the_same_rules_as_rules_folder() -> None:
+    """The demo (and the installed package) carry exactly the shipped rules/ files."""
+    shipped = {p.name: p.read_text() for p in (ROOT / "rules").glob("*.yaml")}
+    packaged = {p.name: p.read_text() for p in (ROOT / "watcher" / "demo" / "rules").glob("*.yaml")}
+    assert shipped == packaged

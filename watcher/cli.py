@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--state", default=None, help="folder for the state database (default: a temporary one)"
+    )
+    demo.add_argument(
+        "--slack-url",
+        default=os.environ.get("WATCHER_DEMO_SLACK_URL"),
+        help="also send the demo's alerts to this Slack incoming webhook (default: $WATCHER_DEMO_SLACK_URL)",
     )
 
     check = sub.add_parser("check", help="validate the config and every rule file")
@@ -79,7 +85,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return commands.run(args.config)
     if args.command == "demo":
-        return commands.demo(args.listen, args.state)
+        return commands.demo(args.listen, args.state, args.slack_url)
     if args.command == "once":
         return asyncio.run(commands.once(args.config, send=args.send))
     if args.command == "simulate":

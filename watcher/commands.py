@@ -7,16 +7,19 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
 from prometheus_client import generate_latest
 
 from watcher.app import Daemon, build_app
-from watcher.config import Config, load_config
+from watcher.config import Config, Secret, SlackConfig, load_config
 from watcher.errors import ConfigError
+from watcher.rules import check_rule_files, run_rule_tests
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, create_app
 
 log = structlog.get_logger()
@@ -39,11 +42,12 @@ def check(path: str) -> int:
 
 def check_rules(config: Config) -> list[str]:
     """Problems in the rule files the config names (and globs that match nothing)."""
-    return [
+    unmatched = [
         f"{config.file}: rule_files: {pattern!r} matches no file"
         for pattern in config.rule_files
         if not _glob(config, pattern)
     ]
+    return unmatched + check_rule_files(config.rule_paths())
 
 
 def _glob(config: Config, pattern: str) -> list[Path]:
@@ -58,10 +62,14 @@ def run(path: str) -> int:
     config = load_config(path)
     for warning in config.warnings:
         log.warning("config.warning", message=warning)
-    return _serve(build_app(Daemon(config)), config)
+
+    async def make() -> web.Application:
+        return build_app(Daemon(config))
+
+    return _serve(make(), config)
 
 
-def _serve(app: web.Application, config: Config) -> int:
+def _serve(app: Coroutine[Any, Any, web.Application], config: Config) -> int:
     """Serve until a signal; a listener that cannot bind is a one-line error, exit 1."""
     try:
         web.run_app(
@@ -82,7 +90,7 @@ def _serve(app: web.Application, config: Config) -> int:
     return 0
 
 
-def demo(listen: str, state_dir: str | None) -> int:
+def demo(listen: str, state_dir: str | None, slack_url: str | None = None) -> int:
     """Run the simulator and the daemon in one process with the bundled demo config."""
     sim_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sim_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -98,8 +106,8 @@ def demo(listen: str, state_dir: str | None) -> int:
         "WATCHER_DEMO_STATE": str(state / "state.db"),
     }
     config = load_config(DEMO_CONFIG, env)
-    daemon = Daemon(config, env=env)
-    app = build_app(daemon)
+    if slack_url:
+        config = _with_slack(config, slack_url)
 
     async def simulator_ctx(_app: web.Application) -> AsyncIterator[None]:
         runner = web.AppRunner(create_app(), access_log=None)
@@ -117,8 +125,21 @@ def demo(listen: str, state_dir: str | None) -> int:
         yield
         await runner.cleanup()
 
-    app.cleanup_ctx.insert(0, simulator_ctx)
-    return _serve(app, config)
+    async def make() -> web.Application:
+        app = build_app(Daemon(config, env=env))
+        app.cleanup_ctx.insert(0, simulator_ctx)
+        return app
+
+    return _serve(make(), config)
+
+
+def _with_slack(config: Config, url: str) -> Config:
+    """The demo config with a Slack incoming webhook beside the console receiver."""
+    receivers = tuple(
+        replace(r, slack_configs=(SlackConfig(api_url=Secret(url), send_resolved=True),))
+        for r in config.receivers
+    )
+    return replace(config, receivers=receivers)
 
 
 async def once(path: str, *, send: bool) -> int:
@@ -126,7 +147,7 @@ async def once(path: str, *, send: bool) -> int:
     config = load_config(path)
     daemon = Daemon(config)
     try:
-        await daemon.start_once()
+        daemon.make_runners()
         results = await asyncio.gather(*(r.poll_once() for r in daemon.runners.values()))
         await daemon.evaluate()
         sys.stdout.write(generate_latest(daemon.registry).decode())
@@ -136,7 +157,7 @@ async def once(path: str, *, send: bool) -> int:
                 f"# ALERT {'resolved' if alert.resolved else 'firing'} {{{labels}}} value={alert.value:g}"
             )
         if send:
-            await daemon.flush_notifications()
+            await daemon.dispatcher.flush_now()
     finally:
         await daemon.stop()
     return 0 if all(results) else 1
@@ -159,5 +180,4 @@ def simulate(listen: str) -> int:
 
 def rules_test(files: list[str]) -> int:
     """Run rule unit tests in promtool's format."""
-    print("watcher rules test: the rule engine is not available in this build", file=sys.stderr)
-    return 1
+    return run_rule_tests(files, sys.stdout)

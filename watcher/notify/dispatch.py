@@ -396,6 +396,13 @@ class Dispatcher:
                 self._loop("deliver", self.deliver_due, self._deliver_wake, self._outbox.next_due)
             )
 
+    async def flush_now(self) -> None:
+        """Flush every group at once, ignoring group_wait, then deliver (``watcher once --send``)."""
+        now = self._clock.time()
+        for group in self._groups.values():
+            group.next_flush = min(group.next_flush, now)
+        await self.tick()
+
     async def drain(self, timeout: float) -> None:
         """Deliver what is due now, for at most ``timeout`` seconds (on SIGTERM)."""
         try:
