@@ -48,7 +48,7 @@ def source(session: aiohttp.ClientSession, clock: Any, **overrides: Any) -> Invi
     return InviteeSource(config(**overrides), session, LimiterRegistry(clock), clock)
 
 
-def page(rows: list[dict[str, Any]], total: int | None = None) -> dict[str, Any]:
+def page(rows: list[Any], total: int | None = None) -> dict[str, Any]:
     return {
         "code": "200",
         "msg": "success",
@@ -208,7 +208,7 @@ async def test_bad_rows_are_counted_and_skipped(
     session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
     """Non-numeric volumes, bad dates and missing uids are skipped; the rest of the page counts."""
-    rows = [
+    rows: list[Any] = [
         row(1, "5"),
         row(2, "abc"),
         row(3, "NaN"),
