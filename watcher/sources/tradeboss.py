@@ -115,6 +115,11 @@ class TradebossSource:
 
     async def _account(self, account: TradebossAccount, result: PollResult) -> list[Series]:
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+            paused = self._limiter.next_slot_in
+            if paused > self._config.interval:
+                # The quota resets after this poll would have ended: fail fast, try next poll.
+                msg = f"POST {PATH}: paused {paused:.0f}s for the upstream quota reset"
+                raise RateLimitedError(msg, retry_after=paused)
             try:
                 amount = await retry_async(
                     lambda: self._fetch(account),
