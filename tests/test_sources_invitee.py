@@ -20,7 +20,13 @@ from watcher.ratelimit import LimiterRegistry
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, SimState
 from watcher.simulator.partner import invitee_row
 from watcher.sources.base import PollResult
-from watcher.sources.coinw_invitee import PATH, InviteeSource, parse_row, window_dates
+from watcher.sources.coinw_invitee import (
+    MAX_PAGES,
+    PATH,
+    InviteeSource,
+    parse_row,
+    window_dates,
+)
 
 URL = f"https://api.coinw.test{PATH}"
 
@@ -455,3 +461,15 @@ async def test_simulator_hang_is_a_timeout(
     result = await sim_source(session, clock, url, timeout=0.2).poll()
     assert ["timeout"] == [e.reason for e in result.errors]
     assert ["timeout", "timeout"] == [e.reason for e in result.retried]
+
+
+async def test_huge_announced_total_is_read_at_most_max_pages(
+    session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """An upstream announcing a billion rows costs at most MAX_PAGES requests in one poll."""
+    with aioresponses() as m:
+        m.post(URL, payload=page([row(1, "1")], 10**9), repeat=True)
+        result = await source(session, clock, page_size=1).poll()
+        requests = len(sent(m))
+    assert MAX_PAGES == requests
+    assert 1.0 == values(result)[("coinw_affiliate_trading_volume", "")]

@@ -41,6 +41,9 @@ GROUP = "window"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Pages beyond ceil(total / page_size) we still accept when rows shift under us mid-read.
 EXTRA_PAGES = 3
+# Whatever total upstream announces, one poll reads at most this many pages (1,000,000 rows at
+# pageSize 1000, about 3.5 minutes at 5 requests/s).
+MAX_PAGES = 1000
 
 HELP = {
     "coinw_invitee_trading_volume": (
@@ -173,6 +176,11 @@ class InviteeSource:
                 or read >= total
                 or page >= -(-most // size) + EXTRA_PAGES
             ):
+                return window
+            if page >= MAX_PAGES:
+                log.warning(
+                    "source.window_truncated", source=self._config.name, pages=page, total=total
+                )
                 return window
             page += 1
 
