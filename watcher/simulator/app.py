@@ -7,6 +7,10 @@ Control API (JSON):
 - ``POST /_sim/coupons/{id}``: change fields of a coupon (e.g. ``{"type": 2}``); creates it if new
 - ``DELETE /_sim/coupons/{id}``: remove a coupon
 - ``POST /_sim/accounts`` ``{"api_key": ..., "secret_key": ...}``: accept (or change) a key
+- ``POST /_sim/invitees`` ``{"rows": N}``, ``POST /_sim/partner/limit``: see ``partner``
+- ``GET``/``POST /_sim/balances``, ``POST /_sim/tradeboss/quota``: see ``tradeboss``
+
+Fault endpoints: ``coupon``, ``partner``, ``tradeboss``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from watcher.simulator import coinw
+from watcher.simulator import coinw, partner, tradeboss
 from watcher.simulator.faults import FAULT_KINDS
 from watcher.simulator.state import SimState, default_coupons
 
@@ -31,6 +35,8 @@ def create_app(state: SimState | None = None) -> web.Application:
     app = web.Application()
     app[coinw.STATE] = state
     coinw.add_routes(app)
+    partner.add_routes(app)
+    tradeboss.add_routes(app)
     for add in EXTRA_ROUTES:
         add(app)
     app.router.add_get("/_sim/requests", _requests)

@@ -1,4 +1,4 @@
-"""The simulator's world: accounts, coupons, request log; changeable at run time."""
+"""The simulator's world: accounts, coupons, invitees, balances, request log; all changeable."""
 
 from __future__ import annotations
 
@@ -24,6 +24,23 @@ class RequestRecord:
 
 
 @dataclass
+class Balance:
+    """One TradeBoss account balance as upstream renders it."""
+
+    amount: str
+    amount_digits: int
+
+
+def default_balances() -> dict[tuple[str, str, str], Balance]:
+    """Three TradeBoss accounts; the HKD one is low (below the shipped rules' threshold)."""
+    return {
+        ("tsc-1", "86000001", "HKD"): Balance("42.1098", 4),
+        ("tsc-1", "86000002", "USD"): Balance("2500.50", 2),
+        ("tsc-2", "86000003", "HKD"): Balance("18230.0000", 4),
+    }
+
+
+@dataclass
 class SimState:
     """Everything the simulator serves and remembers."""
 
@@ -34,6 +51,19 @@ class SimState:
     last_request: dict[tuple[str, str, str], float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     max_log: int = 100_000
+    #: rows the partner volume endpoint holds for any date window (generated on demand)
+    invitee_rows: int = 240
+    #: partner requests allowed per second per API key and IP (0: unlimited)
+    partner_per_second: int = 5
+    partner_hits: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: TradeBoss balances by (third_server_code, user_name, currency)
+    balances: dict[tuple[str, str, str], Balance] = field(default_factory=default_balances)
+    tradeboss_company_id: int = 1
+    #: TradeBoss requests allowed per minute per companyId and IP (0: unlimited)
+    tradeboss_per_minute: int = 600
+    tradeboss_window: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    #: static headers every TradeBoss request must carry (e.g. a bearer token)
+    tradeboss_headers: dict[str, str] = field(default_factory=dict)
 
     def record(self, endpoint: str, key_id: str, at: float, outcome: str) -> None:
         """Append to the request log (bounded)."""

@@ -21,9 +21,12 @@ def build_query(params: Mapping[str, object]) -> str:
     return "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def build_body(params: Mapping[str, object]) -> str:
-    """Render a JSON body compactly; ``{}`` when empty (the partner API requires a body)."""
-    return json.dumps(dict(params), separators=(",", ":"), ensure_ascii=False)
+def build_body(params: Mapping[str, object], *, sort_keys: bool = False) -> str:
+    """Render a JSON body compactly; ``{}`` when empty (the partner API requires a body).
+
+    Keys keep the given order, or are sorted (the ``futures_sorted`` signer variant).
+    """
+    return json.dumps(dict(params), separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
 
 
 def sign(secret: str, prehash: str) -> str:
