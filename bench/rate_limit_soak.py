@@ -9,6 +9,7 @@ requests, successes, 29001 answers (violations), and the achieved spacing versus
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import tempfile
 import time
@@ -45,14 +46,16 @@ sources:
     summary = sim.state.summary()
     coupon = summary["by_endpoint"].get("coupon", {})
     times = [r.at for r in sim.state.requests if r.endpoint == "coupon"]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     await sim.stop()
-    print(f"duration_s={elapsed:.1f} requests={len(times)} ok={coupon.get('ok', 0)} "
-          f"rate_limit_violations={summary['rate_limit_violations']} "
-          f"min_gap_s={min(gaps) if gaps else float('nan'):.3f} "
-          f"mean_gap_s={sum(gaps) / len(gaps) if gaps else float('nan'):.3f} "
-          f"limit_gap_s=2.000 ratio_min_gap_to_limit={(min(gaps) / 2.0) if gaps else float('nan'):.3f} "
-          f"exit_code={code}")
+    print(
+        f"duration_s={elapsed:.1f} requests={len(times)} ok={coupon.get('ok', 0)} "
+        f"rate_limit_violations={summary['rate_limit_violations']} "
+        f"min_gap_s={min(gaps) if gaps else float('nan'):.3f} "
+        f"mean_gap_s={sum(gaps) / len(gaps) if gaps else float('nan'):.3f} "
+        f"limit_gap_s=2.000 ratio_min_gap_to_limit={(min(gaps) / 2.0) if gaps else float('nan'):.3f} "
+        f"exit_code={code}"
+    )
     return 0 if summary["rate_limit_violations"] == 0 and code == 0 else 1
 
 

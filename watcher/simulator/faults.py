@@ -13,9 +13,9 @@ FAULT_KINDS = (
     "bad_shape",  # HTTP 200 JSON of an unexpected shape
     "rate_limit",  # the API's own rate-limit answer (CoinW 29001) even when within limits
     "bad_signature",  # reject the signature (CoinW 6001) even when it is right
-    "api_error",      # the API's own error answer (CoinW 904; TradeBoss code "74", ok false)
-    "trace_mismatch", # TradeBoss: a success answer that echoes another request's trace
-    "not_ok",         # TradeBoss: code "0" but ok false
+    "api_error",  # the API's own error answer (CoinW 904; TradeBoss code "74", ok false)
+    "trace_mismatch",  # TradeBoss: a success answer that echoes another request's trace
+    "not_ok",  # TradeBoss: code "0" but ok false
 )
 
 
