@@ -1,0 +1,150 @@
+"""Delivery end to end: real daemon, simulator, and a Slack-shaped sink on 127.0.0.1.
+
+A coupon starts expiring → one Slack message within group_wait + one poll, despite the sink
+answering 500 at first and the daemon being SIGKILLed while the message is queued; no
+duplicate after the restart; the coupon is fixed → exactly one resolved message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import Writer
+from tests.e2e import Daemon, Simulator, free_port
+from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+
+pytestmark = pytest.mark.e2e
+DAY_MS = 86_400_000
+RULES = """\
+groups:
+  - name: coinw
+    rules:
+      - alert: MegaCouponExpiringSoon
+        expr: >-
+          (coinw_mega_coupon_expiry_timestamp_seconds{status=~"pending|unused"} - time()) < 3 * 86400
+          and on (source, coupon_id, status)
+          coinw_mega_coupon_remaining_amount > 0
+        labels: {severity: warning}
+        annotations:
+          summary: "Mega Coupon {{ $labels.coupon_id }} expires in {{ humanizeDuration $value }}"
+"""
+
+
+class Sink:
+    """An incoming-webhook stand-in: answers from a script of statuses, then 200; logs posts."""
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.down = False
+        self.posts: list[tuple[float, int, dict[str, Any]]] = []
+        app = web.Application()
+        app.router.add_post("/hook", self.hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        self.url = ""
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        status = 500 if self.down else (self.script.pop(0) if self.script else 200)
+        self.posts.append((time.monotonic(), status, body))
+        return web.Response(status=status, text="ok" if status == 200 else "oops")
+
+    def delivered(self) -> list[dict[str, Any]]:
+        return [body for _, status, body in self.posts if status == 200]
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+
+
+async def until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    msg = f"timed out after {timeout}s waiting for {what}"
+    raise AssertionError(msg)
+
+
+@pytest.fixture
+async def world(write: Writer) -> AsyncIterator[tuple[Simulator, Sink, Daemon]]:
+    sim, sink = Simulator(), Sink()
+    await sim.start()
+    await sink.start()
+    now_ms = int(time.time() * 1000)
+    sim.state.coupons[800000001]["endTime"] = now_ms + 40 * DAY_MS  # not expiring yet
+    write("rules/coupon.yaml", RULES)
+    port = free_port()
+    path = write(
+        "watcher.yaml",
+        f"""\
+server: {{listen: "127.0.0.1:{port}"}}
+storage: {{path: {write.root}/state.db}}
+sources:
+  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
+     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
+rule_files: [rules/*.yaml]
+route:
+  receiver: slack
+  group_by: [alertname]
+  group_wait: 2s
+  group_interval: 3s
+  repeat_interval: 1h
+receivers:
+  - name: slack
+    slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
+""",
+    )
+    daemon = Daemon(path, port)
+    yield sim, sink, daemon
+    await daemon.kill()
+    await sink.runner.cleanup()
+    await sim.stop()
+
+
+async def test_one_page_through_500s_and_sigkill_then_one_resolved(
+    world: tuple[Simulator, Sink, Daemon],
+) -> None:
+    """Exactly one firing and one resolved Slack message, whatever fails in between."""
+    sim, sink, daemon = world
+    await daemon.start()
+    await daemon.wait_for(lambda m: m.get('watcher_source_up{source="sim"}') == 1.0)
+
+    sink.down = True
+    started = time.monotonic()
+    sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
+    await until(lambda: len(sink.posts) >= 1, 15, "the first delivery attempt")
+    first_attempt = sink.posts[0][0] - started
+    assert first_attempt <= 2 + 2 + 2.5  # group_wait + one poll interval + evaluation slack
+
+    assert daemon.proc is not None
+    daemon.proc.kill()  # SIGKILL while the page is queued and the sink is down
+    await daemon.proc.wait()
+    assert [] == sink.delivered()
+
+    sink.down = False
+    sink.script = [500, 500, 500]
+    await daemon.start()
+    await until(lambda: len(sink.delivered()) >= 1, 40, "the queued page after restart")
+    await asyncio.sleep(8)  # several group intervals: a duplicate would show up here
+    firing = sink.delivered()
+    assert 1 == len(firing)
+    attachment = firing[0]["attachments"][0]
+    assert "#oncall" == firing[0]["channel"]
+    assert "FIRING" in attachment["title"]
+    assert "Mega Coupon 800000001 expires in" in str(firing[0])
+
+    sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 40 * DAY_MS
+    await until(lambda: len(sink.delivered()) >= 2, 20, "the resolved message")
+    await asyncio.sleep(6)
+    messages = sink.delivered()
+    assert 2 == len(messages)
+    assert "RESOLVED" in messages[1]["attachments"][0]["title"]
+    assert 0 == await daemon.terminate()
