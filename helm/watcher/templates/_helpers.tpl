@@ -84,9 +84,23 @@ type: RollingUpdate
 {{- end }}
 {{- end }}
 
+{{/* The config as a dict: configFile parsed when given, else config. */}}
+{{- define "watcher.config" -}}
+{{- if .Values.configFile }}
+{{- $parsed := fromYaml .Values.configFile }}
+{{- if hasKey $parsed "Error" }}
+{{- fail (printf "configFile is not YAML: %s" $parsed.Error) }}
+{{- end }}
+{{- toYaml $parsed }}
+{{- else }}
+{{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+
 {{/* Fail early on values that would give a pod that cannot work. */}}
 {{- define "watcher.validate" -}}
-{{- $path := dig "storage" "path" "/var/lib/watcher/state.db" .Values.config }}
+{{- $config := include "watcher.config" . | fromYaml }}
+{{- $path := dig "storage" "path" "/var/lib/watcher/state.db" $config | toString }}
 {{- $mount := trimSuffix "/" .Values.persistence.mountPath }}
 {{- if and (ne $path ":memory:") (not (hasPrefix (printf "%s/" $mount) $path)) }}
 {{- fail (printf "config.storage.path %q must be inside persistence.mountPath %q (the only writable place besides /tmp)" $path .Values.persistence.mountPath) }}
