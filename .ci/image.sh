@@ -196,10 +196,15 @@ for _ in $(seq 1 60); do
     sleep 1
 done
 if [[ -z $ok ]]; then
-    pkill -TERM -P "$DEMO" 2>/dev/null || true
+    if kill -0 "$DEMO" 2>/dev/null; then
+        why="did not serve /-/ready and /metrics within 60 s"
+        pkill -TERM -P "$DEMO" 2>/dev/null || true
+    else
+        why="exited before serving /-/ready and /metrics"
+    fi
     wait "$DEMO" 2>/dev/null || true
     cat "$DEMO_LOG" >&2
-    die "watcher demo did not serve /-/ready and /metrics within 60 s"
+    die "watcher demo $why"
 fi
 fetch /-/healthy >/dev/null || die "/-/healthy did not answer 200"
 for metric in watcher_build_info watcher_source_up; do
