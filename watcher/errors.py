@@ -52,7 +52,17 @@ class RuleError(WatcherError):
 class NotifyError(WatcherError):
     """A notification could not be delivered; ``retry_after`` is upstream's hint, if any."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
         self.retry_after = retry_after
         self.permanent = permanent
         super().__init__(message)
+
+
+class SilenceError(WatcherError):
+    """A silence cannot be created or changed (bad matchers, times in the past ...)."""
+
+
+class SilenceNotFoundError(SilenceError):
+    """No silence has the given id."""

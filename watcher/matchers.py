@@ -98,11 +98,7 @@ def parse_matchers(text: str) -> list[Matcher]:
     s = text.strip()
     if s.startswith("{") and s.endswith("}"):
         s = s[1:-1]
-    out: list[Matcher] = []
-    for part in _split_top(s):
-        if part.strip():
-            out.append(parse_matcher(part))
-    return out
+    return [parse_matcher(part) for part in _split_top(s) if part.strip()]
 
 
 def _split_top(s: str) -> Iterable[str]:

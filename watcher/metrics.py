@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from watcher import __version__
 
 SOURCE_ERROR_REASONS = (
-    "timeout", "connection", "http", "rate_limited", "auth", "api_error", "malformed", "invalid_row",
+    "timeout",
+    "connection",
+    "http",
+    "rate_limited",
+    "auth",
+    "api_error",
+    "malformed",
+    "invalid_row",
 )
 ALERT_STATES = ("pending", "firing")
 
@@ -17,44 +26,80 @@ class WatcherMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.build_info = Gauge("watcher_build_info", "Build information; always 1.", ["version"],
-                                registry=registry)
+        self.build_info = Gauge(
+            "watcher_build_info", "Build information; always 1.", ["version"], registry=registry
+        )
         self.build_info.labels(version=__version__).set(1)
-        self.source_up = Gauge("watcher_source_up", "1 if the last poll of the source succeeded.",
-                               ["source"], registry=registry)
+        self.source_up = Gauge(
+            "watcher_source_up",
+            "1 if the last poll of the source succeeded.",
+            ["source"],
+            registry=registry,
+        )
         self.source_last_success = Gauge(
             "watcher_source_last_success_timestamp_seconds",
-            "Unix time of the last successful poll of the source.", ["source"], registry=registry)
+            "Unix time of the last successful poll of the source.",
+            ["source"],
+            registry=registry,
+        )
         self.source_poll_duration = Histogram(
-            "watcher_source_poll_duration_seconds", "Duration of one poll of the source.",
-            ["source"], registry=registry,
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
+            "watcher_source_poll_duration_seconds",
+            "Duration of one poll of the source.",
+            ["source"],
+            registry=registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+        )
         self.source_errors = Counter(
-            "watcher_source_errors", "Errors while polling the source, by reason.",
-            ["source", "reason"], registry=registry)
+            "watcher_source_errors",
+            "Errors while polling the source, by reason.",
+            ["source", "reason"],
+            registry=registry,
+        )
         self.rule_evaluation_duration = Histogram(
-            "watcher_rule_evaluation_duration_seconds", "Duration of one evaluation of every rule.",
-            registry=registry, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+            "watcher_rule_evaluation_duration_seconds",
+            "Duration of one evaluation of every rule.",
+            registry=registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.rule_evaluation_failures = Counter(
-            "watcher_rule_evaluation_failures", "Rule evaluations that failed.", ["alertname"],
-            registry=registry)
-        self.alerts = Gauge("watcher_alerts", "Active alerts by alert name and state.",
-                            ["alertname", "state"], registry=registry)
+            "watcher_rule_evaluation_failures",
+            "Rule evaluations that failed.",
+            ["alertname"],
+            registry=registry,
+        )
+        self.alerts = Gauge(
+            "watcher_alerts",
+            "Active alerts by alert name and state.",
+            ["alertname", "state"],
+            registry=registry,
+        )
         self.notifications = Counter(
-            "watcher_notifications", "Notifications sent, by receiver and integration.",
-            ["receiver", "integration"], registry=registry)
+            "watcher_notifications",
+            "Notifications sent, by receiver and integration.",
+            ["receiver", "integration"],
+            registry=registry,
+        )
         self.notifications_failed = Counter(
-            "watcher_notifications_failed", "Notification attempts that failed.",
-            ["receiver", "integration"], registry=registry)
+            "watcher_notifications_failed",
+            "Notification attempts that failed.",
+            ["receiver", "integration"],
+            registry=registry,
+        )
         self.notification_queue_length = Gauge(
-            "watcher_notification_queue_length", "Notifications waiting in the outbox.",
-            registry=registry)
+            "watcher_notification_queue_length",
+            "Notifications waiting in the outbox.",
+            registry=registry,
+        )
         self.config_last_reload_successful = Gauge(
-            "watcher_config_last_reload_successful", "1 if the last config (re)load succeeded.",
-            registry=registry)
+            "watcher_config_last_reload_successful",
+            "1 if the last config (re)load succeeded.",
+            registry=registry,
+        )
         self.config_last_reload_success_timestamp = Gauge(
             "watcher_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful config load.", registry=registry)
+            "Unix time of the last successful config load.",
+            registry=registry,
+        )
 
     def init_source(self, source: str) -> None:
         """Pre-create a source's label sets so they read 0 before the first error."""
@@ -66,12 +111,8 @@ class WatcherMetrics:
     def forget_source(self, source: str) -> None:
         """Drop a removed source's series (config reload)."""
         for metric in (self.source_up, self.source_last_success, self.source_poll_duration):
-            try:
+            with contextlib.suppress(KeyError):
                 metric.remove(source)
-            except KeyError:
-                pass
         for reason in SOURCE_ERROR_REASONS:
-            try:
+            with contextlib.suppress(KeyError):
                 self.source_errors.remove(source, reason)
-            except KeyError:
-                pass

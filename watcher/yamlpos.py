@@ -54,7 +54,9 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate mapping keys (silent overrides hide mistakes)."""
 
 
-def _record(node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[str], file: str) -> None:
+def _record(
+    node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[str], file: str
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path as FsPath
+from typing import Any
 
 from watcher.config.model import (
     COUPON_STATUSES,
@@ -35,19 +36,47 @@ from watcher.yamlpos import Path, load_located
 # (../shared/api/coinw-mega-coupon-balance.txt, "Frequency Limit").
 COUPON_MIN_REQUEST_SPACING = 2.0
 
-_TOP = {"global", "server", "storage", "sources", "rule_files", "route", "receivers", "inhibit_rules"}
+_TOP = {
+    "global",
+    "server",
+    "storage",
+    "sources",
+    "rule_files",
+    "route",
+    "receivers",
+    "inhibit_rules",
+}
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels"}
 _SOURCE_KEYS = {
-    "coinw_mega_coupon": _COMMON | {"base_url", "api_key", "api_key_file", "secret_key",
-                                    "secret_key_file", "statuses"},
-    "coinw_invitee_volume": _COMMON | {"base_url", "api_key", "api_key_file", "secret_key",
-                                       "secret_key_file", "lookback_days", "top_invitees",
-                                       "page_size", "signer"},
+    "coinw_mega_coupon": _COMMON
+    | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses"},
+    "coinw_invitee_volume": _COMMON
+    | {
+        "base_url",
+        "api_key",
+        "api_key_file",
+        "secret_key",
+        "secret_key_file",
+        "lookback_days",
+        "top_invitees",
+        "page_size",
+        "signer",
+    },
     "tradeboss_balance": _COMMON | {"base_url", "company_id", "headers", "accounts", "concurrency"},
 }
 SIGNERS = ("futures", "futures_sorted")
-_ROUTE_KEYS = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval",
-               "matchers", "match", "match_re", "continue", "routes"}
+_ROUTE_KEYS = {
+    "receiver",
+    "group_by",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "matchers",
+    "match",
+    "match_re",
+    "continue",
+    "routes",
+}
 _HTTP_KEYS = {"authorization", "basic_auth", "timeout"}
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -87,7 +116,6 @@ def _line_of(problem: str) -> int:
     head = problem.split(" ", 1)[0].rstrip(":")
     number = head.rsplit(":", 1)[-1]
     return int(number) if number.isdigit() else 0
-
 
 
 class _ConfigBuilder:
@@ -174,7 +202,7 @@ class _ConfigBuilder:
             "labels": r.labels((*p, "labels")),
         }
         for reserved in ("source",):
-            if reserved in common["labels"]:  # type: ignore[operator]
+            if reserved in common["labels"]:
                 r.problem((*p, "labels", reserved), f'label "{reserved}" is set by watcher')
         if kind == "coinw_mega_coupon":
             return self._coupon(p, common)
@@ -188,12 +216,15 @@ class _ConfigBuilder:
             self.r.problem(p, f'expected an http(s) URL, got "{url}"')
         return url.rstrip("/")
 
-    def _coupon(self, p: Path, common: dict[str, object]) -> CoinwCouponConfig | None:
+    def _coupon(self, p: Path, common: dict[str, Any]) -> CoinwCouponConfig | None:
         r = self.r
         statuses = r.str_list((*p, "statuses"), ("pending", "unused"))
         for i, status in enumerate(statuses):
             if status not in COUPON_STATUSES:
-                r.problem((*p, "statuses", i), f'expected one of {", ".join(COUPON_STATUSES)}, got "{status}"')
+                r.problem(
+                    (*p, "statuses", i),
+                    f'expected one of {", ".join(COUPON_STATUSES)}, got "{status}"',
+                )
         if not statuses:
             r.problem((*p, "statuses"), "must list at least one status")
         if len(set(statuses)) != len(statuses):
@@ -202,10 +233,11 @@ class _ConfigBuilder:
         base_url = self._url((*p, "base_url"), "https://api.coinw.com")
         if api_key is None or secret_key is None:
             return None
-        return CoinwCouponConfig(base_url=base_url, api_key=api_key, secret_key=secret_key,
-                                 statuses=statuses, **common)  # type: ignore[arg-type]
+        return CoinwCouponConfig(
+            base_url=base_url, api_key=api_key, secret_key=secret_key, statuses=statuses, **common
+        )
 
-    def _invitee(self, p: Path, common: dict[str, object]) -> CoinwInviteeConfig | None:
+    def _invitee(self, p: Path, common: dict[str, Any]) -> CoinwInviteeConfig | None:
         r = self.r
         api_key, secret_key = r.secret(p, "api_key"), r.secret(p, "secret_key")
         cfg = {
@@ -217,9 +249,9 @@ class _ConfigBuilder:
         }
         if api_key is None or secret_key is None:
             return None
-        return CoinwInviteeConfig(api_key=api_key, secret_key=secret_key, **cfg, **common)  # type: ignore[arg-type]
+        return CoinwInviteeConfig(api_key=api_key, secret_key=secret_key, **cfg, **common)
 
-    def _tradeboss(self, p: Path, common: dict[str, object]) -> TradebossConfig | None:
+    def _tradeboss(self, p: Path, common: dict[str, Any]) -> TradebossConfig | None:
         r = self.r
         headers = {}
         if r.mapping((*p, "headers"), set(map(str, r.get((*p, "headers")) or {}))):
@@ -242,7 +274,7 @@ class _ConfigBuilder:
             headers=headers,
             accounts=accounts,
             concurrency=r.integer((*p, "concurrency"), 8, minimum=1, maximum=256),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
 
     def _account(self, p: Path) -> TradebossAccount | None:
@@ -323,13 +355,19 @@ class _ConfigBuilder:
         if parent is None and node.continue_:
             r.problem((*p, "continue"), "the root route cannot continue")
         children = tuple(
-            child for i, _ in enumerate(r.seq((*p, "routes")))
+            child
+            for i, _ in enumerate(r.seq((*p, "routes")))
             if (child := self.route((*p, "routes", i), node)) is not None
         )
         return RouteConfig(
-            receiver=node.receiver, group_by=node.group_by, group_wait=node.group_wait,
-            group_interval=node.group_interval, repeat_interval=node.repeat_interval,
-            matchers=node.matchers, continue_=node.continue_, routes=children,
+            receiver=node.receiver,
+            group_by=node.group_by,
+            group_wait=node.group_wait,
+            group_interval=node.group_interval,
+            repeat_interval=node.repeat_interval,
+            matchers=node.matchers,
+            continue_=node.continue_,
+            routes=children,
         )
 
     def _check_receivers(self, route: RouteConfig, p: Path, names: set[str]) -> None:
@@ -360,7 +398,9 @@ class _ConfigBuilder:
         if r.mapping((*p, "authorization"), {"type", "credentials", "credentials_file"}):
             auth_type = r.string((*p, "authorization", "type"), "Bearer")
             if auth_type != "Bearer":
-                r.problem((*p, "authorization", "type"), f'only "Bearer" is supported, got "{auth_type}"')
+                r.problem(
+                    (*p, "authorization", "type"), f'only "Bearer" is supported, got "{auth_type}"'
+                )
             bearer = r.secret((*p, "authorization"), "credentials")
         basic = None
         if r.mapping((*p, "basic_auth"), {"username", "password", "password_file"}):
@@ -369,13 +409,23 @@ class _ConfigBuilder:
                 basic = (str(r.string((*p, "basic_auth", "username"))), password)
         if bearer is not None and basic is not None:
             r.problem(p, "give either authorization or basic_auth, not both")
-        return HttpConfig(bearer_token=bearer, basic_auth=basic,
-                          timeout=r.duration((*p, "timeout"), 10.0))
+        return HttpConfig(
+            bearer_token=bearer, basic_auth=basic, timeout=r.duration((*p, "timeout"), 10.0)
+        )
 
     def _slack(self, p: Path) -> SlackConfig | None:
         r = self.r
-        keys = {"api_url", "api_url_file", "channel", "username", "icon_emoji", "title", "text",
-                "send_resolved", "http_config"}
+        keys = {
+            "api_url",
+            "api_url_file",
+            "channel",
+            "username",
+            "icon_emoji",
+            "title",
+            "text",
+            "send_resolved",
+            "http_config",
+        }
         if not r.mapping(p, keys, required=True):
             return None
         url = r.secret(p, "api_url")
@@ -395,7 +445,9 @@ class _ConfigBuilder:
 
     def _webhook(self, p: Path) -> WebhookConfig | None:
         r = self.r
-        if not r.mapping(p, {"url", "url_file", "send_resolved", "max_alerts", "http_config"}, required=True):
+        if not r.mapping(
+            p, {"url", "url_file", "send_resolved", "max_alerts", "http_config"}, required=True
+        ):
             return None
         url = r.secret(p, "url")
         if url is not None and not _URL.match(url.get()):
@@ -422,19 +474,34 @@ class _ConfigBuilder:
 
     def inhibit(self, p: Path) -> InhibitRule | None:
         r = self.r
-        keys = {"source_matchers", "target_matchers", "source_match", "source_match_re",
-                "target_match", "target_match_re", "equal"}
+        keys = {
+            "source_matchers",
+            "target_matchers",
+            "source_match",
+            "source_match_re",
+            "target_match",
+            "target_match_re",
+            "equal",
+        }
         if not r.mapping(p, keys, required=True):
             return None
-        source = (r.matcher_list((*p, "source_matchers")) + r.legacy_match((*p, "source_match"), regex=False)
-                  + r.legacy_match((*p, "source_match_re"), regex=True))
-        target = (r.matcher_list((*p, "target_matchers")) + r.legacy_match((*p, "target_match"), regex=False)
-                  + r.legacy_match((*p, "target_match_re"), regex=True))
+        source = (
+            r.matcher_list((*p, "source_matchers"))
+            + r.legacy_match((*p, "source_match"), regex=False)
+            + r.legacy_match((*p, "source_match_re"), regex=True)
+        )
+        target = (
+            r.matcher_list((*p, "target_matchers"))
+            + r.legacy_match((*p, "target_match"), regex=False)
+            + r.legacy_match((*p, "target_match_re"), regex=True)
+        )
         if not source:
             r.problem(p, "needs source_matchers")
         if not target:
             r.problem(p, "needs target_matchers")
-        return InhibitRule(source_matchers=source, target_matchers=target, equal=r.str_list((*p, "equal")))
+        return InhibitRule(
+            source_matchers=source, target_matchers=target, equal=r.str_list((*p, "equal"))
+        )
 
 
 _NO_SECRET = Secret("")

@@ -6,6 +6,8 @@ and returns a default, so one pass finds every mistake.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -68,7 +70,7 @@ class Reader:
         for key in value:
             if key not in allowed:
                 hint = ""
-                close = [a for a in allowed if _similar(str(key), a)]
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.75)
                 if close:
                     hint = f' (did you mean "{close[0]}"?)'
                 self.problem((*path, str(key)), f"unknown key{hint}")
@@ -117,8 +119,14 @@ class Reader:
             self.problem(path, f'expected one of {", ".join(options)}, got "{value}"')
         return value
 
-    def integer(self, path: Path, default: int | None = None, *, minimum: int | None = None,
-                maximum: int | None = None) -> int:
+    def integer(
+        self,
+        path: Path,
+        default: int | None = None,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
         """An integer within bounds."""
         value = self.get(path)
         if value is None:
@@ -128,10 +136,8 @@ class Reader:
             return default
         if isinstance(value, str):
             value = self.expand(path, value)
-            try:
+            with contextlib.suppress(ValueError):
                 value = int(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(path, f"expected an integer, got {_kind(value)}")
             return default or 0
@@ -224,7 +230,9 @@ class Reader:
                 self.problem((*path, i), f"expected a matcher string, got {_kind(item)}")
                 continue
             try:
-                out.extend(parse_matchers(item) if "," in item or "{" in item else [parse_matcher(item)])
+                out.extend(
+                    parse_matchers(item) if "," in item or "{" in item else [parse_matcher(item)]
+                )
             except ValueError as exc:
                 self.problem((*path, i), str(exc))
         return tuple(out)
@@ -267,12 +275,3 @@ def _kind(value: object) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     return f'"{value}"'
-
-
-def _similar(a: str, b: str) -> bool:
-    """Cheap typo detector: same letters give or take one, or one is a prefix of the other."""
-    if a == b:
-        return False
-    if a.startswith(b) or b.startswith(a):
-        return True
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1

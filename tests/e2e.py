@@ -1,0 +1,133 @@
+"""Helpers for end-to-end tests: the simulator in-process, the daemon as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from watcher.simulator import SimState, create_app, default_coupons
+from watcher.simulator.coinw import STATE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Simulator:
+    """The simulator app served on 127.0.0.1 inside the test's event loop."""
+
+    def __init__(self) -> None:
+        self.state = SimState(coupons=default_coupons())
+        self.app = create_app(self.state)
+        self.runner = web.AppRunner(self.app, access_log=None)
+        self.url = ""
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        assert self.app[STATE] is self.state
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+class Daemon:
+    """``python -m watcher run -c CONFIG`` as a child process."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config = config
+        self.port = port
+        self.proc: asyncio.subprocess.Process | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "watcher",
+            "--log-format",
+            "json",
+            "run",
+            "-c",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=str(ROOT),
+        )
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as s, s.get(self.base + path) as r:
+            return r.status, await r.text()
+
+    async def post(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as s, s.post(self.base + path) as r:
+            return r.status, await r.text()
+
+    async def metrics(self) -> dict[str, float]:
+        """/metrics as {'name{labels}': value} (label order as exposed)."""
+        _, text = await self.get("/metrics")
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, float]], bool], timeout: float = 30.0
+    ) -> dict[str, float]:
+        """Poll /metrics until ``predicate`` holds (bounded by ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.returncode is not None:
+                msg = f"daemon exited with {self.proc.returncode}: {await self.stderr()}"
+                raise AssertionError(msg)
+            try:
+                last = await self.metrics()
+                if predicate(last):
+                    return last
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+        msg = f"condition not met within {timeout}s; last metrics: {sorted(last)[:50]}"
+        raise AssertionError(msg)
+
+    async def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then the exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.proc.wait(), timeout)
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def stderr(self) -> str:
+        assert self.proc is not None
+        assert self.proc.stderr is not None
+        if self.proc.returncode is None:
+            return ""
+        return (await self.proc.stderr.read()).decode(errors="replace")

@@ -1,0 +1,99 @@
+"""Shared pieces of the notify tests: a local HTTP sink and config builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from watcher.alerts import Alert
+from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig
+
+T0 = 1_700_000_000.0
+
+
+@dataclass
+class Sink:
+    """An HTTP endpoint on 127.0.0.1 that records requests and answers from a script."""
+
+    statuses: list[int] = field(default_factory=list)  # answered in order, then 200
+    down: bool = False  # answer 500 to everything while true
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    accepted: list[Any] = field(default_factory=list)
+    auth: list[str | None] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.requests.append({"path": request.path, "body": body})
+        self.auth.append(request.headers.get("Authorization"))
+        status = 500 if self.down else (self.statuses.pop(0) if self.statuses else 200)
+        if status == 200:
+            self.accepted.append(body)
+        return web.Response(
+            status=status,
+            text="ok" if status == 200 else "nope",
+            headers=self.headers if status != 200 else None,
+        )
+
+
+@asynccontextmanager
+async def serve(sink: Sink) -> AsyncIterator[Sink]:
+    """Run ``sink`` on an OS-picked port; ``sink.url`` is its base URL."""
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", sink.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    sink.url = f"http://127.0.0.1:{port}"
+    try:
+        yield sink
+    finally:
+        await runner.cleanup()
+
+
+def make_config(receivers: Sequence[ReceiverConfig], route: RouteConfig, **kw: Any) -> Config:
+    """A Config holding only the notification parts."""
+    return Config(
+        file=Path("watcher.yaml"),
+        route=route,
+        receivers=tuple(receivers),
+        global_=kw.pop("global_", GlobalConfig(external_url="http://watcher:9746")),
+        **kw,
+    )
+
+
+def coupon_alert(
+    coupon: str = "42",
+    *,
+    starts: float = T0,
+    ends: float | None = None,
+    value: float = 3.5,
+    severity: str = "warning",
+) -> Alert:
+    """A Mega Coupon expiring-soon alert."""
+    return Alert(
+        labels={
+            "alertname": "MegaCouponExpiringSoon",
+            "source": "coinw-main",
+            "severity": severity,
+            "coupon_id": coupon,
+        },
+        annotations={
+            "summary": f"Coupon {coupon} expires soon",
+            "description": "Less than 2 days left",
+            "runbook_url": "https://runbooks.example/coupon",
+        },
+        starts_at=starts,
+        ends_at=ends,
+        value=value,
+        generator_url="http://watcher:9746/",
+    )

@@ -1,0 +1,61 @@
+"""The per-key limiter: requests on one key never come closer than the spacing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from watcher.clock import FakeClock
+from watcher.ratelimit import LimiterRegistry
+
+
+async def test_slots_are_spaced_even_when_requested_together(clock: FakeClock) -> None:
+    """Five concurrent acquisitions are granted 2 s apart."""
+    limiter = LimiterRegistry(clock).get("key", "/path", 2.0)
+    granted: list[float] = []
+
+    async def take() -> None:
+        await limiter.acquire()
+        granted.append(clock.monotonic())
+
+    await asyncio.gather(*(take() for _ in range(5)))
+    assert granted == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+async def test_sources_sharing_a_key_share_the_limit(clock: FakeClock) -> None:
+    """Two sources with one API key get one limiter; another key is independent."""
+    registry = LimiterRegistry(clock)
+    a, b, other = (
+        registry.get("k", "/p", 2.0),
+        registry.get("k", "/p", 2.0),
+        registry.get("k2", "/p", 2.0),
+    )
+    assert a is b
+    await a.acquire()
+    await other.acquire()
+    await b.acquire()
+    assert clock.monotonic() == 2.0
+
+
+async def test_no_wait_when_the_last_request_is_old_enough(clock: FakeClock) -> None:
+    """A request after a long pause goes at once."""
+    limiter = LimiterRegistry(clock).get("k", "/p", 2.0)
+    await limiter.acquire()
+    clock.advance(10)
+    await limiter.acquire()
+    assert clock.sleeps == []
+
+
+async def test_penalize_pushes_the_next_slot(clock: FakeClock) -> None:
+    """After upstream's rate-limit answer the next request waits the penalty."""
+    limiter = LimiterRegistry(clock).get("k", "/p", 2.0)
+    await limiter.acquire()
+    limiter.penalize(30)
+    await limiter.acquire()
+    assert clock.monotonic() == 30.0
+
+
+def test_the_largest_spacing_wins(clock: FakeClock) -> None:
+    """Asking again with a larger spacing never loosens the limit."""
+    registry = LimiterRegistry(clock)
+    registry.get("k", "/p", 2.5)
+    assert registry.get("k", "/p", 2.0).spacing == 2.5

@@ -1,0 +1,132 @@
+"""Rule files load like Prometheus's, and every problem is reported with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.errors import ConfigError
+from watcher.rules import check_rule_files, load_rule_files
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_rules_load() -> None:
+    """The shipped rules/ load with the five cases of PRODUCT.md."""
+    groups = load_rule_files(sorted((ROOT / "rules").glob("*.yaml")))
+    names = {r.name for g in groups for r in g.rules}
+    assert {
+        "MegaCouponExpiringSoon",
+        "MegaCouponKycRequired",
+        "AccountBalanceLow",
+        "AffiliateVolumeZero",
+        "SourceDown",
+        "SourceStale",
+    } == names
+
+
+def test_rule_fields_are_read(tmp_path: Path) -> None:
+    """for, keep_firing_for, labels and annotations reach the compiled rule."""
+    path = write(
+        tmp_path,
+        """
+groups:
+  - name: g
+    limit: 3
+    rules:
+      - alert: A
+        expr: up == 0
+        for: 5m
+        keep_firing_for: 1m
+        labels: {severity: page}
+        annotations: {summary: "{{ $labels.job }}"}
+""",
+    )
+    [group] = load_rule_files([path])
+    [rule] = group.rules
+    assert (
+        group.name,
+        group.limit,
+        rule.name,
+        rule.hold,
+        rule.keep_firing_for,
+        [k for k, _ in rule.labels],
+        [k for k, _ in rule.annotations],
+    ) == ("g", 3, "A", 300.0, 60.0, ["severity"], ["summary"])
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    """One pass lists YAML-level, PromQL, duration, template and duplicate-name problems."""
+    path = write(
+        tmp_path,
+        """groups:
+  - name: g
+    rules:
+      - alert: A
+        expr: rate(x[5m]) > 1
+        colour: red
+      - record: r
+        expr: x
+      - alert: B
+        expr: x
+        for: soon
+        annotations:
+          s: "{{ $labels.x "
+      - alert: C
+        expr: x offset 5m
+      - alert: D
+        expr: x
+      - alert: D
+        expr: y
+        labels: {"bad-name": x}
+""",
+    )
+    f = str(path)
+    assert [
+        f"{f}:6 groups[0].rules[0].colour: unknown key (expected one of alert, record, expr, for, keep_firing_for, labels, annotations)",
+        f"{f}:5 groups[0].rules[0].expr: function rate() is not supported by watcher's PromQL subset",
+        f"{f}:7 groups[0].rules[1].record: recording rules are not supported: watcher evaluates alerting rules only (write the expression into the alert's expr)",
+        f'{f}:11 groups[0].rules[2].for: expected a duration like 30s, 5m or 1h30m, got "soon"',
+        f"{f}:13 groups[0].rules[2].annotations.s: template: __alert_B: unclosed action",
+        f"{f}:15 groups[0].rules[3].expr: offset modifier is not supported by watcher's PromQL subset",
+        f'{f}:20 groups[0].rules[5].labels.bad-name: invalid label name "bad-name"',
+    ] == check_rule_files([path])
+
+
+def test_duplicate_alert_name_in_group(tmp_path: Path) -> None:
+    """Two rules with one alert name in a group are rejected at the second."""
+    path = write(
+        tmp_path, "groups:\n- name: g\n  rules:\n  - {alert: A, expr: x}\n  - {alert: A, expr: y}\n"
+    )
+    assert [
+        f'{path}:5 groups[0].rules[1].alert: duplicate alert name "A" in group "g"'
+    ] == check_rule_files([path])
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    """Broken YAML is one problem with its line."""
+    path = write(tmp_path, "groups:\n  - name: g\n    rules: [\n")
+    [problem] = check_rule_files([path])
+    assert problem.startswith(f"{path}:4: invalid YAML")
+
+
+def test_load_raises_config_error(tmp_path: Path) -> None:
+    """load_rule_files raises ConfigError carrying the problems."""
+    path = write(tmp_path, "groups:\n- name: g\n  rules:\n  - {alert: A}\n")
+    with pytest.raises(ConfigError) as info:
+        load_rule_files([path])
+    assert [
+        f"{path}:4 groups[0].rules[0].expr: field 'expr' must be set in rule"
+    ] == info.value.problems
+
+
+def test_empty_file_is_valid(tmp_path: Path) -> None:
+    """An empty rule file holds no groups, as in Prometheus."""
+    assert load_rule_files([write(tmp_path, "")]) == []

@@ -1,0 +1,184 @@
+"""`watcher rules test` runs promtool's test files with promtool's results and report."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from watcher.rules import run_rule_tests
+from watcher.rules.promtest import go_duration, parse_values
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None and os.environ.get("CI") != "true", reason="promtool is not installed"
+)
+
+RULES = """groups:
+  - name: g
+    rules:
+      - alert: High
+        expr: m > 5
+        for: 2m
+        labels: {severity: page}
+        annotations:
+          summary: "{{ $labels.job }} is {{ $value | humanize }} in {{ $externalLabels.cluster }}"
+      - alert: Keep
+        expr: m > 5
+        keep_firing_for: 3m
+      - alert: Ratio
+        expr: sum by (job) (m) / on(job) sum by (job) (n) > bool 1
+      - alert: Missing
+        expr: absent(gone{job="x"})
+"""
+
+CASES = {
+    "pass": """rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    external_labels: {cluster: prod}
+    input_series:
+      - {series: 'm{job="a"}', values: '1 6 7 8 9 1 1 1 1 1 1'}
+      - {series: 'n{job="a"}', values: '2+2x10'}
+    alert_rule_test:
+      - {eval_time: 2m, alertname: High}
+      - eval_time: 3m
+        alertname: High
+        exp_alerts:
+          - exp_labels: {severity: page, job: a}
+            exp_annotations: {summary: "a is 8 in prod"}
+      - {eval_time: 7m, alertname: Keep, exp_alerts: [{exp_labels: {job: a}}]}
+      - {eval_time: 8m, alertname: Keep}
+      - {eval_time: 0m, alertname: Missing, exp_alerts: [{exp_labels: {job: x}}]}
+    promql_expr_test:
+      - expr: m * 2
+        eval_time: 2m
+        exp_samples: [{labels: '{job="a"}', value: 14}]
+      - expr: sum by (job) (m) / on(job) sum by (job) (n)
+        eval_time: 1m
+        exp_samples: [{labels: '{job="a"}', value: 1.5}]
+""",
+    "fail": """rule_files: [rules.yaml]
+tests:
+  - interval: 1m
+    name: wrong
+    input_series:
+      - {series: 'm{job="a"}', values: '1 6 7 8 _ stale 9'}
+    alert_rule_test:
+      - eval_time: 3m
+        alertname: High
+        exp_alerts: [{exp_labels: {job: b}}]
+    promql_expr_test:
+      - {expr: m, eval_time: 5m, exp_samples: [{labels: 'm{job="a"}', value: 8}]}
+      - {expr: m, eval_time: 4m, exp_samples: []}
+      - {expr: m, eval_time: 10m, exp_samples: []}
+""",
+    "eval_error": """rule_files: [rules.yaml]
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'm{job="a"}', values: '1'}
+      - {series: 'n{job="a",x="1"}', values: '1'}
+      - {series: 'n{job="a",x="2"}', values: '1'}
+    alert_rule_test:
+      - {eval_time: 1m, alertname: High}
+""",
+    "no_alertname": """rule_files: [rules.yaml]
+tests:
+  - input_series: []
+    alert_rule_test:
+      - {eval_time: 2m}
+""",
+    "default_interval": """rule_files: [rules.yaml]
+evaluation_interval: 30s
+tests:
+  - input_series:
+      - {series: 'a', values: '1 2 3 4'}
+    promql_expr_test:
+      - {expr: a, eval_time: 1m, exp_samples: [{labels: 'a', value: 3}]}
+""",
+}
+
+
+def ours(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    code = run_rule_tests([f"{name}.yaml"], out)
+    return code, out.getvalue()
+
+
+def write_cases(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    for name, text in CASES.items():
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+@needs_promtool
+@pytest.mark.external
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_report_and_exit_code_as_promtool(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit code and report are byte-identical to the real promtool's."""
+    write_cases(tmp_path)
+    real = subprocess.run(
+        ["promtool", "test", "rules", f"{name}.yaml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    assert (real.returncode, real.stdout) == ours(tmp_path, name, monkeypatch)
+
+
+def test_passing_file_reports_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A passing file prints SUCCESS and exits 0."""
+    write_cases(tmp_path)
+    assert ours(tmp_path, "pass", monkeypatch) == (0, "Unit Testing:  pass.yaml\n  SUCCESS\n\n")
+
+
+def test_shipped_rules_pass_their_unit_tests() -> None:
+    """The shipped rules/ pass tests/rules/shipped_test.yaml."""
+    out = io.StringIO()
+    assert run_rule_tests([str(ROOT / "tests/rules/shipped_test.yaml")], out) == 0, out.getvalue()
+
+
+def test_invalid_rule_file_fails_the_test_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule file with problems fails with the problems listed."""
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n- name: g\n  rules:\n  - {alert: A, expr: 'x[5m]'}\n"
+    )
+    (tmp_path / "t.yaml").write_text("rule_files: [rules.yaml]\ntests: []\n")
+    code, text = ours(tmp_path, "t", monkeypatch)
+    assert (code, text) == (
+        1,
+        "Unit Testing:  t.yaml\n  FAILED:\nrules.yaml:4 groups[0].rules[0].expr: range vector "
+        "selector x[5m] is not supported by watcher's PromQL subset\n\n\n",
+    )
+
+
+def test_expanding_notation() -> None:
+    """a+bxN gives N+1 values, _xN N gaps, and stale a marker."""
+    values = parse_values("1+2x2 _x2 5-1x1 3x1 stale")
+    assert values[:-1] == [1.0, 3.0, 5.0, None, None, 5.0, 4.0, 3.0, 3.0]
+    assert not isinstance(values[-1], float)
+
+
+def test_go_duration_strings() -> None:
+    """Rule error times print as Go's time.Duration does."""
+    assert [go_duration(ms) for ms in (0, 60_000, 3_600_000, 90_000, 1500)] == [
+        "0s",
+        "1m0s",
+        "1h0m0s",
+        "1m30s",
+        "1.5s",
+    ]

@@ -1,0 +1,305 @@
+"""The daemon's lifecycle: sources polling, rules evaluating, notifications, reloads.
+
+Follows aiohttp's documented pattern: each long-running loop lives in a ``cleanup_ctx`` that
+starts it, yields, then cancels and awaits it; shared objects sit under typed ``AppKey``s.
+Data flows sources -> store -> one snapshot -> rules -> dispatcher -> receivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TextIO
+
+import aiohttp
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from watcher.alerts import Alert
+from watcher.clock import Clock, SystemClock
+from watcher.config import Config, SourceConfig, load_config
+from watcher.errors import ConfigError
+from watcher.metrics import WatcherMetrics
+from watcher.notify import Dispatcher, add_api_routes
+from watcher.ratelimit import LimiterRegistry
+from watcher.rules import RuleGroup, RuleManager, load_rule_files
+from watcher.series import Snapshot
+from watcher.server import DAEMON, add_routes
+from watcher.sources import build_source
+from watcher.sources.runner import SourceRunner
+from watcher.storage import open_db
+from watcher.store import SeriesStore, StoreCollector, registry_series
+
+log = structlog.get_logger()
+
+#: How long SIGTERM waits for queued notifications to go out before exiting.
+DRAIN_TIMEOUT = 10.0
+
+
+class _RegistryCollector(Collector):
+    """Expose one registry's metrics through another."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        """Everything ``registry`` collects."""
+        yield from self._registry.collect()
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An active alert as the status page shows it."""
+
+    state: str
+    name: str
+    labels: Mapping[str, str]
+    value: float
+    active_at: float
+
+
+@dataclass(frozen=True)
+class SilenceView:
+    """An active silence as the status page shows it."""
+
+    id: str
+    matchers: str
+    ends: str
+    comment: str
+
+
+def _open_storage(config: Config) -> sqlite3.Connection:
+    try:
+        return open_db(config.storage.path)
+    except (OSError, sqlite3.Error) as exc:
+        msg = f"{config.file}: storage.path: cannot open {config.storage.path}: {exc}"
+        raise ConfigError([msg]) from None
+
+
+class Daemon:
+    """Owns the config, the store, the sources' runners, the rules and the dispatcher.
+
+    Construct it inside the running event loop (it opens the HTTP client session).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        console: TextIO = sys.stdout,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.env = env
+        # Prometheus ignores *_created samples by default; they only add noise to /metrics.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.self_registry = CollectorRegistry(auto_describe=True)
+        self.metrics = WatcherMetrics(self.self_registry)
+        self.store = SeriesStore()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_RegistryCollector(self.self_registry))
+        self.registry.register(StoreCollector(self.store))
+        self.limiters = LimiterRegistry(self.clock)
+        self.runners: dict[str, SourceRunner] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._eval_lock = asyncio.Lock()
+        self.last_alerts: list[Alert] = []
+        groups = load_rule_files(config.rule_paths())
+        self.db = _open_storage(config)
+        self.rules = RuleManager(
+            groups,
+            metrics=self.metrics,
+            external_labels=config.global_.external_labels,
+            external_url=config.global_.external_url,
+            db=self.db,
+        )
+        self._session = aiohttp.ClientSession(headers={"User-Agent": "watcher"})
+        self.dispatcher = Dispatcher(
+            config,
+            db=self.db,
+            metrics=self.metrics,
+            session=self._session,
+            clock=self.clock,
+            console=console,
+        )
+        self.metrics.config_last_reload_successful.set(1)
+        self.metrics.config_last_reload_success_timestamp.set(self.clock.time())
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every source's poll loop."""
+        for source in self.config.sources:
+            self._start_source(source)
+
+    def make_runners(self) -> None:
+        """Build the runners without starting their loops (``watcher once``)."""
+        for source in self.config.sources:
+            self._make_runner(source)
+
+    async def stop(self) -> None:
+        """Cancel every poll loop, deliver what is due, then close the session and database."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.dispatcher.drain(DRAIN_TIMEOUT)
+        await self._session.close()
+        self.db.close()
+
+    def _make_runner(self, config: SourceConfig) -> SourceRunner:
+        source = build_source(config, self._session, self.limiters, self.clock)
+        runner = SourceRunner(source, self.store, self.metrics, self.clock, on_poll=self.evaluate)
+        self.runners[config.name] = runner
+        return runner
+
+    def _start_source(self, config: SourceConfig) -> None:
+        runner = self._make_runner(config)
+        self._tasks[config.name] = asyncio.create_task(runner.run(), name=f"source:{config.name}")
+
+    async def _stop_source(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.runners.pop(name, None)
+
+    @property
+    def ready(self) -> bool:
+        """True once every source has been polled at least once."""
+        return all(r.polls > 0 for r in self.runners.values())
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """One consistent view of every series, the self-metrics included."""
+        return self.store.snapshot(self.clock.time(), registry_series(self.self_registry.collect()))
+
+    async def evaluate(self) -> None:
+        """Evaluate the rules over one snapshot and hand the alerts to notification."""
+        async with self._eval_lock:
+            snapshot = self.snapshot()
+            self.last_alerts = self.rules.evaluate(snapshot)
+            await self.dispatcher.send(self.last_alerts, snapshot.time)
+
+    async def evaluation_loop(self) -> None:
+        """Evaluate every ``global.evaluation_interval`` (polls trigger extra evaluations)."""
+        while True:
+            await self.clock.sleep(self.config.global_.evaluation_interval)
+            try:
+                await self.evaluate()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("rules.evaluation_crashed")
+
+    def active_alerts(self) -> list[AlertView]:
+        """Pending and firing alerts."""
+        return [
+            AlertView(a.state, a.alertname, a.labels, a.value, a.active_at)
+            for a in self.rules.active()
+        ]
+
+    def active_silences(self) -> list[SilenceView]:
+        """Silences in force now."""
+        now = self.clock.time()
+        return [
+            SilenceView(
+                s.id,
+                ", ".join(str(m) for m in s.matchers),
+                datetime.fromtimestamp(s.ends_at, UTC).isoformat(timespec="seconds"),
+                s.comment,
+            )
+            for s in self.dispatcher.silences()
+            if s.state(now) == "active"
+        ]
+
+    # -- reload -------------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Re-read the config and rule files; apply them if valid, else keep the old ones."""
+        try:
+            new = load_config(self.config.file, self.env)
+            groups: list[RuleGroup] = load_rule_files(new.rule_paths())
+        except ConfigError as exc:
+            self.metrics.config_last_reload_successful.set(0)
+            for problem in exc.problems:
+                log.error("config.reload_failed", problem=problem)
+            return False
+        for key in ("server", "storage"):
+            if getattr(new, key) != getattr(self.config, key):
+                log.warning("config.restart_needed", section=key)
+        old = {s.name: s for s in self.config.sources}
+        fresh = {s.name: s for s in new.sources}
+        for name, cfg in old.items():
+            if fresh.get(name) != cfg:
+                await self._stop_source(name)
+                self.store.remove_source(name)
+                self.metrics.forget_source(name)
+        self.config = new
+        for name, cfg in fresh.items():
+            if old.get(name) != cfg:
+                self._start_source(cfg)
+        self.rules.external_labels = dict(new.global_.external_labels)
+        self.rules.external_url = new.global_.external_url
+        self.rules.replace_groups(groups)
+        self.dispatcher.reload(new)
+        self.metrics.config_last_reload_successful.set(1)
+        self.metrics.config_last_reload_success_timestamp.set(self.clock.time())
+        log.info("config.reloaded", sources=len(new.sources), rule_groups=len(groups))
+        return True
+
+
+def build_app(daemon: Daemon) -> web.Application:
+    """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
+    app = web.Application()
+    app[DAEMON] = daemon
+    add_routes(app)
+    add_api_routes(app, daemon.dispatcher)
+    app.cleanup_ctx.append(_daemon_ctx)
+    app.cleanup_ctx.append(_sighup_ctx)
+    return app
+
+
+async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
+    daemon = app[DAEMON]
+    await daemon.start()
+    evaluator = asyncio.create_task(daemon.evaluation_loop(), name="rules")
+    notifier = asyncio.create_task(daemon.dispatcher.run(), name="notify")
+    log.info("watcher.started", sources=len(daemon.config.sources))
+    yield
+    evaluator.cancel()
+    notifier.cancel()
+    await asyncio.gather(evaluator, notifier, return_exceptions=True)
+    await daemon.stop()
+    log.info("watcher.stopped")
+
+
+async def _sighup_ctx(app: web.Application) -> AsyncIterator[None]:
+    daemon = app[DAEMON]
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[bool]] = set()
+
+    def on_hup() -> None:
+        task = loop.create_task(daemon.reload(), name="reload")
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+    yield
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.remove_signal_handler(signal.SIGHUP)
+    await asyncio.gather(*pending, return_exceptions=True)

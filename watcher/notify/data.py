@@ -1,0 +1,103 @@
+"""What one notification is about: a group's alerts, as Alertmanager's template data.
+
+Field names follow Alertmanager's ``template.Data``
+(https://prometheus.io/docs/alerting/latest/notifications/#data), so the webhook payload and
+Slack templates read like Alertmanager's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from watcher.alerts import Alert
+
+# Go's zero time: what Alertmanager shows as endsAt for an alert that has not ended.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(t: float | None) -> str:
+    """Format Unix seconds as RFC 3339 UTC with milliseconds; None is Go's zero time."""
+    if t is None:
+        return ZERO_TIME
+    millis = round(t * 1000)
+    dt = datetime.fromtimestamp(millis // 1000, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+def parse_rfc3339(text: str) -> float:
+    """Parse an RFC 3339 timestamp into Unix seconds; raise ValueError when it is not one."""
+    s = text.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    # Python 3.11 accepts at most 6 fractional digits; Go sends up to 9.
+    if "." in s:
+        head, _, rest = s.partition(".")
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        s = f"{head}.{(digits or '0')[:6]}{rest}"
+    dt = datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        msg = f'timestamp "{text}" has no time zone'
+        raise ValueError(msg)
+    return dt.timestamp()
+
+
+def is_resolved(alert: Alert, now: float) -> bool:
+    """Whether ``alert`` has ended at ``now`` (Alertmanager's ``Resolved()``)."""
+    return alert.ends_at is not None and alert.ends_at <= now
+
+
+def sort_key(alert: Alert) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Alertmanager's ``AlertSlice`` order: ``job``, then ``instance``, then the label set."""
+    labels = alert.labels
+    return labels.get("job", ""), labels.get("instance", ""), tuple(sorted(labels.items()))
+
+
+def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """Pairs present with the same value in every map."""
+    if not maps:
+        return {}
+    out = dict(maps[0])
+    for m in maps[1:]:
+        out = {k: v for k, v in out.items() if m.get(k) == v}
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationData:
+    """One group's notification: Alertmanager's template data."""
+
+    receiver: str
+    group_key: str
+    group_labels: Mapping[str, str]
+    alerts: tuple[Alert, ...]
+    external_url: str
+    now: float
+
+    @property
+    def firing(self) -> list[Alert]:
+        """Alerts still firing."""
+        return [a for a in self.alerts if not is_resolved(a, self.now)]
+
+    @property
+    def resolved(self) -> list[Alert]:
+        """Alerts that have ended."""
+        return [a for a in self.alerts if is_resolved(a, self.now)]
+
+    @property
+    def status(self) -> str:
+        """``firing`` if any alert fires, else ``resolved``."""
+        return "firing" if self.firing else "resolved"
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        """Labels every alert shares."""
+        return common([a.labels for a in self.alerts])
+
+    @property
+    def common_annotations(self) -> dict[str, str]:
+        """Annotations every alert shares."""
+        return common([a.annotations for a in self.alerts])

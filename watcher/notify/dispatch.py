@@ -1,0 +1,499 @@
+"""The embedded Alertmanager: aggregation groups, muting, dedup, then the outbox.
+
+Follows ``dispatch/dispatch.go`` and ``notify/notify.go``: an alert joins one aggregation
+group per matching route; a new group flushes after ``group_wait`` (at once if its alert
+started longer than ``group_wait`` ago), then every ``group_interval``. A flush drops silenced
+and inhibited alerts, asks the notification log whether each integration needs this state
+(``needs_update``), queues what it does in the outbox together with the log entry, and
+removes the resolved alerts it flushed from the group. Delivery is a separate loop over the
+outbox, so ``send`` never waits on HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TextIO
+
+import aiohttp
+import structlog
+
+from watcher.alerts import Alert
+from watcher.clock import Clock
+from watcher.config import Config, ReceiverConfig
+from watcher.errors import NotifyError
+from watcher.matchers import Matcher
+from watcher.metrics import WatcherMetrics
+from watcher.notify.alertmanager import (
+    AlertmanagerNotifier,
+    ResendTracker,
+    merge,
+    postable,
+    valid_for,
+)
+from watcher.notify.data import NotificationData, is_resolved, sort_key
+from watcher.notify.inhibit import Inhibitor
+from watcher.notify.integrations import Deliverer, Target, build_targets
+from watcher.notify.nflog import NotificationLog, needs_update
+from watcher.notify.outbox import Outbox, Row, transaction
+from watcher.notify.retry import RetryPolicy, deliver_with_retries
+from watcher.notify.router import Route, build_routes
+from watcher.notify.silences import Silence, Silences
+
+log = structlog.get_logger(__name__)
+
+RESOLVED_RETENTION = 15 * 60.0  # Prometheus re-sends resolved alerts this long
+MAX_IDLE = 1.0  # loops look again at least this often
+GC_EVERY = 60.0
+DELIVERY_CONCURRENCY = 8
+
+
+@dataclass(slots=True)
+class _Stored:
+    alert: Alert
+    updated_at: float
+    last_seen: float
+
+
+@dataclass(slots=True)
+class _Group:
+    route: Route
+    labels: dict[str, str]
+    key: str
+    next_flush: float
+    alerts: set[str] = field(default_factory=set)  # fingerprints
+    flushed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """An active alert as ``GET /api/v2/alerts`` and the status page show it."""
+
+    alert: Alert
+    state: str  # "active" or "suppressed"
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+    receivers: tuple[str, ...]
+    updated_at: float
+    ends_at: float
+
+
+def _changed(old: Alert, new: Alert) -> bool:
+    return (old.labels, old.annotations, old.starts_at, old.ends_at) != (
+        new.labels,
+        new.annotations,
+        new.starts_at,
+        new.ends_at,
+    )
+
+
+class Dispatcher:
+    """Routes, groups, dedups and queues notifications; delivers the queue. An ``AlertSink``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db: sqlite3.Connection,
+        metrics: WatcherMetrics,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        console: TextIO = sys.stdout,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._db = db
+        self._metrics = metrics
+        self._session = session
+        self._clock = clock
+        self._console = console
+        self._retry = retry or RetryPolicy()
+        self._nflog = NotificationLog(db)
+        self._outbox = Outbox(db)
+        self._silences = Silences(db)
+        self._alerts: dict[str, _Stored] = {}
+        self._groups: dict[tuple[tuple[int, ...], str], _Group] = {}
+        self._am_trackers: dict[str, ResendTracker] = {}
+        self._flush_wake = asyncio.Event()
+        self._deliver_wake = asyncio.Event()
+        self._last_gc = 0.0
+        self.started_at = clock.time()
+        self.reload(config)
+        self._metrics.notification_queue_length.set(len(self._outbox))
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        """The config in use."""
+        return self._config
+
+    def reload(self, config: Config) -> None:
+        """Use new routes and receivers; alerts, log, outbox and silences stay."""
+        self._config = config
+        self._root = build_routes(config.route) if config.route is not None else None
+        self._receivers: dict[str, ReceiverConfig] = {r.name: r for r in config.receivers}
+        self._inhibitor = Inhibitor(config.inhibit_rules)
+        self._timeout = valid_for(config.global_.evaluation_interval)
+        self._targets: dict[str, list[Target]] = {}
+        self._deliverers: dict[tuple[str, str, int], Deliverer] = {}
+        for r in config.receivers:
+            targets = build_targets(r, self._session, self._console)
+            self._targets[r.name] = targets
+            for t in targets:
+                self._deliverers[(r.name, t.notifier.name, t.index)] = t.notifier
+            for i, am in enumerate(r.alertmanager_configs):
+                self._deliverers[(r.name, "alertmanager", i)] = AlertmanagerNotifier(
+                    am, self._session
+                )
+        for receiver, integration, _ in self._deliverers:
+            self._metrics.notifications.labels(receiver=receiver, integration=integration)
+            self._metrics.notifications_failed.labels(receiver=receiver, integration=integration)
+        # Alertmanager rebuilds its groups on reload; the notification log prevents repeats.
+        self._groups = {}
+        now = self._clock.time()
+        for stored in self._alerts.values():
+            self._insert(stored.alert, now)
+        self._flush_wake.set()
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    async def send(self, alerts: Sequence[Alert], now: float) -> None:
+        """Take the rule engine's firing and recently resolved alerts (``AlertSink``)."""
+        for a in alerts:
+            old = self._alerts.get(a.fingerprint)
+            updated = now if old is None or _changed(old.alert, a) else old.updated_at
+            self._alerts[a.fingerprint] = _Stored(a, updated, now)
+            self._insert(a, now)
+        self._forward(alerts, now)
+        self._flush_wake.set()
+
+    def _insert(self, alert: Alert, now: float) -> None:
+        if self._root is None:
+            return
+        for route in self._root.match(alert.labels):
+            labels = route.group_labels(alert.labels)
+            key = route.group_key(labels)
+            group = self._groups.get((route.path, key))
+            if group is None:
+                group = _Group(route, labels, key, now + route.config.group_wait)
+                self._groups[(route.path, key)] = group
+            group.alerts.add(alert.fingerprint)
+            if not group.flushed and alert.starts_at + route.config.group_wait < now:
+                group.next_flush = now
+
+    def _forward(self, alerts: Sequence[Alert], now: float) -> None:
+        """Queue alerts for ``alertmanager_configs`` receivers, Prometheus style."""
+        if self._root is None:
+            return
+        batches: dict[tuple[str, int], list[Alert]] = {}
+        for a in alerts:
+            for name in dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)):
+                receiver = self._receivers.get(name)
+                for i in range(len(receiver.alertmanager_configs) if receiver else 0):
+                    batches.setdefault((name, i), []).append(a)
+        interval = self._config.global_.evaluation_interval
+        for (name, i), batch in batches.items():
+            key = f"alertmanager|{name}/alertmanager[{i}]"
+            due = self._am_trackers.setdefault(key, ResendTracker()).due(batch, now)
+            if not due:
+                continue
+            body = [postable(a, now, interval) for a in due]
+            with transaction(self._db):
+                pending = self._outbox.pending(key)
+                if pending is not None:
+                    body = merge(pending.payload["alerts"], body)
+                self._outbox.put(
+                    key,
+                    receiver=name,
+                    integration="alertmanager",
+                    index=i,
+                    payload={"alerts": body},
+                    now=now,
+                )
+            self._queued()
+
+    # -- flushing --------------------------------------------------------------------------
+
+    def _effective(self, stored: _Stored) -> Alert:
+        # An alert the engine stopped sending resolves when its validity ends, as
+        # Alertmanager resolves an alert at the endsAt Prometheus gave it.
+        a = stored.alert
+        if a.ends_at is None and stored.last_seen + self._timeout <= self._clock.time():
+            return replace(a, ends_at=stored.last_seen + self._timeout)
+        return a
+
+    def _firing(self, now: float) -> list[Alert]:
+        return [a for s in self._alerts.values() if not is_resolved(a := self._effective(s), now)]
+
+    async def flush_due(self) -> None:
+        """Flush every group whose timer is due; forget what nobody needs any more."""
+        now = self._clock.time()
+        for key, group in list(self._groups.items()):
+            if group.next_flush <= now:
+                self._flush(group, now)
+            if not group.alerts:
+                del self._groups[key]
+        if now - self._last_gc >= GC_EVERY:
+            self._gc(now)
+
+    def _flush(self, group: _Group, now: float) -> None:
+        group.next_flush = now + group.route.config.group_interval
+        group.flushed = True
+        alerts = sorted(
+            (self._effective(self._alerts[fp]) for fp in group.alerts if fp in self._alerts),
+            key=sort_key,
+        )
+        group.alerts &= set(self._alerts)
+        firing_all = self._firing(now)
+        unmuted = [
+            a
+            for a in alerts
+            if not self._silences.silenced_by(a.labels, now)
+            and not self._inhibitor.inhibited_by(a.labels, firing_all)
+        ]
+        if unmuted:
+            self._notify(group, unmuted, now)
+        # Flushed resolved alerts leave the group (Alertmanager's DeleteIfNotModified).
+        group.alerts -= {a.fingerprint for a in alerts if is_resolved(a, now)}
+
+    def _notify(self, group: _Group, alerts: list[Alert], now: float) -> None:
+        receiver = group.route.config.receiver
+        firing = {a.fingerprint for a in alerts if not is_resolved(a, now)}
+        resolved = {a.fingerprint for a in alerts} - firing
+        for target in self._targets.get(receiver, []):
+            notifier = target.notifier
+            key = f"{group.key}|{target.id}"
+            entry = self._nflog.get(key, now)
+            if not needs_update(
+                entry,
+                firing,
+                resolved,
+                send_resolved=notifier.send_resolved,
+                repeat_interval=group.route.config.repeat_interval,
+                now=now,
+            ):
+                continue
+            to_send = (
+                alerts if notifier.send_resolved else [a for a in alerts if a.fingerprint in firing]
+            )
+            with transaction(self._db):
+                self._nflog.log(key, firing, resolved, now)
+                if to_send:
+                    data = NotificationData(
+                        receiver,
+                        group.key,
+                        group.labels,
+                        tuple(to_send),
+                        self._config.global_.external_url,
+                        now,
+                    )
+                    self._outbox.put(
+                        key,
+                        receiver=receiver,
+                        integration=notifier.name,
+                        index=target.index,
+                        payload=notifier.render(data),
+                        now=now,
+                    )
+            if to_send:
+                log.info(
+                    "notify.queued",
+                    receiver=receiver,
+                    integration=notifier.name,
+                    group=group.key,
+                    firing=len(firing),
+                    resolved=len(resolved),
+                )
+                self._queued()
+
+    def _queued(self) -> None:
+        self._metrics.notification_queue_length.set(len(self._outbox))
+        self._deliver_wake.set()
+
+    def _gc(self, now: float) -> None:
+        self._last_gc = now
+        self._nflog.gc(now)
+        self._silences.gc(now)
+        grouped = set().union(*(g.alerts for g in self._groups.values()))
+        for fp, stored in list(self._alerts.items()):
+            a = self._effective(stored)
+            if a.ends_at is not None and a.ends_at + RESOLVED_RETENTION < now and fp not in grouped:
+                del self._alerts[fp]
+        for tracker in self._am_trackers.values():
+            tracker.forget_before(now - RESOLVED_RETENTION)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def deliver_due(self) -> None:
+        """Try every outbox row that is due (rows for different targets concurrently)."""
+        rows = self._outbox.due(self._clock.time())
+        limit = asyncio.Semaphore(DELIVERY_CONCURRENCY)
+
+        async def one(row: Row) -> None:
+            async with limit:
+                await self._deliver(row)
+
+        await asyncio.gather(*(one(r) for r in rows))
+        self._metrics.notification_queue_length.set(len(self._outbox))
+
+    async def _deliver(self, row: Row) -> None:
+        where = {"receiver": row.receiver, "integration": row.integration}
+        deliverer = self._deliverers.get((row.receiver, row.integration, row.index))
+        if deliverer is None:
+            log.warning("notify.dropped", **where, reason="integration no longer configured")
+            self._outbox.delivered(row.id)
+            return
+
+        def on_failure(exc: NotifyError) -> None:
+            self._metrics.notifications_failed.labels(**where).inc()
+            log.warning("notify.attempt_failed", **where, error=str(exc))
+
+        try:
+            await deliver_with_retries(
+                lambda: deliverer.deliver(row.payload, self._clock.time()),
+                policy=self._retry,
+                sleep=self._clock.sleep,
+                on_failure=on_failure,
+            )
+        except NotifyError as exc:
+            wait = self._retry.backoff(row.attempts + 1, exc.retry_after)
+            self._outbox.failed(row.id, str(exc), self._clock.time() + wait)
+            log.warning(
+                "notify.failed",
+                **where,
+                error=str(exc),
+                retry_in=round(wait, 1),
+                attempts=row.attempts + 1,
+            )
+            return
+        except Exception as exc:  # a bug in an integration must not stop the queue
+            log.exception("notify.deliver_crashed", **where)
+            self._outbox.failed(
+                row.id,
+                type(exc).__name__,
+                self._clock.time() + self._retry.backoff(row.attempts + 1, None),
+            )
+            return
+        self._outbox.delivered(row.id)
+        self._metrics.notifications.labels(**where).inc()
+        log.info("notify.sent", **where)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Flush what is due, then deliver what is due (tests drive time with this)."""
+        await self.flush_due()
+        await self.deliver_due()
+
+    async def run(self) -> None:
+        """Flush groups and drain the outbox until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._loop("flush", self.flush_due, self._flush_wake, self._next_flush))
+            tg.create_task(
+                self._loop("deliver", self.deliver_due, self._deliver_wake, self._outbox.next_due)
+            )
+
+    async def flush_now(self) -> None:
+        """Flush every group at once, ignoring group_wait, then deliver (``watcher once --send``)."""
+        now = self._clock.time()
+        for group in self._groups.values():
+            group.next_flush = min(group.next_flush, now)
+        await self.tick()
+
+    async def drain(self, timeout: float) -> None:
+        """Deliver what is due now, for at most ``timeout`` seconds (on SIGTERM)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.tick()
+        except TimeoutError:
+            log.warning("notify.drain_timeout", queued=len(self._outbox))
+
+    def _next_flush(self) -> float | None:
+        return min((g.next_flush for g in self._groups.values()), default=None)
+
+    async def _loop(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[None]],
+        wake: asyncio.Event,
+        next_due: Callable[[], float | None],
+    ) -> None:
+        while True:
+            wake.clear()
+            try:
+                await step()
+            except Exception:
+                log.exception("notify.loop_failed", loop=name)
+            due = next_due()
+            delay = MAX_IDLE if due is None else due - self._clock.time()
+            await self._pause(wake, min(MAX_IDLE, max(0.0, delay)))
+
+    async def _pause(self, wake: asyncio.Event, delay: float) -> None:
+        if wake.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+        waiter = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+            await asyncio.gather(sleeper, waiter, return_exceptions=True)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def alerts(self) -> list[AlertStatus]:
+        """Every active (not resolved) alert with its silences, inhibitions and receivers."""
+        now = self._clock.time()
+        firing = self._firing(now)
+        out = []
+        for stored in self._alerts.values():
+            a = self._effective(stored)
+            if is_resolved(a, now):
+                continue
+            silenced = tuple(self._silences.silenced_by(a.labels, now))
+            inhibited = tuple(self._inhibitor.inhibited_by(a.labels, firing))
+            receivers = (
+                ()
+                if self._root is None
+                else tuple(dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)))
+            )
+            out.append(
+                AlertStatus(
+                    a,
+                    "suppressed" if silenced or inhibited else "active",
+                    silenced,
+                    inhibited,
+                    receivers,
+                    stored.updated_at,
+                    stored.last_seen + self._timeout,
+                )
+            )
+        return sorted(out, key=lambda s: sort_key(s.alert))
+
+    def silences(self, filters: Sequence[Matcher] = ()) -> list[Silence]:
+        """Every silence (matching ``filters``), active first."""
+        return self._silences.query(self._clock.time(), filters)
+
+    def get_silence(self, silence_id: str) -> Silence:
+        """One silence; raise ``SilenceNotFoundError``."""
+        return self._silences.get(silence_id)
+
+    def put_silence(self, silence: Silence) -> str:
+        """Create or update a silence; return its id; raise ``SilenceError``."""
+        return self._silences.set(silence, self._clock.time())
+
+    def expire_silence(self, silence_id: str) -> None:
+        """Expire a silence now; raise ``SilenceError`` / ``SilenceNotFoundError``."""
+        self._silences.expire(silence_id, self._clock.time())
+
+    def now(self) -> float:
+        """The dispatcher's clock."""
+        return self._clock.time()
+
+    def queued(self) -> list[Row]:
+        """Undelivered notifications (for the status page)."""
+        return self._outbox.all()

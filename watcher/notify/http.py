@@ -1,0 +1,80 @@
+"""POST JSON to a receiver's URL without ever letting the URL or a token escape.
+
+aiohttp's exceptions carry the request URL (a Slack webhook URL is a credential), so every
+failure becomes a ``NotifyError`` naming only the integration and the kind of failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+
+from watcher import __version__
+from watcher.config import HttpConfig
+from watcher.errors import NotifyError
+
+_USER_AGENT = f"watcher/{__version__}"
+_SAFE_BODY = re.compile(r"^[a-z_]{1,64}$")  # Slack's error codes, e.g. "invalid_payload"
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - now)
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: object,
+    http: HttpConfig,
+    *,
+    what: str,
+    now: float,
+) -> None:
+    """POST ``body`` as JSON; raise ``NotifyError`` (with ``Retry-After``) on any failure."""
+    headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
+    if http.bearer_token is not None:
+        headers["Authorization"] = f"Bearer {http.bearer_token.get()}"
+    auth = None
+    if http.basic_auth is not None:
+        user, password = http.basic_auth
+        auth = aiohttp.BasicAuth(user, password.get())
+    try:
+        async with session.post(
+            url,
+            data=json.dumps(body).encode(),
+            headers=headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=http.timeout),
+            allow_redirects=False,
+        ) as resp:
+            text = (await resp.content.read(4096)).decode(errors="replace").strip()
+            if 200 <= resp.status < 300:
+                return
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"), now)
+            permanent = 400 <= resp.status < 500 and resp.status not in (408, 429)
+            detail = f" ({text})" if _SAFE_BODY.match(text) else ""
+            msg = f"{what}: HTTP {resp.status}{detail}"
+    except TimeoutError:
+        msg = f"{what}: timed out after {http.timeout:g}s"
+        raise NotifyError(msg) from None
+    except asyncio.CancelledError:
+        raise
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        # str(exc) may hold the URL: name the failure kind only.
+        msg = f"{what}: {type(exc).__name__}"
+        raise NotifyError(msg) from None
+    raise NotifyError(msg, retry_after=retry_after, permanent=permanent)

@@ -1,0 +1,210 @@
+"""Silences with Alertmanager's semantics, persisted in SQLite.
+
+Follows ``silence/silence.go``: a silence is pending before ``startsAt``, active until
+``endsAt``, then expired; a start in the past becomes now; changing the matchers (or the
+start of an active silence, or anything of an expired one) expires the old silence and creates
+a new one with a new id; expiring an active silence sets its end to now. Expired silences
+are kept for ``RETENTION`` so ``amtool silence query --expired`` still shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from watcher.errors import SilenceError, SilenceNotFoundError
+from watcher.matchers import Matcher
+
+RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
+_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notify_silences (
+    id TEXT PRIMARY KEY,
+    matchers TEXT NOT NULL,    -- JSON list of [name, op, value]
+    starts_at REAL NOT NULL,
+    ends_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    comment TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """One silence; ``id`` is empty for one not stored yet."""
+
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    id: str = ""
+    updated_at: float = 0.0
+
+    def state(self, now: float) -> str:
+        """``pending``, ``active`` or ``expired`` at ``now``."""
+        if now < self.starts_at:
+            return "pending"
+        if now < self.ends_at:
+            return "active"
+        return "expired"
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether every matcher matches ``labels``."""
+        return all(m.matches(labels) for m in self.matchers)
+
+    def matches_filter(self, filters: Sequence[Matcher]) -> bool:
+        """Alertmanager's ``silenceMatchesFilterLabels``: filters apply to the matchers' values."""
+        return matches_filter(filters, {m.name: m.value for m in self.matchers})
+
+
+def matches_filter(filters: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
+    """Alertmanager's API ``matchFilterLabels``: ``=``/``=~`` filters need the label present."""
+    for f in filters:
+        if f.name not in labels and f.op in ("=", "=~"):
+            return False
+        if not f.matches(labels):
+            return False
+    return True
+
+
+def validate(silence: Silence, now: float) -> None:
+    """Raise ``SilenceError`` for a silence Alertmanager would refuse."""
+    if not silence.matchers:
+        msg = "at least one matcher required"
+        raise SilenceError(msg)
+    if all(m.matches({}) for m in silence.matchers):
+        msg = "at least one matcher must not match the empty string"
+        raise SilenceError(msg)
+    if silence.starts_at >= silence.ends_at:
+        msg = "start time must be before end time"
+        raise SilenceError(msg)
+    if silence.ends_at < now:
+        msg = "end time can't be in the past"
+        raise SilenceError(msg)
+
+
+def _millis(t: float) -> float:
+    return math.floor(t * 1000) / 1000
+
+
+def _can_update(old: Silence, new: Silence, now: float) -> bool:
+    if [str(m) for m in old.matchers] != [str(m) for m in new.matchers]:
+        return False
+    state = old.state(now)
+    if state == "active":
+        return abs(new.starts_at - old.starts_at) < 0.0015 and new.ends_at >= now
+    if state == "pending":
+        return new.starts_at >= now
+    return False
+
+
+class Silences:
+    """The silence store: an in-memory view backed by SQLite."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        db.execute(_SCHEMA)
+        self._by_id: dict[str, Silence] = {}
+        for row in db.execute(
+            "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, "
+            "comment FROM notify_silences"
+        ).fetchall():
+            matchers = tuple(Matcher.make(n, op, v) for n, op, v in json.loads(row[1]))
+            self._by_id[row[0]] = Silence(
+                matchers,
+                float(row[2]),
+                float(row[3]),
+                row[5],
+                row[6],
+                id=row[0],
+                updated_at=float(row[4]),
+            )
+
+    def get(self, silence_id: str) -> Silence:
+        """The silence with ``silence_id``; raise ``SilenceNotFoundError``."""
+        try:
+            return self._by_id[silence_id]
+        except KeyError:
+            msg = f"silence {silence_id} not found"
+            raise SilenceNotFoundError(msg) from None
+
+    def query(self, now: float, filters: Sequence[Matcher] = ()) -> list[Silence]:
+        """Silences matching ``filters``: active by end, pending by start, expired latest first."""
+        found = [s for s in self._by_id.values() if s.matches_filter(filters)]
+
+        def order(s: Silence) -> tuple[int, float]:
+            state = s.state(now)
+            when = s.starts_at if state == "pending" else s.ends_at
+            return _STATE_ORDER[state], -when if state == "expired" else when
+
+        return sorted(found, key=order)
+
+    def set(self, silence: Silence, now: float) -> str:
+        """Create or update a silence as Alertmanager's ``Set`` does; return its id."""
+        validate(silence, now)
+        old = self._by_id.get(silence.id) if silence.id else None
+        if silence.id and old is None:
+            msg = f"silence {silence.id} not found"
+            raise SilenceNotFoundError(msg)
+        if old is not None and _can_update(old, silence, now):
+            self._store(replace(silence, updated_at=now))
+            return silence.id
+        if old is not None and old.state(now) != "expired":
+            self.expire(old.id, now)
+        # Times are kept to the millisecond the API shows, so a client echoing startsAt back
+        # (amtool silence update) updates in place.
+        new = replace(
+            silence,
+            id=str(uuid.uuid4()),
+            starts_at=_millis(max(silence.starts_at, now)),
+            ends_at=_millis(silence.ends_at),
+            updated_at=now,
+        )
+        self._store(new)
+        return new.id
+
+    def expire(self, silence_id: str, now: float) -> None:
+        """End a silence now; raise ``SilenceNotFoundError`` or ``SilenceError`` if expired."""
+        old = self.get(silence_id)
+        state = old.state(now)
+        if state == "expired":
+            msg = f"silence {silence_id} already expired"
+            raise SilenceError(msg)
+        start = now if state == "pending" else old.starts_at
+        self._store(replace(old, starts_at=start, ends_at=now, updated_at=now))
+
+    def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
+        """Ids of the active silences muting ``labels``."""
+        return sorted(
+            s.id for s in self._by_id.values() if s.state(now) == "active" and s.matches(labels)
+        )
+
+    def gc(self, now: float) -> None:
+        """Forget silences expired longer than the retention."""
+        old = [s.id for s in self._by_id.values() if s.ends_at + RETENTION < now]
+        for sid in old:
+            del self._by_id[sid]
+            self._db.execute("DELETE FROM notify_silences WHERE id = ?", (sid,))
+
+    def _store(self, s: Silence) -> None:
+        self._by_id[s.id] = s
+        self._db.execute(
+            "INSERT OR REPLACE INTO notify_silences (id, matchers, starts_at, ends_at, "
+            "updated_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                s.id,
+                json.dumps([[m.name, m.op, m.value] for m in s.matchers]),
+                s.starts_at,
+                s.ends_at,
+                s.updated_at,
+                s.created_by,
+                s.comment,
+            ),
+        )

@@ -1,0 +1,79 @@
+"""``webhook_configs``: Alertmanager's webhook payload, version 4, field for field.
+
+https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from watcher.alerts import Alert
+from watcher.config import WebhookConfig
+from watcher.notify.data import NotificationData, is_resolved, rfc3339
+from watcher.notify.http import post_json
+from watcher.notify.integrations import Payload
+
+
+def alert_json(alert: Alert, now: float) -> Payload:
+    """One entry of ``alerts[]``; a firing alert's ``endsAt`` is Go's zero time, as upstream."""
+    resolved = is_resolved(alert, now)
+    return {
+        "status": "resolved" if resolved else "firing",
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "startsAt": rfc3339(alert.starts_at),
+        "endsAt": rfc3339(alert.ends_at if resolved else None),
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def webhook_payload(data: NotificationData, max_alerts: int = 0) -> Payload:
+    """The version-4 body; ``max_alerts`` > 0 truncates ``alerts`` and counts the rest."""
+    alerts = list(data.alerts)
+    truncated = 0
+    if max_alerts and len(alerts) > max_alerts:
+        truncated = len(alerts) - max_alerts
+        alerts = alerts[:max_alerts]
+    return {
+        "receiver": data.receiver,
+        "status": data.status,
+        "alerts": [alert_json(a, data.now) for a in alerts],
+        "groupLabels": dict(data.group_labels),
+        "commonLabels": data.common_labels,
+        "commonAnnotations": data.common_annotations,
+        "externalURL": data.external_url,
+        "version": "4",
+        "groupKey": data.group_key,
+        "truncatedAlerts": truncated,
+    }
+
+
+class WebhookNotifier:
+    """POSTs the version-4 payload to ``url`` with optional bearer or basic auth."""
+
+    name = "webhook"
+
+    def __init__(self, config: WebhookConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+
+    @property
+    def send_resolved(self) -> bool:
+        """``send_resolved`` (default true for webhooks, as upstream)."""
+        return self._config.send_resolved
+
+    def render(self, data: NotificationData) -> Payload:
+        """The webhook body."""
+        return webhook_payload(data, self._config.max_alerts)
+
+    async def deliver(self, payload: Payload, now: float) -> None:
+        """POST it."""
+        await post_json(
+            self._session,
+            self._config.url.get(),
+            payload,
+            self._config.http,
+            what="webhook",
+            now=now,
+        )

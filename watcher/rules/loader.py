@@ -1,0 +1,257 @@
+"""Prometheus alerting-rule files, loaded unchanged and checked all at once.
+
+The format is Prometheus's (https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/):
+``groups[]`` with ``name``, ``interval``, ``limit``, ``rules[]``; each rule ``alert``, ``expr``,
+``for``, ``keep_firing_for``, ``labels``, ``annotations``. Every problem is reported as
+``file:line path: message``. Recording rules are rejected: watcher only alerts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from watcher.durations import parse_duration
+from watcher.errors import ConfigError, RuleError
+from watcher.rules.promql import Node, compile_expr
+from watcher.rules.templates import Template, parse_template
+from watcher.yamlpos import Located, load_located
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_GROUP_KEYS = ("name", "interval", "limit", "rules")
+_RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingRule:
+    """One ``alert:`` rule, compiled: expression, hold durations and templates."""
+
+    name: str
+    expr: str
+    node: Node
+    hold: float = 0.0
+    keep_firing_for: float = 0.0
+    labels: tuple[tuple[str, Template], ...] = ()
+    annotations: tuple[tuple[str, Template], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """A group of rules from one file; ``limit`` 0 means no limit on alerts per rule."""
+
+    name: str
+    file: str
+    rules: tuple[AlertingRule, ...]
+    interval: float | None = None
+    limit: int = 0
+
+
+def load_rule_files(paths: Sequence[Path]) -> list[RuleGroup]:
+    """Load every file; raise ConfigError listing every problem of every file."""
+    groups: list[RuleGroup] = []
+    problems: list[str] = []
+    for path in paths:
+        g, p = _load_file(Path(path))
+        groups.extend(g)
+        problems.extend(p)
+    if problems:
+        raise ConfigError(problems)
+    return groups
+
+
+def check_rule_files(paths: Sequence[Path]) -> list[str]:
+    """Every problem in the files, for ``watcher check``; empty when they are valid."""
+    try:
+        load_rule_files(paths)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def _load_file(path: Path) -> tuple[list[RuleGroup], list[str]]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        return [], [f"{file}:1: cannot read rule file: {reason}"]
+    doc, problems = load_located(text, file)
+    if doc is None:
+        return [], problems
+    return _FileReader(doc, problems).groups(), problems
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f'"{value}"' if isinstance(value, str) else f"the value {value}"
+
+
+class _FileReader:
+    def __init__(self, doc: Located, problems: list[str]) -> None:
+        self.doc = doc
+        self.problems = problems
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(f"{self.doc.where(path)}: {message}")
+
+    def mapping(self, value: object, path: tuple[str | int, ...], allowed: Sequence[str]) -> bool:
+        if not isinstance(value, Mapping):
+            self.problem(path, f"expected a mapping, got {_kind(value)}")
+            return False
+        for key in value:
+            if key not in allowed:
+                self.problem(
+                    (*path, str(key)), f"unknown key (expected one of {', '.join(allowed)})"
+                )
+        return True
+
+    def groups(self) -> list[RuleGroup]:
+        data = self.doc.data
+        if data is None:
+            return []  # an empty file is a valid rule file with no groups
+        if not self.mapping(data, (), ("groups",)):
+            return []
+        raw = data.get("groups")
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.problem(("groups",), f"expected a list, got {_kind(raw)}")
+            return []
+        out: list[RuleGroup] = []
+        names: set[str] = set()
+        for i, item in enumerate(raw):
+            group = self.group(item, ("groups", i))
+            if group is None:
+                continue
+            if group.name in names:
+                self.problem(
+                    ("groups", i, "name"), f'group name "{group.name}" is repeated in the same file'
+                )
+            names.add(group.name)
+            out.append(group)
+        return out
+
+    def duration(self, value: object, path: tuple[str | int, ...]) -> float:
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.problem(path, str(exc))
+            return 0.0
+
+    def group(self, item: object, path: tuple[str | int, ...]) -> RuleGroup | None:
+        if not self.mapping(item, path, _GROUP_KEYS):
+            return None
+        assert isinstance(item, Mapping)
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            self.problem((*path, "name"), "group name must be a non-empty string")
+            name = ""
+        interval = None
+        if item.get("interval") is not None:
+            interval = self.duration(item["interval"], (*path, "interval"))
+        limit = item.get("limit", 0) or 0
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            self.problem((*path, "limit"), f"expected a non-negative integer, got {_kind(limit)}")
+            limit = 0
+        raw_rules = item.get("rules") or []
+        if not isinstance(raw_rules, list):
+            self.problem((*path, "rules"), f"expected a list, got {_kind(raw_rules)}")
+            raw_rules = []
+        rules: list[AlertingRule] = []
+        seen: set[str] = set()
+        for j, raw in enumerate(raw_rules):
+            rule = self.rule(raw, (*path, "rules", j))
+            if rule is None:
+                continue
+            if rule.name in seen:
+                self.problem(
+                    (*path, "rules", j, "alert"),
+                    f'duplicate alert name "{rule.name}" in group "{name}"',
+                )
+            seen.add(rule.name)
+            rules.append(rule)
+        return RuleGroup(name, self.doc.file, tuple(rules), interval, limit)
+
+    def rule(self, raw: object, path: tuple[str | int, ...]) -> AlertingRule | None:
+        if not self.mapping(raw, path, _RULE_KEYS):
+            return None
+        assert isinstance(raw, Mapping)
+        if raw.get("record") is not None:
+            self.problem(
+                (*path, "record"),
+                "recording rules are not supported: watcher evaluates "
+                "alerting rules only (write the expression into the alert's expr)",
+            )
+            return None
+        name = raw.get("alert")
+        if not isinstance(name, str) or not name:
+            self.problem((*path, "alert"), "alert name must be a non-empty string")
+            return None
+        ok = True
+        expr = raw.get("expr")
+        node: Node | None = None
+        if expr is None or (isinstance(expr, str) and not expr.strip()):
+            self.problem((*path, "expr"), "field 'expr' must be set in rule")
+            ok = False
+        else:
+            try:
+                node = compile_expr(str(expr))
+            except RuleError as exc:
+                self.problem((*path, "expr"), str(exc))
+                ok = False
+        hold = self.duration(raw["for"], (*path, "for")) if raw.get("for") is not None else 0.0
+        keep = 0.0
+        if raw.get("keep_firing_for") is not None:
+            keep = self.duration(raw["keep_firing_for"], (*path, "keep_firing_for"))
+        labels = self.templates(raw.get("labels"), (*path, "labels"), name, is_label=True)
+        annotations = self.templates(
+            raw.get("annotations"), (*path, "annotations"), name, is_label=False
+        )
+        if not ok or node is None or labels is None or annotations is None:
+            return None
+        return AlertingRule(name, str(expr), node, hold, keep, labels, annotations)
+
+    def templates(
+        self, raw: object, path: tuple[str | int, ...], alert: str, *, is_label: bool
+    ) -> tuple[tuple[str, Template], ...] | None:
+        if raw is None:
+            return ()
+        if not isinstance(raw, Mapping):
+            self.problem(path, f"expected a mapping, got {_kind(raw)}")
+            return None
+        out: list[tuple[str, Template]] = []
+        ok = True
+        what = "label" if is_label else "annotation"
+        for key, value in raw.items():
+            name = str(key)
+            where = (*path, name)
+            if not _LABEL_NAME.match(name) or (is_label and name == "__name__"):
+                self.problem(where, f'invalid {what} name "{name}"')
+                ok = False
+                continue
+            if isinstance(value, Mapping | list):
+                self.problem(where, f"expected a string, got {_kind(value)}")
+                ok = False
+                continue
+            text = _scalar_text(value)
+            try:
+                out.append((name, parse_template(text)))
+            except RuleError as exc:
+                self.problem(where, f"template: __alert_{alert}: {exc}")
+                ok = False
+        return tuple(sorted(out, key=lambda kv: kv[0])) if ok else None
+
+
+def _scalar_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,416 @@
+"""``watcher rules test``: promtool's rule unit-test files, run on watcher's engine.
+
+Same file format, evaluation and report as ``promtool test rules`` of Prometheus 2.x
+(https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/):
+input series are loaded at ``interval`` steps (expanding notation ``a+bxN``, ``_``, ``stale``),
+every rule group is evaluated at each ``evaluation_interval`` step from 0, alert tests compare
+the firing alerts of the evaluation at or just before ``eval_time``, and selectors look back
+5 minutes. The output and exit code match promtool's, so the two can be diffed.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import promql_parser as pp
+
+from watcher.durations import format_duration, parse_duration
+from watcher.errors import ConfigError, RuleError
+from watcher.rules.alerting import RuleState
+from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
+from watcher.rules.gofmt import format_exp_upper
+from watcher.rules.loader import RuleGroup, load_rule_files
+from watcher.rules.promql import LabelMatcher, compile_expr
+from watcher.yamlpos import load_located
+
+LOOKBACK_MS = 5 * 60 * 1000
+_STALE = object()
+_SEQ = re.compile(
+    r"^(?P<a>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|Inf|NaN|inf|nan))"
+    r"(?:(?P<op>[-+])(?P<b>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+))?x(?P<n>\d+)$"
+)
+_FILE_KEYS = {"rule_files", "evaluation_interval", "group_eval_order", "tests"}
+_GROUP_KEYS = {
+    "interval",
+    "input_series",
+    "alert_rule_test",
+    "promql_expr_test",
+    "external_labels",
+    "external_url",
+    "name",
+}
+
+
+class TestFileError(Exception):
+    """The test file itself is invalid; promtool prints the message and fails the file."""
+
+
+def go_duration(ms: int) -> str:
+    """Go's time.Duration.String() for whole milliseconds: ``0s``, ``1m30s``, ``1h0m0s``."""
+    if ms == 0:
+        return "0s"
+    sign = "-" if ms < 0 else ""
+    ms = abs(ms)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if h:
+        return f"{sign}{h}h{m}m{s}"
+    if m:
+        return f"{sign}{m}m{s}"
+    if ms < 1000:
+        return f"{sign}{ms}ms"
+    return sign + s
+
+
+def parse_values(text: str) -> list[object]:
+    """Expand promtool's value notation into floats, None (missing) and the stale marker."""
+    out: list[object] = []
+    for tok in str(text).split():
+        if tok == "_":
+            out.append(None)
+        elif tok.startswith("_x") and tok[2:].isdigit():
+            out.extend([None] * int(tok[2:]))
+        elif tok == "stale":
+            out.append(_STALE)
+        elif (m := _SEQ.match(tok)) is not None:
+            value = float(m.group("a"))
+            step = float(m.group("b") or 0) * (-1 if m.group("op") == "-" else 1)
+            out.append(value)
+            for _ in range(int(m.group("n"))):
+                value += step
+                out.append(value)
+        else:
+            try:
+                out.append(float(tok))
+            except ValueError:
+                msg = f'invalid value "{tok}" in input series values'
+                raise TestFileError(msg) from None
+    return out
+
+
+def parse_series(text: str) -> tuple[str | None, dict[str, str]]:
+    """``name{a="b"}`` -> name and labels."""
+    try:
+        expr = pp.parse(text)
+    except ValueError as exc:
+        msg = f'invalid series "{text}": {exc}'
+        raise TestFileError(msg) from None
+    if not isinstance(expr, pp.VectorSelector):
+        msg = f'invalid series "{text}"'
+        raise TestFileError(msg)
+    labels: dict[str, str] = {}
+    name = expr.name
+    for m in expr.matchers.matchers:
+        if m.op != pp.MatchOp.Equal:
+            msg = f'invalid series "{text}": only = matchers describe a series'
+            raise TestFileError(msg)
+        if m.name == "__name__":
+            name = m.value
+        elif m.value:
+            labels[m.name] = m.value
+    return name, labels
+
+
+@dataclass
+class _Series:
+    name: str | None
+    labels: dict[str, str]
+    points: list[tuple[int, object]]  # (ms, float | _STALE), ascending
+
+
+class History:
+    """Samples over time with Prometheus's 5-minute lookback and staleness markers."""
+
+    def __init__(self, series: list[_Series]) -> None:
+        self.series = sorted(
+            series, key=lambda s: sorted({**s.labels, "__name__": s.name or ""}.items())
+        )
+        self.at_ms = 0
+
+    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
+        """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
+        out: list[SampleLike] = []
+        for s in self.series:
+            if name is not None and s.name != name:
+                continue
+            if not all(
+                m.matches((s.name or "") if m.name == "__name__" else s.labels.get(m.name, ""))
+                for m in matchers
+            ):
+                continue
+            latest: object = None
+            for ts, v in s.points:
+                if ts > self.at_ms:
+                    break
+                if ts >= self.at_ms - LOOKBACK_MS:
+                    latest = v
+            if isinstance(latest, float):
+                out.append(Sample(s.name, s.labels, latest))
+        return out
+
+
+@dataclass
+class _Group:
+    name: str = ""
+    interval_ms: int = 0
+    series: list[_Series] = field(default_factory=list)
+    alert_tests: list[dict[str, Any]] = field(default_factory=list)
+    expr_tests: list[dict[str, Any]] = field(default_factory=list)
+    external_labels: dict[str, str] = field(default_factory=dict)
+    external_url: str = ""
+
+
+def _ms(value: object, where: str) -> int:
+    try:
+        return round(parse_duration(str(value)) * 1000)
+    except ValueError as exc:
+        msg = f"{where}: {exc}"
+        raise TestFileError(msg) from None
+
+
+def _labels_str(labels: Mapping[str, str]) -> str:
+    return format_labels(None, labels)
+
+
+def _alerts_str(items: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]]) -> str:
+    if not items:
+        return "[]"
+    parts = []
+    for i, (labels, ann) in enumerate(items):
+        body = f"\nLabels:{_labels_str(dict(labels))}\nAnnotations:{_labels_str(dict(ann))}"
+        parts.append(f"{i}:" + body.replace("\n", "\n  "))
+    return ("[\n" + ",\n".join(parts) + "\n]").replace("\n", "\n            ")
+
+
+def _samples_str(samples: list[tuple[list[tuple[str, str]], float]]) -> str:
+    if not samples:
+        return "nil"
+    return ", ".join(f"{format_labels(None, dict(lb))} {format_exp_upper(v)}" for lb, v in samples)
+
+
+def run_rule_tests(paths: Sequence[str], out: TextIO) -> int:
+    """Run every test file like ``promtool test rules``; 0 when all pass, 1 otherwise."""
+    failed = False
+    for path in paths:
+        out.write(f"Unit Testing:  {path}\n")
+        try:
+            errors = _run_file(Path(path), out)
+        except TestFileError as exc:
+            errors = [str(exc)]
+        except ConfigError as exc:
+            errors = exc.problems
+        if errors:
+            failed = True
+            out.write("  FAILED:\n")
+            for e in errors:
+                out.write(f"{e}\n\n")
+        else:
+            out.write("  SUCCESS\n")
+        out.write("\n")
+    return 1 if failed else 0
+
+
+def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"open {path}: {exc.strerror}"
+        raise TestFileError(msg) from None
+    doc, problems = load_located(text, str(path))
+    if doc is None or problems:
+        raise TestFileError("\n".join(problems))
+    data = doc.data or {}
+    if not isinstance(data, Mapping):
+        msg = f"{doc.where(())}: expected a mapping"
+        raise TestFileError(msg)
+    for key in data:
+        if key not in _FILE_KEYS:
+            msg = f"{doc.where((str(key),))}: field {key} not found in the test file format"
+            raise TestFileError(msg)
+    files: list[Path] = []
+    for pattern in data.get("rule_files") or []:
+        full = pattern if Path(pattern).is_absolute() else str(path.parent / pattern)
+        matches = sorted(glob.glob(full))
+        if not matches:
+            out_msg = f"  WARNING: no file match pattern {full}"
+            files.append(Path(out_msg))  # reported by the caller
+        files.extend(Path(m) for m in matches)
+    eval_ms = (
+        _ms(data["evaluation_interval"], "evaluation_interval")
+        if data.get("evaluation_interval")
+        else 60_000
+    )
+    order = [str(g) for g in data.get("group_eval_order") or []]
+    groups: list[_Group] = []
+    for i, raw in enumerate(data.get("tests") or []):
+        groups.append(_read_group(raw, doc.where(("tests", i))))
+    return files, eval_ms, order, groups
+
+
+def _read_group(raw: object, where: str) -> _Group:
+    if not isinstance(raw, Mapping):
+        msg = f"{where}: expected a mapping"
+        raise TestFileError(msg)
+    for key in raw:
+        if key not in _GROUP_KEYS:
+            msg = f"{where}: field {key} not found in type testGroup"
+            raise TestFileError(msg)
+    g = _Group(name=str(raw.get("name") or ""), external_url=str(raw.get("external_url") or ""))
+    # promtool 2.x defaults a missing interval to 0: every sample lands at t=0
+    g.interval_ms = _ms(raw["interval"], f"{where} interval") if raw.get("interval") else 0
+    g.external_labels = {str(k): str(v) for k, v in (raw.get("external_labels") or {}).items()}
+    for item in raw.get("input_series") or []:
+        name, labels = parse_series(str(item.get("series", "")))
+        points: list[tuple[int, object]] = []
+        for i, v in enumerate(parse_values(str(item.get("values", "")))):
+            ts = i * g.interval_ms
+            if v is None or (points and points[-1][0] == ts):
+                continue  # omitted, or a second sample at one timestamp (first wins)
+            points.append((ts, v))
+        g.series.append(_Series(name, labels, points))
+    g.alert_tests = list(raw.get("alert_rule_test") or [])
+    g.expr_tests = list(raw.get("promql_expr_test") or [])
+    for t in g.alert_tests:
+        t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
+        if not t.get("alertname"):
+            suffix = f" (in TestGroup {g.name})" if g.name else ""
+            msg = (
+                "an item under alert_rule_test misses required attribute alertname at "
+                f"eval_time {format_duration(t['_ms'] / 1000)}{suffix}"
+            )
+            raise TestFileError(msg)
+    for t in g.expr_tests:
+        t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
+    return g
+
+
+def _run_file(path: Path, out: TextIO) -> list[str]:
+    files, eval_ms, order, groups = _read_file(path)
+    real: list[Path] = []
+    for f in files:
+        if str(f).startswith("  WARNING:"):
+            out.write(f"{f}\n")
+        else:
+            real.append(f)
+    rule_groups = load_rule_files(real)
+    rank = {name: i for i, name in enumerate(order)}
+    rule_groups.sort(key=lambda g: rank.get(g.name, 0))
+    errors: list[str] = []
+    for g in groups:
+        errors.extend(_run_group(g, rule_groups, eval_ms))
+    return errors
+
+
+def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
+    history = History(tg.series)
+    states = [
+        (g, [RuleState(r, g.name, tg.external_labels, tg.external_url) for r in g.rules])
+        for g in groups
+    ]
+    alert_times = sorted({t["_ms"] for t in tg.alert_tests})
+    max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
+    errors: list[str] = []
+    curr = 0
+    ts = 0
+    while ts <= max_ms:
+        history.at_ms = ts
+        evaluator = Evaluator(history, ts / 1000)
+        eval_errors = []
+        for group, rule_states in states:
+            for state in rule_states:
+                try:
+                    state.step(evaluator.vector(state.rule.node), ts / 1000, group.limit)
+                except RuleError as exc:
+                    eval_errors.append(
+                        f"    rule: {state.rule.name}, time: {go_duration(ts)}, err: {exc}"
+                    )
+        errors.extend(eval_errors)
+        if eval_errors:
+            return errors
+        while curr < len(alert_times) and ts <= alert_times[curr] < ts + eval_ms:
+            t = alert_times[curr]
+            for case in (c for c in tg.alert_tests if c["_ms"] == t):
+                errors.extend(_check_alerts(tg, states, case))
+            curr += 1
+        ts += eval_ms
+    for case in tg.expr_tests:
+        errors.extend(_check_expr(history, case))
+    return errors
+
+
+def _check_alerts(
+    tg: _Group, states: list[tuple[RuleGroup, list[RuleState]]], case: dict[str, Any]
+) -> list[str]:
+    name = str(case["alertname"])
+    got: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]] = []
+    for _, rule_states in states:
+        for state in rule_states:
+            if state.rule.name != name:
+                continue
+            got.extend(
+                (sorted(a.labels.items()), sorted(a.annotations.items()))
+                for a in state
+                if a.state == "firing"
+            )
+    exp = []
+    for item in case.get("exp_alerts") or []:
+        labels = {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()}
+        labels["alertname"] = name
+        ann = {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()}
+        exp.append((sorted(labels.items()), sorted(ann.items())))
+    got.sort()
+    exp.sort()
+    if got == exp:
+        return []
+    prefix = f"    name: {tg.name},\n" if tg.name else ""
+    when = format_duration(case["_ms"] / 1000)
+    return [
+        f"{prefix}    alertname: {name}, time: {when}, \n        exp:{_alerts_str(exp)}, "
+        f"\n        got:{_alerts_str(got)}"
+    ]
+
+
+def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
+    expr = str(case.get("expr", ""))
+    when = format_duration(case["_ms"] / 1000)
+    quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    history.at_ms = case["_ms"]
+    try:
+        got_vec = Evaluator(history, case["_ms"] / 1000).vector(compile_expr(expr))
+    except RuleError as exc:
+        return [f"    expr: {quoted}, time: {when}, err: {exc}"]
+    got = []
+    for s in got_vec:
+        labels = dict(s.labels)
+        if s.name is not None:
+            labels["__name__"] = s.name
+        got.append((sorted(labels.items()), s.value))
+    exp = []
+    for item in case.get("exp_samples") or []:
+        text = str(item.get("labels", ""))
+        try:
+            name, labels = parse_series(text) if text.strip() not in ("", "{}") else (None, {})
+        except TestFileError as exc:
+            return [f"    expr: {quoted}, time: {when}, err: labels {text!r}: {exc}"]
+        if name is not None:
+            labels["__name__"] = name
+        exp.append((sorted(labels.items()), float(item.get("value", 0))))
+    got.sort(key=lambda x: x[0])
+    exp.sort(key=lambda x: x[0])
+    same = len(got) == len(exp) and all(
+        g[0] == e[0] and g[1] == e[1] and not math.isnan(g[1])
+        for g, e in zip(got, exp, strict=True)
+    )
+    if same:
+        return []
+    return [
+        f"    expr: {quoted}, time: {when},\n        exp: {_samples_str(exp)}\n"
+        f"        got: {_samples_str(got)}"
+    ]

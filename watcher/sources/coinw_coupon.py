@@ -1,0 +1,226 @@
+"""CoinW Mega Coupon balances: ``GET /v1/perpum/account/almightyGoldInfo``, one request per status.
+
+Upstream page: ../shared/api/coinw-mega-coupon-balance.txt; signing and errors: NOTES.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiohttp
+import structlog
+
+from watcher.clock import Clock
+from watcher.config.model import CoinwCouponConfig
+from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.ratelimit import Limiter, LimiterRegistry
+from watcher.retry import retry_async
+from watcher.series import Series
+from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.coinw_sign import CoinwSigner, build_query
+from watcher.sources.http import request_json
+
+log = structlog.get_logger()
+
+PATH = "/v1/perpum/account/almightyGoldInfo"
+# 1 request / 2 s per user ID and IP (upstream "Frequency Limit").
+REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
+STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
+TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
+# CoinW answers 29001 when we are too fast; its penalties escalate to bans, so back off hard.
+RATE_LIMIT_CODE = 29001
+RATE_LIMIT_BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0)
+AUTH_CODES = {6000, 6001, 6003}
+
+HELP = {
+    "coinw_mega_coupon_remaining_amount": "Remaining amount of the Mega Coupon (currentAmount).",
+    "coinw_mega_coupon_total_amount": "Total amount of the Mega Coupon (totalAmount).",
+    "coinw_mega_coupon_valid_from_timestamp_seconds": "Start of the coupon's validity (startTime), Unix seconds.",
+    "coinw_mega_coupon_expiry_timestamp_seconds": "End of the coupon's validity (endTime), Unix seconds.",
+    "coinw_mega_coupon_kyc_required": "1 if using the coupon requires advanced KYC.",
+    "coinw_mega_coupon_assets_out_invalid": "1 if the coupon's transferred-out assets are invalid (assetsOut).",
+    "coinw_mega_coupons": "Number of Mega Coupons in each status.",
+}
+
+
+class CouponSource:
+    """Polls every configured status of one CoinW account's Mega Coupons."""
+
+    def __init__(
+        self,
+        config: CoinwCouponConfig,
+        session: aiohttp.ClientSession,
+        limiters: LimiterRegistry,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._clock = clock
+        self._signer = CoinwSigner(config.api_key, config.secret_key)
+        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._strikes = 0
+
+    @property
+    def config(self) -> CoinwCouponConfig:
+        """This source's config."""
+        return self._config
+
+    def metric_help(self) -> Mapping[str, str]:
+        """HELP texts of the coupon metrics."""
+        return HELP
+
+    async def poll(self) -> PollResult:
+        """One request per status; a failed status keeps its previous series until stale."""
+        result = PollResult()
+        for status in self._config.statuses:
+            try:
+                rows = await retry_async(
+                    lambda status=status: self._fetch(status),  # type: ignore[misc]
+                    on=(TransientSourceError,),
+                    attempts=3,
+                    max_delay=self._config.timeout * 3,
+                    what=f"{self._config.name} {PATH}",
+                    on_retry=result.note_retry,
+                    sleep=self._clock.sleep,
+                )
+            except RateLimitedError as exc:
+                self._back_off(exc)
+                result.errors.append(exc)
+                break  # the rest would be refused too; keep their previous series
+            except SourceError as exc:
+                result.errors.append(exc)
+                continue
+            self._strikes = 0
+            series, skipped = self._series(status, rows)
+            result.groups[status] = series
+            result.skipped_rows += skipped
+        return result
+
+    def _back_off(self, exc: RateLimitedError) -> None:
+        wait = RATE_LIMIT_BACKOFF[min(self._strikes, len(RATE_LIMIT_BACKOFF) - 1)]
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        self._strikes += 1
+        self._limiter.penalize(wait)
+        log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
+
+    async def _fetch(self, status: str) -> list[Any]:
+        query = build_query({"type": STATUS_TYPE[status]})
+        await self._limiter.acquire()
+        ts = int(self._clock.time() * 1000)
+        headers = self._signer.headers(ts, "GET", PATH, query)
+        what = f"GET {PATH}?{query}"
+        resp = await request_json(
+            self._session,
+            "GET",
+            f"{self._config.base_url}{PATH}?{query}",
+            what=what,
+            headers=headers,
+            timeout=self._config.timeout,
+            now_ms=ts,
+        )
+        return parse_response(resp.body, what)
+
+    def _series(self, status: str, rows: list[Any]) -> tuple[list[Series], int]:
+        by_id: dict[str, dict[str, float]] = {}
+        skipped = 0
+        for row in rows:
+            try:
+                coupon_id, values = parse_row(row)
+            except ValueError as exc:
+                skipped += 1
+                log.warning(
+                    "source.invalid_row", source=self._config.name, status=status, error=str(exc)
+                )
+                continue
+            by_id[coupon_id] = values
+        cfg = self._config
+        out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
+        for coupon_id, values in by_id.items():
+            labels = {"coupon_id": coupon_id, "status": status}
+            out.extend(
+                with_source_labels(cfg, name, labels, value) for name, value in values.items()
+            )
+        return out, skipped
+
+
+def parse_response(body: Any, what: str) -> list[Any]:
+    """The ``data`` list of a CoinW futures response; raise SourceError for anything else."""
+    if not isinstance(body, dict):
+        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
+        raise SourceError("malformed", msg)
+    code = body.get("code")
+    text = str(body.get("msg") or body.get("message") or "")[:200]
+    if code not in {0, "0"}:
+        if _as_int(code) == RATE_LIMIT_CODE:
+            msg_0 = f"{what}: code {code}: {text or 'API access frequently'}"
+            raise RateLimitedError(msg_0)
+        if _as_int(code) in AUTH_CODES:
+            raise SourceError("auth", f"{what}: code {code}: {text}")
+        if code is None:
+            raise SourceError("malformed", f"{what}: response has no code")
+        if _as_int(code) == 500:
+            raise TransientSourceError("api_error", f"{what}: code {code}: {text}")
+        raise SourceError("api_error", f"{what}: code {code}: {text}")
+    data = body.get("data")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        msg = f"{what}: expected data to be a list, got {type(data).__name__}"
+        raise SourceError("malformed", msg)
+    return data
+
+
+def parse_row(row: Any) -> tuple[str, dict[str, float]]:
+    """A coupon's id and metric values; ValueError names the first bad field."""
+    if not isinstance(row, dict):
+        msg = f"expected a coupon object, got {type(row).__name__}"
+        raise ValueError(msg)
+    coupon_id = row.get("id")
+    if isinstance(coupon_id, bool) or not isinstance(coupon_id, int | str) or str(coupon_id) == "":
+        msg = f"coupon has no valid id ({coupon_id!r})"
+        raise ValueError(msg)
+    cid = str(coupon_id)
+    values = {
+        "coinw_mega_coupon_remaining_amount": float(_decimal(row, "currentAmount", cid)),
+        "coinw_mega_coupon_total_amount": float(_decimal(row, "totalAmount", cid)),
+        "coinw_mega_coupon_valid_from_timestamp_seconds": float(_decimal(row, "startTime", cid))
+        / 1000,
+        "coinw_mega_coupon_expiry_timestamp_seconds": float(_decimal(row, "endTime", cid)) / 1000,
+        "coinw_mega_coupon_kyc_required": _flag(row, "kyc", cid),
+        "coinw_mega_coupon_assets_out_invalid": _flag(row, "assetsOut", cid),
+    }
+    return cid, values
+
+
+def _decimal(row: dict[str, Any], key: str, cid: str) -> Decimal:
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
+        msg = f"coupon {cid}: {key} is missing or not a number ({value!r})"
+        raise ValueError(msg)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        msg = f"coupon {cid}: {key} is not a number ({value!r})"
+        raise ValueError(msg) from None
+    if not number.is_finite():
+        msg = f"coupon {cid}: {key} is not finite ({value!r})"
+        raise ValueError(msg)
+    return number
+
+
+def _flag(row: dict[str, Any], key: str, cid: str) -> float:
+    value = row.get(key, 0)
+    if value in (0, 1, "0", "1"):
+        return float(int(value))
+    msg = f"coupon {cid}: {key} must be 0 or 1, got {value!r}"
+    raise ValueError(msg)
+
+
+def _as_int(code: Any) -> int | None:
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return None

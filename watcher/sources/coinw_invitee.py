@@ -1,0 +1,338 @@
+"""CoinW affiliate invitee volume, ``POST PATH`` (the partner "user/volume/list" endpoint).
+
+Upstream page: ../shared/api/coinw-invited-users-volume.txt; signing, errors and limits: NOTES.md.
+One poll reads the whole lookback window, page by page, and replaces the source's one group; a
+poll that cannot read every page changes nothing (partial sums would be wrong sums).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiohttp
+import structlog
+
+from watcher.clock import Clock
+from watcher.config.model import CoinwInviteeConfig
+from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.ratelimit import Limiter, LimiterRegistry
+from watcher.retry import retry_async
+from watcher.series import Series
+from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.coinw_sign import CoinwSigner, build_body
+from watcher.sources.http import request_json
+
+log = structlog.get_logger()
+
+PATH = "/api/v3/patener/openapi/v1/partner/invitation/user/volume/list"
+# Sibling partner endpoints allow 5 requests/s per IP and user ID (NOTES.md); 5% margin.
+REQUEST_SPACING = 0.21
+SUCCESS_CODE = "200"
+# Errors are the futures API's (NOTES.md): 29001 too fast, 6000/6001/6003 auth, 500 internal.
+RATE_LIMIT_CODE = 29001
+RATE_LIMIT_BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0)
+AUTH_CODES = {6000, 6001, 6003}
+GROUP = "window"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Pages beyond ceil(total / page_size) we still accept when rows shift under us mid-read.
+EXTRA_PAGES = 3
+# Whatever total upstream announces, one poll reads at most this many pages (1,000,000 rows at
+# pageSize 1000, about 3.5 minutes at 5 requests/s).
+MAX_PAGES = 1000
+
+HELP = {
+    "coinw_invitee_trading_volume": (
+        "Trading volume of one invitee over the lookback window (top N invitees)."
+    ),
+    "coinw_affiliate_trading_volume": (
+        "Trading volume of all direct invitees over the lookback window."
+    ),
+    "coinw_affiliate_active_invitees": (
+        "Invitees with a positive trading volume in the lookback window."
+    ),
+    "coinw_affiliate_trading_volume_last_day": (
+        "Trading volume of all invitees on the latest day present."
+    ),
+}
+
+
+@dataclass
+class Window:
+    """The rows of one read, one per (uid, day): a repeated row replaces, never adds."""
+
+    rows: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    skipped: int = 0
+
+    def add(self, uid: str, day: date, volume: Decimal) -> None:
+        """Record one invitee-day (a repeat of the same invitee-day overwrites it)."""
+        self.rows[(uid, day)] = volume
+
+    def per_uid(self) -> dict[str, Decimal]:
+        """Each invitee's volume summed over the window."""
+        out: dict[str, Decimal] = {}
+        for (uid, _), volume in self.rows.items():
+            out[uid] = out.get(uid, Decimal(0)) + volume
+        return out
+
+    def last_day(self) -> tuple[date | None, Decimal]:
+        """The latest day present and the volume of all invitees on it."""
+        if not self.rows:
+            return None, Decimal(0)
+        latest = max(day for _, day in self.rows)
+        return latest, sum((v for (_, d), v in self.rows.items() if d == latest), Decimal(0))
+
+
+def window_dates(now: float, lookback_days: int) -> tuple[str, str]:
+    """``startTime``/``endTime`` for the last ``lookback_days`` UTC days, today included."""
+    today = datetime.fromtimestamp(now, UTC).date()
+    start = today - timedelta(days=lookback_days - 1)
+    return start.isoformat(), today.isoformat()
+
+
+class InviteeSource:
+    """Reads the invitees' daily volumes over the lookback window and exports PRODUCT.md's sums."""
+
+    def __init__(
+        self,
+        config: CoinwInviteeConfig,
+        session: aiohttp.ClientSession,
+        limiters: LimiterRegistry,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._clock = clock
+        self._signer = CoinwSigner(config.api_key, config.secret_key)
+        self._sort_keys = config.signer == "futures_sorted"
+        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._strikes = 0
+
+    @property
+    def config(self) -> CoinwInviteeConfig:
+        """This source's config."""
+        return self._config
+
+    def metric_help(self) -> Mapping[str, str]:
+        """HELP texts of the affiliate metrics."""
+        return HELP
+
+    async def poll(self) -> PollResult:
+        """Read every page of the window; any page failing leaves the previous series in place."""
+        result = PollResult()
+        try:
+            window = await self._read_window(result)
+        except RateLimitedError as exc:
+            self._back_off(exc)
+            result.errors.append(exc)
+            return result
+        except SourceError as exc:
+            result.errors.append(exc)
+            return result
+        self._strikes = 0
+        result.skipped_rows = window.skipped
+        result.groups[GROUP] = self._series(window)
+        return result
+
+    async def _read_window(self, result: PollResult) -> Window:
+        start, end = window_dates(self._clock.time(), self._config.lookback_days)
+        size = self._config.page_size
+        window = Window()
+        page, read, total, most = 1, 0, None, 0
+        while True:
+            rows, page_total = await retry_async(
+                lambda page=page: self._fetch(start, end, page, size),  # type: ignore[misc]
+                on=(TransientSourceError,),
+                attempts=3,
+                max_delay=self._config.timeout * 3,
+                what=f"{self._config.name} {PATH} page {page}",
+                on_retry=result.note_retry,
+                sleep=self._clock.sleep,
+            )
+            if total is not None and page_total != total:
+                # Rows arrived or left while we paged: keep reading up to the new total; rows
+                # seen twice collapse on (uid, day).
+                log.info(
+                    "source.total_changed",
+                    source=self._config.name,
+                    page=page,
+                    before=total,
+                    after=page_total,
+                )
+            total = page_total
+            most = max(most, total)
+            read += len(rows)
+            for row in rows:
+                self._add_row(window, row)
+            # Stop at the last page: an empty or short one, or once ``total`` rows are read;
+            # never past a few pages beyond the largest total announced.
+            if (
+                not rows
+                or len(rows) < size
+                or read >= total
+                or page >= -(-most // size) + EXTRA_PAGES
+            ):
+                return window
+            if page >= MAX_PAGES:
+                log.warning(
+                    "source.window_truncated", source=self._config.name, pages=page, total=total
+                )
+                return window
+            page += 1
+
+    def _add_row(self, window: Window, row: Any) -> None:
+        try:
+            uid, day, volume = parse_row(row)
+        except (TypeError, ValueError) as exc:
+            window.skipped += 1
+            log.warning("source.invalid_row", source=self._config.name, error=str(exc))
+            return
+        window.add(uid, day, volume)
+
+    def _back_off(self, exc: RateLimitedError) -> None:
+        wait = RATE_LIMIT_BACKOFF[min(self._strikes, len(RATE_LIMIT_BACKOFF) - 1)]
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        self._strikes += 1
+        self._limiter.penalize(wait)
+        log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
+
+    async def _fetch(self, start: str, end: str, page: int, size: int) -> tuple[list[Any], int]:
+        params = {"startTime": start, "endTime": end, "pageNo": page, "pageSize": size}
+        body = build_body(params, sort_keys=self._sort_keys)
+        await self._limiter.acquire()
+        ts = int(self._clock.time() * 1000)
+        headers = self._signer.headers(ts, "POST", PATH, body)
+        headers["Content-Type"] = "application/json"
+        what = f"POST {PATH} page {page}"
+        resp = await request_json(
+            self._session,
+            "POST",
+            f"{self._config.base_url}{PATH}",
+            what=what,
+            headers=headers,
+            data=body,
+            timeout=self._config.timeout,
+            now_ms=ts,
+        )
+        return parse_response(resp.body, what)
+
+    def _series(self, window: Window) -> list[Series]:
+        cfg = self._config
+        per_uid = window.per_uid()
+        # Largest first; uid breaks ties so the exported set does not flap between polls.
+        ranked = sorted(per_uid.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.top_invitees]
+        total = sum(per_uid.values(), Decimal(0))
+        _, last_day = window.last_day()
+        out = [
+            with_source_labels(cfg, "coinw_affiliate_trading_volume", {}, float(total)),
+            with_source_labels(
+                cfg,
+                "coinw_affiliate_active_invitees",
+                {},
+                float(sum(1 for v in per_uid.values() if v > 0)),
+            ),
+            with_source_labels(cfg, "coinw_affiliate_trading_volume_last_day", {}, float(last_day)),
+        ]
+        out.extend(
+            with_source_labels(cfg, "coinw_invitee_trading_volume", {"uid": uid}, float(v))
+            for uid, v in ranked
+        )
+        return out
+
+
+def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
+    """The page's rows and ``total``; raise SourceError for an error answer or a bad shape."""
+    if not isinstance(body, dict):
+        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
+        raise SourceError(reason="malformed", message=msg)
+    code = body.get("code")
+    text = str(body.get("msg") or body.get("message") or "")[:200]
+    if code != SUCCESS_CODE and code != int(SUCCESS_CODE):
+        number = _as_int(code)
+        if number == RATE_LIMIT_CODE:
+            msg = f"{what}: code {code}: {text or 'API access frequently'}"
+            raise RateLimitedError(msg)
+        if number in AUTH_CODES:
+            msg = f"{what}: code {code}: {text}"
+            raise SourceError(reason="auth", message=msg)
+        if code is None:
+            msg = f"{what}: response has no code"
+            raise SourceError(reason="malformed", message=msg)
+        if number == 500:
+            msg = f"{what}: code {code}: {text}"
+            raise TransientSourceError(reason="api_error", message=msg)
+        msg = f"{what}: code {code}: {text}"
+        raise SourceError(reason="api_error", message=msg)
+    data = body.get("data")
+    if data is None:
+        return [], 0
+    if not isinstance(data, dict):
+        msg = f"{what}: expected data to be an object, got {type(data).__name__}"
+        raise SourceError(reason="malformed", message=msg)
+    rows = data.get("list")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list):
+        msg = f"{what}: expected data.list to be a list, got {type(rows).__name__}"
+        raise SourceError(reason="malformed", message=msg)
+    total = _as_int(data.get("total", len(rows)))
+    if total is None or total < 0:
+        msg = f"{what}: data.total is not a count ({data.get('total')!r})"
+        raise SourceError(reason="malformed", message=msg)
+    return rows, total
+
+
+def parse_row(row: Any) -> tuple[str, date, Decimal]:
+    """One invitee-day: uid, day and volume; ValueError/TypeError names the first bad field."""
+    if not isinstance(row, dict):
+        msg = f"expected an invitee row object, got {type(row).__name__}"
+        raise TypeError(msg)
+    raw_uid = row.get("uid")
+    if (
+        isinstance(raw_uid, bool)
+        or not isinstance(raw_uid, int | str)
+        or not str(raw_uid).isdigit()
+    ):
+        msg = f"row has no valid uid ({raw_uid!r})"
+        raise ValueError(msg)
+    uid = str(int(raw_uid))
+    raw_time = row.get("time")
+    if not isinstance(raw_time, str) or not _DATE.match(raw_time):
+        msg = f"uid {uid}: time is not a yyyy-MM-dd date ({raw_time!r})"
+        raise ValueError(msg)
+    try:
+        day = date.fromisoformat(raw_time)
+    except ValueError:
+        msg = f"uid {uid}: time is not a calendar date ({raw_time!r})"
+        raise ValueError(msg) from None
+    return uid, day, parse_volume(row.get("volume"), uid)
+
+
+def parse_volume(value: Any, uid: str) -> Decimal:
+    """A volume given as a decimal string (upstream's form) or a JSON number, exactly."""
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        msg = f"uid {uid}: volume is missing or not a number ({value!r})"
+        raise TypeError(msg)
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        msg = f"uid {uid}: volume is not a number ({value!r})"
+        raise ValueError(msg) from None
+    if not number.is_finite() or number < 0:
+        msg = f"uid {uid}: volume must be a finite non-negative number ({value!r})"
+        raise ValueError(msg)
+    return number
+
+
+def _as_int(code: Any) -> int | None:
+    if isinstance(code, bool):
+        return None
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,247 @@
+"""TradeBoss account balances: ``POST /api/cats-gateway/get-user-amount``, one request per account.
+
+Upstream page: ../shared/api/tradeboss-account-balance.txt; headers, success rule and limits:
+NOTES.md. Each account is its own group, so one account failing leaves only that account's
+series to go stale. Requests run ``concurrency`` at a time through one limiter per
+``base_url`` + ``companyId``, which an HTTP 429 pauses for every request of the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiohttp
+import structlog
+
+from watcher.clock import Clock
+from watcher.config.model import TradebossAccount, TradebossConfig
+from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.ratelimit import Limiter, LimiterRegistry
+from watcher.retry import retry_async
+from watcher.series import Series
+from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.coinw_sign import build_body
+from watcher.sources.http import request_json
+
+log = structlog.get_logger()
+
+PATH = "/api/cats-gateway/get-user-amount"
+METRIC = "tradeboss_account_balance"
+# The gateway's quota is per minute: without a reset hint, wait for the next minute.
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+# Waits for a quota reset within one poll, per account, before leaving the account stale.
+RATE_LIMIT_ATTEMPTS = 3
+RATE_LIMIT_CODE = "GGATEWAY_CODE_018"  # too frequent
+EXPIRED_CODE = "GGATEWAY_CODE_014"  # request expired: a fresh timestamp may pass
+SERVER_ERROR_CODE = "G500"
+MAX_DIGITS = 18
+
+HELP = {METRIC: "Balance of a TradeBoss account (amount, in the account's currency)."}
+
+
+def group_key(account: TradebossAccount) -> str:
+    """The store group of one account."""
+    return f"{account.third_server_code}/{account.user_name}/{account.currency}"
+
+
+class TradebossSource:
+    """Polls the balance of every configured account, a bounded number at a time."""
+
+    def __init__(
+        self,
+        config: TradebossConfig,
+        session: aiohttp.ClientSession,
+        limiters: LimiterRegistry,
+        clock: Clock,
+        new_trace: Callable[[], str] | None = None,
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._clock = clock
+        self._new_trace = new_trace or (lambda: uuid.uuid4().hex)
+        # No per-request spacing is documented, only a per-minute quota answered with 429.
+        self._limiter: Limiter = limiters.get(f"{config.base_url}|{config.company_id}", PATH, 0.0)
+        # After this many accounts fail in a row for transport reasons, the rest are not
+        # tried this poll: a dead upstream must not cost accounts x retries x timeout.
+        self._breaker = max(5, 2 * config.concurrency)
+
+    @property
+    def config(self) -> TradebossConfig:
+        """This source's config."""
+        return self._config
+
+    def metric_help(self) -> Mapping[str, str]:
+        """HELP text of the balance metric."""
+        return HELP
+
+    async def poll(self) -> PollResult:
+        """One request per account, ``concurrency`` at a time; failures are per account."""
+        result = PollResult()
+        queue: asyncio.Queue[TradebossAccount] = asyncio.Queue()
+        for account in self._config.accounts:
+            queue.put_nowait(account)
+        state = {"failures_in_a_row": 0, "skipped": 0}
+
+        async def worker() -> None:
+            while not queue.empty():
+                account = queue.get_nowait()
+                if state["failures_in_a_row"] >= self._breaker:
+                    state["skipped"] += 1
+                    continue
+                try:
+                    series = await self._account(account, result)
+                except SourceError as exc:
+                    result.errors.append(exc)
+                    if exc.reason in ("timeout", "connection", "http"):
+                        state["failures_in_a_row"] += 1
+                    continue
+                state["failures_in_a_row"] = 0
+                result.groups[group_key(account)] = series
+
+        workers = min(self._config.concurrency, len(self._config.accounts))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if state["skipped"]:
+            last = result.errors[-1]
+            msg = (
+                f"{state['skipped']} accounts not polled after {self._breaker} failures in a row "
+                f"(last: {last})"
+            )
+            result.errors.append(SourceError(last.reason, msg))
+        return result
+
+    async def _account(self, account: TradebossAccount, result: PollResult) -> list[Series]:
+        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+            paused = self._limiter.next_slot_in
+            if paused > self._config.interval:
+                # The quota resets after this poll would have ended: fail fast, try next poll.
+                msg = f"POST {PATH}: paused {paused:.0f}s for the upstream quota reset"
+                raise RateLimitedError(msg, retry_after=paused)
+            try:
+                amount = await retry_async(
+                    lambda: self._fetch(account),
+                    on=(TransientSourceError,),
+                    attempts=3,
+                    max_delay=self._config.timeout * 3,
+                    what=f"{self._config.name} {PATH}",
+                    on_retry=result.note_retry,
+                    sleep=self._clock.sleep,
+                )
+            except RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
+                # Pause every request of this company, not just this account's.
+                self._limiter.penalize(wait)
+                log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
+                if attempt == RATE_LIMIT_ATTEMPTS or wait > self._config.interval:
+                    raise
+                result.note_retry(exc)
+                continue
+            labels = {
+                "user_name": account.user_name,
+                "currency": account.currency,
+                "third_server_code": account.third_server_code,
+            }
+            return [with_source_labels(self._config, METRIC, labels, float(amount))]
+        msg = "unreachable: the last attempt returns or raises"
+        raise AssertionError(msg)  # pragma: no cover
+
+    async def _fetch(self, account: TradebossAccount) -> Decimal:
+        body = build_body(
+            {
+                "thirdServerCode": account.third_server_code,
+                "userName": account.user_name,
+                "currency": account.currency,
+            }
+        )
+        await self._limiter.acquire()
+        trace = self._new_trace()
+        ts = int(self._clock.time() * 1000)
+        headers = {key: secret.get() for key, secret in self._config.headers.items()}
+        headers.update(
+            {
+                "trace": trace,
+                "companyId": str(self._config.company_id),
+                "timestamp": str(ts),
+                "Content-Type": "application/json",
+            }
+        )
+        what = f"POST {PATH} user {account.user_name} {account.currency}"
+        resp = await request_json(
+            self._session,
+            "POST",
+            f"{self._config.base_url}{PATH}",
+            what=what,
+            headers=headers,
+            data=body,
+            timeout=self._config.timeout,
+            now_ms=ts,
+        )
+        return parse_response(resp.body, what, trace)
+
+
+def parse_response(body: Any, what: str, trace: str) -> Decimal:
+    """The balance of a success answer; raise SourceError for anything else."""
+    if not isinstance(body, dict):
+        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
+        raise SourceError(reason="malformed", message=msg)
+    echoed = body.get("trace")
+    if echoed not in (None, "") and echoed != trace:
+        # The answer belongs to another request (a confused proxy or cache): never use it.
+        msg = f"{what}: response answers another request (trace mismatch)"
+        raise SourceError(reason="malformed", message=msg)
+    code = body.get("code")
+    text = str(body.get("msg") or "")[:200]
+    if code != "0":
+        if code is None:
+            msg = f"{what}: response has no code"
+            raise SourceError(reason="malformed", message=msg)
+        if code == RATE_LIMIT_CODE:
+            msg = f"{what}: code {code}: {text or 'too frequent'}"
+            raise RateLimitedError(msg)
+        if code in (EXPIRED_CODE, SERVER_ERROR_CODE):
+            msg = f"{what}: code {code}: {text}"
+            raise TransientSourceError(reason="api_error", message=msg)
+        msg = f"{what}: code {code}: {text}"
+        raise SourceError(reason="api_error", message=msg)
+    if body.get("ok") is not True:
+        msg = f"{what}: code 0 but ok is {body.get('ok')!r}: {text}"
+        raise SourceError(reason="api_error", message=msg)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        msg = f"{what}: expected data to be an object, got {type(data).__name__}"
+        raise SourceError(reason="malformed", message=msg)
+    try:
+        return parse_amount(data.get("amount"), data.get("amount_digits"))
+    except (TypeError, ValueError) as exc:
+        msg = f"{what}: {exc}"
+        raise SourceError(reason="invalid_row", message=msg) from None
+
+
+def parse_amount(value: Any, digits: Any = None) -> Decimal:
+    """``amount`` as an exact Decimal, rounded to ``amount_digits`` decimals when given."""
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        msg = f"amount is missing or not a number ({value!r})"
+        raise TypeError(msg)
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        msg = f"amount is not a number ({value!r})"
+        raise ValueError(msg) from None
+    if not number.is_finite():
+        msg = f"amount is not finite ({value!r})"
+        raise ValueError(msg)
+    if digits is None:
+        return number
+    if isinstance(digits, str) and digits.strip().isdigit():
+        digits = int(digits)
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+        msg = f"amount_digits must be an integer from 0 to {MAX_DIGITS}, got {digits!r}"
+        raise ValueError(msg)
+    try:
+        return number.quantize(Decimal(1).scaleb(-digits))
+    except InvalidOperation:
+        msg = f"amount does not fit {digits} decimals ({value!r})"
+        raise ValueError(msg) from None
