@@ -59,10 +59,10 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/watcher \
  && watcher --help > /dev/null
 
-# The example config, checkable as shipped once its secret files exist (see examples/README.md).
-# The rules are the chart's copy of rules/; .ci/helm.sh fails when the two differ.
+# The example config (checkable as shipped once its secret files exist: see its header) and the
+# shipped rules it loads from /etc/watcher/rules/*.yaml.
 COPY examples/watcher.yaml /etc/watcher/watcher.yaml
-COPY helm/watcher/rules/ /etc/watcher/rules/
+COPY rules/*.yaml /etc/watcher/rules/
 
 # SQLite state (alert state, notification log, silences) must outlive the container.
 VOLUME ["/var/lib/watcher"]

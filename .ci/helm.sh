@@ -61,8 +61,13 @@ fi
 # ---- consistency --------------------------------------------------------------------------
 if [[ -d rules ]]; then
     log "rules/ == $CHART/rules/"
-    diff -r rules "$CHART/rules" \
-        || die "$CHART/rules/ differs from rules/: cp rules/*.yaml $CHART/rules/ (and remove stale files)"
+    # The rule files only (*.yaml): rules/ also holds a README.
+    diff <(cd rules && ls -- *.yaml) <(cd "$CHART/rules" && ls -- *.yaml) \
+        || die "rules/*.yaml and $CHART/rules/*.yaml are not the same files"
+    for f in rules/*.yaml; do
+        cmp -s "$f" "$CHART/rules/${f#rules/}" || { diff -u "$f" "$CHART/rules/${f#rules/}" || true; \
+            die "$CHART/rules/${f#rules/} differs from $f: cp rules/*.yaml $CHART/rules/"; }
+    done
 else
     log "rules/ does not exist yet: skipping the rules/ == $CHART/rules/ check"
 fi
