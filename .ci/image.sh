@@ -7,7 +7,8 @@
 #   5. `watcher check` on the shipped example config, inside the image, as its default user;
 #   6. `watcher demo` in the image's filesystem made read-only, as uid 10001, with tmpfs state
 #      (what the Helm chart's securityContext gives it), read /metrics, /-/healthy, /-/ready,
-#      then SIGTERM it and require exit status 0.
+#      check that every metric the Grafana dashboard queries is served, then SIGTERM it and
+#      require exit status 0.
 # Runs as root on Debian; installs what it lacks. Exits non-zero on any failure.
 #
 # Environment: WATCHER_CI_CACHE (default /var/cache/watcher-ci) keeps the debootstrap rootfs
@@ -155,12 +156,24 @@ set -e
 [[ $rc == 1 ]] || die "watcher check without secrets exited $rc, expected 1"
 
 # ---- watcher demo, read-only root, non-root ------------------------------------------------
-python3 - "$PORT" <<'EOF' || die "something already listens on 127.0.0.1:$PORT; stop it first"
+# The default listen address (0.0.0.0:9746) when that port is free here, else an OS-picked one.
+port_in_use() {
+    python3 -c '
 import socket, sys
 with socket.socket() as s:
     s.settimeout(1)
-    sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0)
-EOF
+    sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) != 0)' "$1"
+}
+DEMO_ARGS=""
+if port_in_use "$PORT"; then
+    PORT=$(python3 -c '
+import socket
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])')
+    DEMO_ARGS="--listen 127.0.0.1:$PORT"
+    log "port 9746 is taken here: the demo listens on $PORT"
+fi
 ROOT=$(buildah mount "$CTR")
 DEMO_LOG=$(mktemp)
 log "watcher demo (read-only root, uid 10001) on :$PORT"
@@ -178,8 +191,8 @@ unshare --mount --pid --fork --kill-child=TERM -- sh -euc '
     cd "$root"
     exec chroot --userspec=10001:10001 "$root" /usr/bin/env -i \
         PATH=/opt/watcher/bin:/usr/bin:/bin HOME=/var/lib/watcher PYTHONDONTWRITEBYTECODE=1 \
-        sh -c "cd /var/lib/watcher && exec watcher demo"
-' sh "$ROOT" >"$DEMO_LOG" 2>&1 &
+        sh -c "cd /var/lib/watcher && exec watcher demo $2"
+' sh "$ROOT" "$DEMO_ARGS" >"$DEMO_LOG" 2>&1 &
 DEMO=$!
 
 fetch() {  # fetch PATH -> body on stdout; fails unless HTTP 200
@@ -211,6 +224,25 @@ for metric in watcher_build_info watcher_source_up; do
     grep -q "^$metric" <<<"$body" || { cat "$DEMO_LOG" >&2; die "/metrics lacks $metric"; }
 done
 log "/metrics served $(grep -cv '^#' <<<"$body") samples"
+# Every metric the Grafana dashboard queries is one the daemon exports.
+printf '%s\n' "$body" >"$DEMO_LOG.metrics"
+python3 - helm/watcher/files/dashboard.json "$DEMO_LOG.metrics" <<'EOF' || die "the dashboard queries metrics /metrics lacks"
+import json, re, sys
+board = json.load(open(sys.argv[1], encoding="utf-8"))
+exprs, panels = [], list(board["panels"])
+while panels:
+    panel = panels.pop()
+    panels += panel.get("panels", [])
+    exprs += [t["expr"] for t in panel.get("targets", [])]
+exprs += [v["query"]["query"] for v in board["templating"]["list"] if v["type"] == "query"]
+wanted = {n for e in exprs for n in re.findall(r"\b((?:coinw|tradeboss|watcher)_\w+)", e)}
+lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
+served = {re.split(r"[{ ]", line)[0] for line in lines if line.strip() and line[0] != "#"}
+missing = sorted(wanted - served)
+for name in missing:
+    print(f"dashboard.json queries {name}, which /metrics does not serve", file=sys.stderr)
+sys.exit(bool(missing))
+EOF
 
 # SIGTERM goes to watcher itself, PID 1 of its PID namespace as in a container (unshare
 # --fork waits in the parent and ignores SIGTERM); the daemon drains and exits 0.
@@ -225,5 +257,5 @@ fi
 rc=0
 wait "$DEMO" || rc=$?
 [[ $rc == 0 ]] || { cat "$DEMO_LOG" >&2; die "watcher demo exited $rc on SIGTERM, expected 0"; }
-rm -f "$DEMO_LOG"
+rm -f "$DEMO_LOG" "$DEMO_LOG.metrics"
 log "ok"
