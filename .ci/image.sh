@@ -4,7 +4,8 @@
 #   2. build a Debian bookworm base with debootstrap (no image registry is reachable), cached;
 #   3. buildah bud the Dockerfile on it;
 #   4. check the image's metadata (exec-form ENTRYPOINT, numeric non-root USER, volume, port);
-#   5. `watcher check` on the shipped example config, inside the image, as its default user;
+#   5. `watcher check` on the shipped example config, inside the image, as its default user,
+#      and on the Helm chart's rendered config and rules for each of its CI values files;
 #   6. `watcher demo` in the image's filesystem made read-only, as uid 10001, with tmpfs state
 #      (what the Helm chart's securityContext gives it), read /metrics, /-/healthy, /-/ready,
 #      check that every metric the Grafana dashboard queries is served, then SIGTERM it and
@@ -121,13 +122,15 @@ if actual != expected:
 CTR=""
 DEMO=""
 SECRETS=$(mktemp -d)
+WORK=$(mktemp -d)
+chmod 0755 "$WORK"
 cleanup() {
     if [[ -n $DEMO ]] && kill -0 "$DEMO" 2>/dev/null; then
         pkill -KILL -P "$DEMO" 2>/dev/null || true
         wait "$DEMO" 2>/dev/null || true
     fi
     [[ -n $CTR ]] && { buildah umount "$CTR" >/dev/null 2>&1 || true; buildah rm "$CTR" >/dev/null 2>&1 || true; }
-    rm -rf "$SECRETS"
+    rm -rf "$SECRETS" "$WORK"
 }
 trap cleanup EXIT
 CTR=$(buildah from --quiet "$IMAGE")
@@ -154,6 +157,34 @@ buildah run --isolation chroot "$CTR" -- watcher check -c /etc/watcher/watcher.y
 rc=$?
 set -e
 [[ $rc == 1 ]] || die "watcher check without secrets exited $rc, expected 1"
+
+# ---- the chart's configs, as the pod sees them ----------------------------------------------
+# For every values file of the chart's CI: its config and rules ConfigMaps laid out as the
+# Deployment mounts them, checked by this image's watcher.
+log "watcher check on the Helm chart's rendered config and rules (inside the image)"
+tools_helm
+tools_install pyyaml
+for values in helm/watcher/ci/*-values.yaml; do
+    name=$(basename "$values" -values.yaml)
+    mkdir -m 0755 "$WORK/$name"
+    "$HELM" template ci helm/watcher -f "$values" >"$WORK/$name.yaml" || die "$name: helm template"
+    "$TOOLS/bin/python" - "$WORK/$name.yaml" "$WORK/$name" <<'EOF' || die "$name: no ConfigMaps"
+import os, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1], encoding="utf-8")) if d]
+for doc in docs:
+    name = doc["metadata"]["name"]
+    if doc["kind"] == "ConfigMap" and name.endswith(("-config", "-rules")):
+        folder = os.path.join(sys.argv[2], name.rsplit("-", 1)[1])
+        os.mkdir(folder, 0o755)
+        for file, text in (doc.get("data") or {}).items():
+            with open(os.path.join(folder, file), "w", encoding="utf-8") as f:
+                f.write(text)
+EOF
+    buildah run --isolation chroot -v "$WORK/$name/config:/etc/watcher/config:ro" \
+        -v "$WORK/$name/rules:/etc/watcher/rules:ro" -v "$SECRETS:/etc/watcher/secrets:ro" \
+        -e WALLET_TOKEN=ci "$CTR" -- watcher check -c /etc/watcher/config/watcher.yaml \
+        || die "$name: watcher rejected the chart's config"
+done
 
 # ---- watcher demo, read-only root, non-root ------------------------------------------------
 # The default listen address (0.0.0.0:9746) when that port is free here, else an OS-picked one.
