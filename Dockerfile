@@ -1,7 +1,7 @@
 # watcher container image.
 #
 #   docker build -t watcher .
-#   docker run --read-only -v watcher-state:/var/lib/watcher -p 9746:9746 watcher demo
+#   docker run --read-only --tmpfs /tmp -p 9746:9746 watcher demo
 #
 # BASE_IMAGE is any Debian-like image with Python >= 3.11 and its venv module. The default is the
 # official slim image; CI builds on a debootstrap'ed Debian bookworm instead (see .ci/image.sh),
@@ -11,10 +11,12 @@ ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
 # ---- build: turn the source tree into wheels (ours and every dependency) ---------------------
 FROM ${BASE_IMAGE} AS build
 
-# Package index settings, passed in when the build cannot use pip's defaults (a mirror or proxy).
-ARG PIP_INDEX_URL=
-ARG PIP_EXTRA_INDEX_URL=
-ARG PIP_TRUSTED_HOST=
+# Package index settings, passed in when the build cannot use pip's defaults (a mirror, a proxy,
+# a TLS-intercepting proxy's CA bundle mounted into the build). Unset unless given.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
+ARG PIP_CERT
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DEFAULT_TIMEOUT=120 \
