@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import Simulator
 from watcher.clock import FakeClock
 from watcher.retry import set_testing
 
@@ -16,6 +17,15 @@ def _no_retry_waits() -> Iterator[None]:
     set_testing(True)
     yield
     set_testing(False)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    """The simulator of every upstream, served on 127.0.0.1 in the test's loop."""
+    s = Simulator()
+    await s.start()
+    yield s
+    await s.stop()
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.conftest import Writer
 from tests.e2e import ROOT, Simulator, free_port
@@ -27,14 +24,6 @@ async def watcher(*args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    s = Simulator()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 def coupon_config(write: Writer, sim: Simulator, secret: str = DEMO_SECRET_KEY) -> str:

@@ -18,14 +18,6 @@ COUPON = (
 )
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    s = Simulator()
-    await s.start()
-    yield s
-    await s.stop()
-
-
 def write_config(write: Writer, sim: Simulator, port: int, secret: str = DEMO_SECRET_KEY) -> Path:
     return write(
         "watcher.yaml",

@@ -59,3 +59,15 @@ def test_the_largest_spacing_wins(clock: FakeClock) -> None:
     registry = LimiterRegistry(clock)
     registry.get("k", "/p", 2.5)
     assert registry.get("k", "/p", 2.0).spacing == 2.5
+
+
+def test_repeated_rate_limits_escalate_and_a_success_resets(clock: FakeClock) -> None:
+    """Each consecutive refusal pauses the key longer (10, 30, 60 s ...); a success starts over."""
+    limiter = LimiterRegistry(clock).get("k", "/p", 2.0)
+    assert [10.0, 30.0, 60.0] == [limiter.rate_limited() for _ in range(3)]
+    assert 60.0 == limiter.next_slot_in
+    clock.advance(60)
+    limiter.succeeded()
+    assert 10.0 == limiter.rate_limited()
+    assert 45.0 == limiter.rate_limited(retry_after=45.0)  # upstream's hint wins when longer
+    assert 45.0 == limiter.next_slot_in

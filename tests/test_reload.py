@@ -15,14 +15,6 @@ from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    s = Simulator()
-    await s.start()
-    yield s
-    await s.stop()
-
-
 def config_text(write: Writer, sim: Simulator, port: int, sources: list[tuple[str, str]]) -> str:
     body = "".join(
         f"""\

@@ -17,14 +17,6 @@ from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    s = Simulator()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def client(
     sim: Simulator, write: Writer
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:

@@ -13,6 +13,10 @@ import hashlib
 
 from watcher.clock import Clock
 
+#: Pauses after consecutive rate-limit answers on one key: CoinW escalates its own penalties
+#: (half quota, 30 s bans, an 8 h blacklist after 10 bans), so we back off harder each time.
+BACKOFF_STEPS = (10.0, 30.0, 60.0, 120.0, 300.0)
+
 
 class Limiter:
     """Grants one request slot per ``spacing`` seconds, first come first served."""
@@ -22,6 +26,7 @@ class Limiter:
         self._clock = clock
         self._next = float("-inf")
         self._lock = asyncio.Lock()
+        self._strikes = 0
 
     async def acquire(self) -> None:
         """Wait for the next free slot and take it."""
@@ -35,6 +40,19 @@ class Limiter:
     def penalize(self, seconds: float) -> None:
         """Grant no slot for ``seconds`` from now (after a rate-limit answer)."""
         self._next = max(self._next, self._clock.monotonic() + seconds)
+
+    def rate_limited(self, retry_after: float | None = None) -> float:
+        """Upstream refused us for speed: pause the key (longer on each repeat); return the pause."""
+        wait = BACKOFF_STEPS[min(self._strikes, len(BACKOFF_STEPS) - 1)]
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        self._strikes += 1
+        self.penalize(wait)
+        return wait
+
+    def succeeded(self) -> None:
+        """A request on the key went through: the next rate-limit answer starts the steps again."""
+        self._strikes = 0
 
     @property
     def next_slot_in(self) -> float:

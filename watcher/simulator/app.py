@@ -16,11 +16,11 @@ Fault endpoints: ``coupon``, ``partner``, ``tradeboss``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
 from watcher.simulator import coinw, partner, tradeboss
+from watcher.simulator.control import json_object
 from watcher.simulator.faults import FAULT_KINDS
 from watcher.simulator.state import SimState, default_coupons
 
@@ -48,22 +48,12 @@ def create_app(state: SimState | None = None) -> web.Application:
     return app
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="expected a JSON object") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="expected a JSON object")
-    return body
-
-
 async def _requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[coinw.STATE].summary())
 
 
 async def _inject(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await json_object(request)
     try:
         request.app[coinw.STATE].faults.inject(
             str(body.get("endpoint", "coupon")),
@@ -84,7 +74,7 @@ async def _clear(request: web.Request) -> web.Response:
 async def _set_coupon(request: web.Request) -> web.Response:
     state = request.app[coinw.STATE]
     cid = int(request.match_info["id"])
-    body = await _json(request)
+    body = await json_object(request)
     coupon = state.coupons.get(cid)
     if coupon is None:
         template = next(iter(default_coupons().values()))
@@ -99,7 +89,7 @@ async def _delete_coupon(request: web.Request) -> web.Response:
 
 
 async def _set_account(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await json_object(request)
     api_key, secret = body.get("api_key"), body.get("secret_key")
     if not isinstance(api_key, str) or not isinstance(secret, str):
         return web.json_response(

@@ -29,9 +29,7 @@ PATH = "/v1/perpum/account/almightyGoldInfo"
 REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
-# CoinW answers 29001 when we are too fast; its penalties escalate to bans, so back off hard.
 RATE_LIMIT_CODE = 29001
-RATE_LIMIT_BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0)
 AUTH_CODES = {6000, 6001, 6003}
 
 HELP = {
@@ -60,7 +58,6 @@ class CouponSource:
         self._clock = clock
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
-        self._strikes = 0
 
     @property
     def config(self) -> CoinwCouponConfig:
@@ -92,18 +89,14 @@ class CouponSource:
             except SourceError as exc:
                 result.errors.append(exc)
                 continue
-            self._strikes = 0
+            self._limiter.succeeded()
             series, skipped = self._series(status, rows)
             result.groups[status] = series
             result.skipped_rows += skipped
         return result
 
     def _back_off(self, exc: RateLimitedError) -> None:
-        wait = RATE_LIMIT_BACKOFF[min(self._strikes, len(RATE_LIMIT_BACKOFF) - 1)]
-        if exc.retry_after is not None:
-            wait = max(wait, exc.retry_after)
-        self._strikes += 1
-        self._limiter.penalize(wait)
+        wait = self._limiter.rate_limited(exc.retry_after)
         log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
     async def _fetch(self, status: str) -> list[Any]:

@@ -35,7 +35,6 @@ REQUEST_SPACING = 0.21
 SUCCESS_CODE = "200"
 # Errors are the futures API's (NOTES.md): 29001 too fast, 6000/6001/6003 auth, 500 internal.
 RATE_LIMIT_CODE = 29001
-RATE_LIMIT_BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0)
 AUTH_CODES = {6000, 6001, 6003}
 GROUP = "window"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -110,7 +109,6 @@ class InviteeSource:
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._sort_keys = config.signer == "futures_sorted"
         self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
-        self._strikes = 0
 
     @property
     def config(self) -> CoinwInviteeConfig:
@@ -133,7 +131,7 @@ class InviteeSource:
         except SourceError as exc:
             result.errors.append(exc)
             return result
-        self._strikes = 0
+        self._limiter.succeeded()
         result.skipped_rows = window.skipped
         result.groups[GROUP] = self._series(window)
         return result
@@ -194,11 +192,7 @@ class InviteeSource:
         window.add(uid, day, volume)
 
     def _back_off(self, exc: RateLimitedError) -> None:
-        wait = RATE_LIMIT_BACKOFF[min(self._strikes, len(RATE_LIMIT_BACKOFF) - 1)]
-        if exc.retry_after is not None:
-            wait = max(wait, exc.retry_after)
-        self._strikes += 1
-        self._limiter.penalize(wait)
+        wait = self._limiter.rate_limited(exc.retry_after)
         log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
     async def _fetch(self, start: str, end: str, page: int, size: int) -> tuple[list[Any], int]:
