@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from watcher.config import (
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, RetryPolicy, Silence
+from watcher.retry import set_testing
 from watcher.storage import open_db
 
 ROUTE = RouteConfig(
@@ -36,6 +37,15 @@ ROUTE = RouteConfig(
     group_interval=60,
     repeat_interval=4 * 3600,
 )
+
+
+@pytest.fixture(autouse=True)
+def _real_backoff() -> Iterator[None]:
+    """Backoff waits as in production: every wait goes through the FakeClock, so tests still
+    take no time, and they can assert the waits themselves (Retry-After, outbox backoff)."""
+    set_testing(False)
+    yield
+    set_testing(True)
 
 
 @pytest.fixture
