@@ -114,3 +114,50 @@ async def test_listen_conflict_is_one_line(write: Writer, sim: Simulator) -> Non
     assert 1 == code
     assert "server.listen: cannot listen on 127.0.0.1:" in err
     assert "Traceback" not in err
+
+
+async def test_once_sends_nothing_without_send_and_keeps_state_in_memory(
+    write: Writer, sim: Simulator
+) -> None:
+    """`watcher once` prints the alert but posts nothing to the webhook, and writes no state file."""
+    from aiohttp import web
+
+    posts: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        posts.append(request.path)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    write(
+        "rules/r.yaml",
+        "groups:\n  - name: g\n    rules:\n      - {alert: Always, expr: vector(1)}\n",
+    )
+    path = write(
+        "w.yaml",
+        f"""\
+storage: {{path: {write.root}/state.db}}
+rule_files: [rules/*.yaml]
+route: {{receiver: r, group_wait: 0s}}
+receivers:
+  - name: r
+    webhook_configs: [{{url: "{url}/hook"}}]
+    alertmanager_configs: [{{url: "{url}/am"}}]
+""",
+    )
+    try:
+        code, out, _ = await watcher("once", "-c", str(path))
+        assert 0 == code
+        assert "# ALERT firing Always {alertname=Always} value=1" in out
+        assert [] == posts
+        assert not (write.root / "state.db").exists()
+        code, _, _ = await watcher("once", "-c", str(path), "--send")
+        assert 0 == code
+        assert ["/am/api/v2/alerts", "/hook"] == sorted(posts)
+    finally:
+        await runner.cleanup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -155,6 +156,10 @@ async def test_invalid_row_is_skipped_and_counted(
         ({"status": 200, "payload": {"code": 0, "data": {"x": 1}}}, "malformed"),
         ({"status": 200, "payload": [1, 2]}, "malformed"),
         ({"status": 200, "payload": {"data": []}}, "malformed"),
+        ({"status": 200, "body": '{"code": Infinity, "data": []}'}, "api_error"),
+        ({"status": 200, "payload": {"code": False, "data": []}}, "api_error"),
+        ({"status": 200, "body": '{"code": 0, "data": [], "x": ' + "9" * 5000 + "}"}, "malformed"),
+        ({"status": 200, "body": "[" * 100_000 + "]" * 100_000}, "malformed"),
     ],
 )
 async def test_faults_fail_the_status_with_a_reason(
@@ -204,6 +209,25 @@ async def test_rate_limit_backs_off_and_skips_the_rest(
         assert len(m.requests) == 1
     assert [e.reason for e in result.errors] == ["rate_limited"]
     assert src._limiter.next_slot_in >= 10.0
+
+
+async def test_amounts_a_gauge_cannot_hold_are_invalid_rows(
+    session: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """1e400 would export as +Inf: the row is skipped and counted, the others still count."""
+    rows = [{**ROW, "id": 1, "currentAmount": "1e400"}, {**ROW, "id": 2}]
+    with aioresponses() as m:
+        m.get(
+            URL,
+            body='{"code": 0, "msg": "", "data": '
+            + json.dumps(rows).replace('"1e400"', "1e400")
+            + "}",
+        )
+        result = await source(session, clock).poll()
+    assert 1 == result.skipped_rows
+    assert {"2"} == {
+        s.labels["coupon_id"] for s in result.groups["unused"] if "coupon_id" in s.labels
+    }
 
 
 async def test_duplicate_ids_in_one_response_do_not_duplicate_series(

@@ -241,3 +241,103 @@ def test_group_by_all_labels(write: Writer) -> None:
     )
     assert cfg.route is not None
     assert cfg.route.group_by is None
+
+
+def test_tradeboss_header_from_a_file(write: Writer) -> None:
+    """`headers: {Authorization_file: F}` sends `Authorization` with the file's content."""
+    write("token", "Bearer from-file\n")
+    path = write(
+        "w.yaml",
+        "sources:\n  - name: w\n    type: tradeboss_balance\n    base_url: https://x.example\n"
+        "    company_id: 1\n    headers: {Authorization_file: token, X-Team: ops}\n"
+        "    accounts: [{third_server_code: t, user_name: u, currency: HKD}]\n",
+    )
+    source = load_config(path).sources[0]
+    assert isinstance(source, TradebossConfig)
+    assert {"Authorization": "Bearer from-file", "X-Team": "ops"} == {
+        k: v.get() for k, v in source.headers.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ("5", "w.yaml:6 sources[0].headers: expected a mapping of header names to values"),
+        (
+            "{A: x, A_file: token}",
+            "w.yaml:6 sources[0].headers.A: give either A or A_file, not both",
+        ),
+        (
+            '{"Bad Header": x}',
+            'w.yaml:6 sources[0].headers.Bad Header: invalid HTTP header name "Bad Header"',
+        ),
+    ],
+)
+def test_tradeboss_header_mistakes(write: Writer, headers: str, expected: str) -> None:
+    """Bad `headers` are one-line problems, never a crash."""
+    write("token", "t")
+    path = write(
+        "w.yaml",
+        "sources:\n  - name: w\n    type: tradeboss_balance\n    base_url: https://x.example\n"
+        f"    company_id: 1\n    headers: {headers}\n"
+        "    accounts: [{third_server_code: t, user_name: u, currency: HKD}]\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert [expected] == [p.replace(str(path.parent) + "/", "") for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("a: &a [*a]\n", "w.yaml:1: invalid YAML: nesting too deep (a recursive alias?)"),
+        (
+            "global:\n  evaluation_interval: " + "9" * 400 + "y\n",
+            'w.yaml:2 global.evaluation_interval: duration "'
+            + "9" * 400
+            + 'y" is longer than Prometheus allows (about 292 years)',
+        ),
+        (
+            "sources:\n  - {name: a, type: coinw_mega_coupon, api_key: k, secret_key: s, interval: 1m, stale_after: 10s}\n",
+            "w.yaml:2 sources[0].stale_after: must be at least the interval (60s)",
+        ),
+        (
+            'server:\n  listen: "[::1"\n',
+            'w.yaml:2 server.listen: expected host:port like 0.0.0.0:9746, got "[::1"',
+        ),
+        (
+            'server:\n  listen: "0.0.0.0:99999"\n',
+            'w.yaml:2 server.listen: expected host:port like 0.0.0.0:9746, got "0.0.0.0:99999"',
+        ),
+    ],
+)
+def test_hostile_input_is_a_one_line_problem(write: Writer, snippet: str, expected: str) -> None:
+    """Recursive aliases, absurd durations, too-short stale_after, bad listen: one line each."""
+    path = write("w.yaml", snippet)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert [expected] == [p.replace(str(path.parent) + "/", "") for p in info.value.problems]
+
+
+def test_ipv6_listen(write: Writer) -> None:
+    """`[::1]:9746` listens on ::1."""
+    cfg = load_config(write("w.yaml", 'server: {listen: "[::1]:9746"}\n'))
+    assert ("::1", 9746) == (cfg.server.host, cfg.server.port)
+
+
+def test_non_utf8_config_is_one_line(write: Writer) -> None:
+    """A config file that is not UTF-8 is reported, not a traceback."""
+    path = write.root / "w.yaml"
+    path.write_bytes(b"global:\n  external_labels: {a: \xff}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert [f"{path}: the config file is not UTF-8 text (byte 31)"] == info.value.problems
+
+
+def test_group_wait_zero_is_allowed(write: Writer) -> None:
+    """Alertmanager accepts group_wait: 0s (send at once); so do we."""
+    cfg = load_config(
+        write("w.yaml", "route: {receiver: r, group_wait: 0s}\nreceivers: [{name: r}]\n")
+    )
+    assert cfg.route is not None
+    assert 0.0 == cfg.route.group_wait

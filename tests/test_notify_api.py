@@ -203,6 +203,34 @@ async def test_post_silence_rejects_bad_input_like_alertmanager(
             assert 404 == resp.status
 
 
+@pytest.mark.parametrize(
+    ("matchers", "error"),
+    [
+        (5, "matchers: expected a non-empty list"),
+        ([], "matchers: expected a non-empty list"),
+        (
+            [{"name": "a", "value": "b", "isRegex": "false"}],
+            "matchers[0]: isRegex and isEqual must be true or false",
+        ),
+    ],
+)
+async def test_post_silence_rejects_wrong_types_with_400(
+    server: tuple[str, Dispatcher], matchers: object, error: str
+) -> None:
+    """Wrong JSON types are a 400 naming the field, never a 500 or a silently wrong silence."""
+    url, d = server
+    body = {
+        "matchers": matchers,
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "x",
+        "comment": "y",
+    }
+    async with aiohttp.ClientSession() as s, s.post(f"{url}/api/v2/silences", json=body) as resp:
+        assert (400, f"failed to create silence: {error}") == (resp.status, await resp.json())
+    assert [] == d.silences()
+
+
 async def test_silence_update_with_new_matchers_replaces_it(
     server: tuple[str, Dispatcher],
 ) -> None:

@@ -154,21 +154,26 @@ async def test_request_headers_and_body(session: aiohttp.ClientSession, clock: F
     ("amount", "digits", "expected"),
     [
         ("42.1098", 4, Decimal("42.1098")),
-        ("2500.5", 2, Decimal("2500.50")),
+        ("2500.5", 2, Decimal("2500.5")),
         ("18230.0000", 4, Decimal("18230.0000")),
-        ("100", 2, Decimal("100.00")),
+        ("100", 2, Decimal("100")),
         (100, 0, Decimal(100)),
-        ("0", 4, Decimal("0.0000")),
+        ("0", 4, Decimal("0")),
         ("-12.5", 1, Decimal("-12.5")),
-        ("1E+2", 0, Decimal(100)),
-        ("42.10985", 4, Decimal("42.1098")),
+        ("1E+2", 0, Decimal("1E+2")),
+        ("42.10985", 4, Decimal("42.10985")),  # more decimals than announced: kept, not rounded
         (" 7.25 ", None, Decimal("7.25")),
         ("42.1098", "4", Decimal("42.1098")),
         ("12345678901234567.89", 2, Decimal("12345678901234567.89")),
+        (
+            "12345678901234567890.123456789012345678",
+            18,
+            Decimal("12345678901234567890.123456789012345678"),
+        ),
     ],
 )
 def test_amount_formats(amount: Any, digits: Any, expected: Decimal) -> None:
-    """Amounts parse exactly with Decimal and carry amount_digits decimals."""
+    """Amounts parse to the exact value upstream wrote; amount_digits never rounds them."""
     parsed = parse_amount(amount, digits)
     assert (expected, str(expected)) == (parsed, str(parsed))
 

@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -77,11 +77,11 @@ class SilenceView:
     comment: str
 
 
-def _open_storage(config: Config) -> sqlite3.Connection:
+def _open_storage(config: Config, path: str) -> sqlite3.Connection:
     try:
-        return open_db(config.storage.path)
+        return open_db(path)
     except (OSError, sqlite3.Error) as exc:
-        msg = f"{config.file}: storage.path: cannot open {config.storage.path}: {exc}"
+        msg = f"{config.file}: storage.path: cannot open {path}: {exc}"
         raise ConfigError([msg]) from None
 
 
@@ -98,8 +98,15 @@ class Daemon:
         clock: Clock | None = None,
         console: TextIO = sys.stdout,
         env: Mapping[str, str] | None = None,
+        storage_path: str | None = None,
+        deliver: bool = True,
+        adjust: Callable[[Config], Config] | None = None,
     ) -> None:
         self.config = config
+        #: False for `watcher once` without --send: alerts are evaluated, never handed on.
+        self.deliver = deliver
+        #: Applied to every config read on reload too (the demo's --slack-url).
+        self._adjust = adjust or (lambda c: c)
         self.clock = clock or SystemClock()
         self.env = env
         # Prometheus ignores *_created samples by default; they only add noise to /metrics.
@@ -116,7 +123,7 @@ class Daemon:
         self._eval_lock = asyncio.Lock()
         self.last_alerts: list[Alert] = []
         groups = load_rule_files(config.rule_paths())
-        self.db = _open_storage(config)
+        self.db = _open_storage(config, storage_path or config.storage.path)
         self.rules = RuleManager(
             groups,
             metrics=self.metrics,
@@ -155,7 +162,8 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.dispatcher.drain(DRAIN_TIMEOUT)
+        if self.deliver:
+            await self.dispatcher.drain(DRAIN_TIMEOUT)
         await self._session.close()
         self.db.close()
 
@@ -192,7 +200,8 @@ class Daemon:
         async with self._eval_lock:
             snapshot = self.snapshot()
             self.last_alerts = self.rules.evaluate(snapshot)
-            await self.dispatcher.send(self.last_alerts, snapshot.time)
+            if self.deliver:
+                await self.dispatcher.send(self.last_alerts, snapshot.time)
 
     async def evaluation_loop(self) -> None:
         """Evaluate every ``global.evaluation_interval`` (polls trigger extra evaluations)."""
@@ -231,12 +240,18 @@ class Daemon:
     async def reload(self) -> bool:
         """Re-read the config and rule files; apply them if valid, else keep the old ones."""
         try:
-            new = load_config(self.config.file, self.env)
+            new = self._adjust(load_config(self.config.file, self.env))
             groups: list[RuleGroup] = load_rule_files(new.rule_paths())
         except ConfigError as exc:
             self.metrics.config_last_reload_successful.set(0)
             for problem in exc.problems:
                 log.error("config.reload_failed", problem=problem)
+            return False
+        except Exception as exc:  # a loader bug must not take the running config down
+            self.metrics.config_last_reload_successful.set(0)
+            log.exception(
+                "config.reload_failed", problem=f"{self.config.file}: {type(exc).__name__}"
+            )
             return False
         for key in ("server", "storage"):
             if getattr(new, key) != getattr(self.config, key):

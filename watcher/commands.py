@@ -18,6 +18,7 @@ from prometheus_client import generate_latest
 
 from watcher.app import Daemon, build_app
 from watcher.config import Config, Secret, SlackConfig, load_config
+from watcher.config.load import parse_listen
 from watcher.errors import ConfigError
 from watcher.rules import check_rule_files, run_rule_tests
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, create_app
@@ -105,9 +106,11 @@ def demo(listen: str, state_dir: str | None, slack_url: str | None = None) -> in
         "WATCHER_DEMO_LISTEN": listen,
         "WATCHER_DEMO_STATE": str(state / "state.db"),
     }
-    config = load_config(DEMO_CONFIG, env)
-    if slack_url:
-        config = _with_slack(config, slack_url)
+
+    def adjust(config: Config) -> Config:
+        return _with_slack(config, slack_url) if slack_url else config
+
+    config = adjust(load_config(DEMO_CONFIG, env))
 
     async def simulator_ctx(_app: web.Application) -> AsyncIterator[None]:
         runner = web.AppRunner(create_app(), access_log=None)
@@ -126,7 +129,7 @@ def demo(listen: str, state_dir: str | None, slack_url: str | None = None) -> in
         await runner.cleanup()
 
     async def make() -> web.Application:
-        app = build_app(Daemon(config, env=env))
+        app = build_app(Daemon(config, env=env, adjust=adjust))
         app.cleanup_ctx.insert(0, simulator_ctx)
         return app
 
@@ -143,19 +146,22 @@ def _with_slack(config: Config, url: str) -> Config:
 
 
 async def once(path: str, *, send: bool) -> int:
-    """Poll every source once, print the metrics and the alerts that would fire."""
+    """Poll every source once, print the metrics and the alerts that would fire.
+
+    Nothing is sent unless ``send``; either way the state lives in memory, so a one-off run
+    never touches a running daemon's alert state, notification log or outbox.
+    """
     config = load_config(path)
-    daemon = Daemon(config)
+    daemon = Daemon(config, storage_path=":memory:", deliver=send)
     try:
         daemon.make_runners()
         results = await asyncio.gather(*(r.poll_once() for r in daemon.runners.values()))
         await daemon.evaluate()
         sys.stdout.write(generate_latest(daemon.registry).decode())
-        for alert in daemon.last_alerts:
+        # Pending alerts too: with `for:` a single evaluation can only start the timer.
+        for alert in daemon.active_alerts():
             labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-            print(
-                f"# ALERT {'resolved' if alert.resolved else 'firing'} {{{labels}}} value={alert.value:g}"
-            )
+            print(f"# ALERT {alert.state} {alert.name} {{{labels}}} value={alert.value:g}")
         if send:
             await daemon.dispatcher.flush_now()
     finally:
@@ -165,16 +171,17 @@ async def once(path: str, *, send: bool) -> int:
 
 def simulate(listen: str) -> int:
     """Serve only the simulator."""
-    host, _, port = listen.rpartition(":")
-    if not port.isdigit():
-        msg = f"--listen: expected host:port, got {listen!r}"
+    parsed = parse_listen(listen)
+    if parsed is None:
+        msg = f"--listen: expected host:port like 127.0.0.1:9800, got {listen!r}"
         raise ConfigError([msg])
+    host, port = parsed
     print(
         f"watcher simulate: serving on http://{host or '127.0.0.1'}:{port} "
         f"(api_key {DEMO_API_KEY!r}, secret_key {DEMO_SECRET_KEY!r})",
         flush=True,
     )
-    web.run_app(create_app(), host=host or "127.0.0.1", port=int(port), print=None, access_log=None)
+    web.run_app(create_app(), host=host, port=port, print=None, access_log=None)
     return 0
 
 

@@ -17,6 +17,7 @@ _UNITS = {
     "s": 1.0,
     "ms": 0.001,
 }
+_MAX_MS = 2**63 - 1
 _RE = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
@@ -30,11 +31,15 @@ def parse_duration(text: str) -> float:
     if not text or m is None or not any(m.groups()):
         msg = f'expected a duration like 30s, 5m or 1h30m, got "{text}"'
         raise ValueError(msg)
-    total = 0.0
+    # Integer milliseconds, like Prometheus's int64 durations; anything longer is a typo.
+    total_ms = 0
     for value, unit in zip(m.groups(), _UNITS, strict=True):
         if value:
-            total += int(value) * _UNITS[unit]
-    return total
+            total_ms += int(value) * round(_UNITS[unit] * 1000)
+    if total_ms > _MAX_MS:
+        msg = f'duration "{text}" is longer than Prometheus allows (about 292 years)'
+        raise ValueError(msg)
+    return total_ms / 1000
 
 
 def format_duration(seconds: float) -> str:

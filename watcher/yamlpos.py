@@ -88,9 +88,28 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
     except yaml.YAMLError as exc:
         return None, [f"{file}:1: invalid YAML: {exc}"]
     located = Located(data, file)
-    if node is not None:
-        _record(node, (), located.lines, problems, file)
+    try:
+        if node is not None:
+            _record(node, (), located.lines, problems, file)
+        _check_depth(data, 0)
+    except RecursionError:
+        return None, [f"{file}:1: invalid YAML: nesting too deep (a recursive alias?)"]
     return located, problems
+
+
+_MAX_DEPTH = 64
+
+
+def _check_depth(value: object, depth: int) -> None:
+    """Refuse documents nested deeper than any config needs (recursive aliases included)."""
+    if depth > _MAX_DEPTH:
+        raise RecursionError
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_depth(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_depth(item, depth + 1)
 
 
 def is_mapping(value: object) -> bool:

@@ -80,6 +80,8 @@ _ROUTE_KEYS = {
 _HTTP_KEYS = {"authorization", "basic_auth", "timeout"}
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]*)):(?P<port>\d{1,5})$")
 _URL = re.compile(r"^https?://[^\s/]+")
 
 
@@ -90,6 +92,9 @@ def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Con
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         msg = f"{path}: cannot read config file: {exc.strerror}"
+        raise ConfigError([msg]) from None
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: the config file is not UTF-8 text (byte {exc.start})"
         raise ConfigError([msg]) from None
     return parse_config(text, path, env)
 
@@ -109,6 +114,16 @@ def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) 
     if r.problems:
         raise ConfigError(sorted(r.problems, key=_line_of))
     return cfg
+
+
+def parse_listen(listen: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port`` for IPv6) as (host, port); None when malformed."""
+    m = _LISTEN.match(listen)
+    if m is None:
+        return None
+    host = m.group("v6") or m.group("host") or "0.0.0.0"
+    port = int(m.group("port"))
+    return (host, port) if port <= 65535 else None
 
 
 def _line_of(problem: str) -> int:
@@ -165,11 +180,11 @@ class _ConfigBuilder:
         if not r.mapping(p, {"listen"}):
             return ServerConfig()
         listen = str(r.string((*p, "listen"), "0.0.0.0:9746"))
-        host, sep, port = listen.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        parsed = parse_listen(listen)
+        if parsed is None:
             r.problem((*p, "listen"), f'expected host:port like 0.0.0.0:9746, got "{listen}"')
             return ServerConfig()
-        return ServerConfig(host=host.strip("[]") or "0.0.0.0", port=int(port))
+        return ServerConfig(host=parsed[0], port=parsed[1])
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)
@@ -193,12 +208,16 @@ class _ConfigBuilder:
         if name and not _SOURCE_NAME.match(name):
             r.problem((*p, "name"), f'expected letters, digits, "_", "." or "-", got "{name}"')
         interval = r.duration((*p, "interval"), 60.0)
+        stale_after = r.duration((*p, "stale_after"), 5 * interval)
+        if stale_after < interval:
+            # Healthy series would vanish between two polls and absent() rules would flap.
+            r.problem((*p, "stale_after"), f"must be at least the interval ({interval:g}s)")
         common = {
             "name": name,
             "type": kind,
             "interval": interval,
             "timeout": r.duration((*p, "timeout"), 10.0),
-            "stale_after": r.duration((*p, "stale_after"), 5 * interval),
+            "stale_after": stale_after,
             "labels": r.labels((*p, "labels")),
         }
         for reserved in ("source",):
@@ -253,12 +272,7 @@ class _ConfigBuilder:
 
     def _tradeboss(self, p: Path, common: dict[str, Any]) -> TradebossConfig | None:
         r = self.r
-        headers = {}
-        if r.mapping((*p, "headers"), set(map(str, r.get((*p, "headers")) or {}))):
-            for key in r.get((*p, "headers")):
-                secret = r.secret((*p, "headers"), str(key))
-                if secret is not None:
-                    headers[str(key)] = secret
+        headers = self._headers((*p, "headers"))
         accounts = r.each((*p, "accounts"), self._account)
         if not accounts:
             r.problem((*p, "accounts"), "must list at least one account")
@@ -276,6 +290,25 @@ class _ConfigBuilder:
             concurrency=r.integer((*p, "concurrency"), 8, minimum=1, maximum=256),
             **common,
         )
+
+    def _headers(self, p: Path) -> dict[str, Secret]:
+        """Static headers, each a secret given inline (``Name: value``) or as ``Name_file``."""
+        raw = self.r.get(p)
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.r.problem(p, "expected a mapping of header names to values")
+            return {}
+        names = {str(k).removesuffix("_file") for k in raw}
+        headers: dict[str, Secret] = {}
+        for name in sorted(names):
+            if not _HEADER_NAME.match(name):
+                self.r.problem((*p, name), f'invalid HTTP header name "{name}"')
+                continue
+            secret = self.r.secret(p, name)
+            if secret is not None:
+                headers[name] = secret
+        return headers
 
     def _account(self, p: Path) -> TradebossAccount | None:
         r = self.r
@@ -346,7 +379,8 @@ class _ConfigBuilder:
         node = RouteConfig(
             receiver=receiver,
             group_by=group_by,
-            group_wait=r.duration((*p, "group_wait"), base.group_wait),
+            # Alertmanager allows 0 here (send at once), not for group_interval or repeat_interval.
+            group_wait=r.duration((*p, "group_wait"), base.group_wait, positive=False),
             group_interval=r.duration((*p, "group_interval"), base.group_interval),
             repeat_interval=r.duration((*p, "repeat_interval"), base.repeat_interval),
             matchers=matchers,

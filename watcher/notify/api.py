@@ -133,8 +133,12 @@ def parse_silence(body: object) -> Silence:
     if not isinstance(body, dict):
         msg = "expected a JSON object"
         raise SilenceError(msg)
+    raw_matchers = body.get("matchers")
+    if not isinstance(raw_matchers, list) or not raw_matchers:
+        msg = "matchers: expected a non-empty list"
+        raise SilenceError(msg)
     matchers: list[Matcher] = []
-    for i, m in enumerate(body.get("matchers") or []):
+    for i, m in enumerate(raw_matchers):
         if (
             not isinstance(m, dict)
             or not isinstance(m.get("name"), str)
@@ -145,7 +149,10 @@ def parse_silence(body: object) -> Silence:
         if not _LABEL_NAME.match(m["name"]):
             msg = f'matchers[{i}]: invalid label name "{m["name"]}"'
             raise SilenceError(msg)
-        is_regex, is_equal = bool(m.get("isRegex", False)), bool(m.get("isEqual", True))
+        is_regex, is_equal = m.get("isRegex", False), m.get("isEqual", True)
+        if not isinstance(is_regex, bool) or not isinstance(is_equal, bool):
+            msg = f"matchers[{i}]: isRegex and isEqual must be true or false"
+            raise SilenceError(msg)
         op = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}[
             (is_regex, is_equal)
         ]

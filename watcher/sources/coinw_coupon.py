@@ -6,7 +6,7 @@ Upstream page: ../shared/api/coinw-mega-coupon-balance.txt; signing and errors: 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_sign import CoinwSigner, build_query
 from watcher.sources.http import request_json
+from watcher.sources.numbers import code_number, exact_decimal
 
 log = structlog.get_logger()
 
@@ -146,15 +147,15 @@ def parse_response(body: Any, what: str) -> list[Any]:
         raise SourceError("malformed", msg)
     code = body.get("code")
     text = str(body.get("msg") or body.get("message") or "")[:200]
-    if code not in {0, "0"}:
-        if _as_int(code) == RATE_LIMIT_CODE:
+    if code_number(code) != 0:
+        if code_number(code) == RATE_LIMIT_CODE:
             msg_0 = f"{what}: code {code}: {text or 'API access frequently'}"
             raise RateLimitedError(msg_0)
-        if _as_int(code) in AUTH_CODES:
+        if code_number(code) in AUTH_CODES:
             raise SourceError("auth", f"{what}: code {code}: {text}")
         if code is None:
             raise SourceError("malformed", f"{what}: response has no code")
-        if _as_int(code) == 500:
+        if code_number(code) == 500:
             raise TransientSourceError("api_error", f"{what}: code {code}: {text}")
         raise SourceError("api_error", f"{what}: code {code}: {text}")
     data = body.get("data")
@@ -189,19 +190,7 @@ def parse_row(row: Any) -> tuple[str, dict[str, float]]:
 
 
 def _decimal(row: dict[str, Any], key: str, cid: str) -> Decimal:
-    value = row.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
-        msg = f"coupon {cid}: {key} is missing or not a number ({value!r})"
-        raise ValueError(msg)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        msg = f"coupon {cid}: {key} is not a number ({value!r})"
-        raise ValueError(msg) from None
-    if not number.is_finite():
-        msg = f"coupon {cid}: {key} is not finite ({value!r})"
-        raise ValueError(msg)
-    return number
+    return exact_decimal(row.get(key), f"coupon {cid}: {key}")
 
 
 def _flag(row: dict[str, Any], key: str, cid: str) -> float:
@@ -210,10 +199,3 @@ def _flag(row: dict[str, Any], key: str, cid: str) -> float:
         return float(int(value))
     msg = f"coupon {cid}: {key} must be 0 or 1, got {value!r}"
     raise ValueError(msg)
-
-
-def _as_int(code: Any) -> int | None:
-    try:
-        return int(code)
-    except (TypeError, ValueError):
-        return None

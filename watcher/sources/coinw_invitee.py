@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,7 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_sign import CoinwSigner, build_body
 from watcher.sources.http import request_json
+from watcher.sources.numbers import code_number, exact_decimal
 
 log = structlog.get_logger()
 
@@ -247,7 +248,7 @@ def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
     code = body.get("code")
     text = str(body.get("msg") or body.get("message") or "")[:200]
     if code != SUCCESS_CODE and code != int(SUCCESS_CODE):
-        number = _as_int(code)
+        number = code_number(code)
         if number == RATE_LIMIT_CODE:
             msg = f"{what}: code {code}: {text or 'API access frequently'}"
             raise RateLimitedError(msg)
@@ -274,7 +275,7 @@ def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
     if not isinstance(rows, list):
         msg = f"{what}: expected data.list to be a list, got {type(rows).__name__}"
         raise SourceError(reason="malformed", message=msg)
-    total = _as_int(data.get("total", len(rows)))
+    total = code_number(data.get("total", len(rows)))
     if total is None or total < 0:
         msg = f"{what}: data.total is not a count ({data.get('total')!r})"
         raise SourceError(reason="malformed", message=msg)
@@ -309,24 +310,8 @@ def parse_row(row: Any) -> tuple[str, date, Decimal]:
 
 def parse_volume(value: Any, uid: str) -> Decimal:
     """A volume given as a decimal string (upstream's form) or a JSON number, exactly."""
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        msg = f"uid {uid}: volume is missing or not a number ({value!r})"
-        raise TypeError(msg)
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        msg = f"uid {uid}: volume is not a number ({value!r})"
-        raise ValueError(msg) from None
-    if not number.is_finite() or number < 0:
-        msg = f"uid {uid}: volume must be a finite non-negative number ({value!r})"
+    number = exact_decimal(value, f"uid {uid}: volume")
+    if number < 0:
+        msg = f"uid {uid}: volume must not be negative ({value!r})"
         raise ValueError(msg)
     return number
-
-
-def _as_int(code: Any) -> int | None:
-    if isinstance(code, bool):
-        return None
-    try:
-        return int(code)
-    except (TypeError, ValueError):
-        return None

@@ -93,7 +93,7 @@ async def request_json(
     text = raw.decode("utf-8", errors="replace")
     try:
         body = json.loads(text, parse_float=Decimal) if text.strip() else None
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, 4300+ digit integers, absurd nesting
         body = None
         if 200 <= status < 300:
             msg = f"{what}: HTTP {status} with a body that is not JSON ({_preview(text)})"

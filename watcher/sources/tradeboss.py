@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,7 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_sign import build_body
 from watcher.sources.http import request_json
+from watcher.sources.numbers import exact_decimal
 
 log = structlog.get_logger()
 
@@ -221,27 +222,15 @@ def parse_response(body: Any, what: str, trace: str) -> Decimal:
 
 
 def parse_amount(value: Any, digits: Any = None) -> Decimal:
-    """``amount`` as an exact Decimal, rounded to ``amount_digits`` decimals when given."""
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        msg = f"amount is missing or not a number ({value!r})"
-        raise TypeError(msg)
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        msg = f"amount is not a number ({value!r})"
-        raise ValueError(msg) from None
-    if not number.is_finite():
-        msg = f"amount is not finite ({value!r})"
-        raise ValueError(msg)
-    if digits is None:
-        return number
-    if isinstance(digits, str) and digits.strip().isdigit():
-        digits = int(digits)
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
-        msg = f"amount_digits must be an integer from 0 to {MAX_DIGITS}, got {digits!r}"
-        raise ValueError(msg)
-    try:
-        return number.quantize(Decimal(1).scaleb(-digits))
-    except InvalidOperation:
-        msg = f"amount does not fit {digits} decimals ({value!r})"
-        raise ValueError(msg) from None
+    """``amount`` exactly as upstream wrote it.
+
+    ``amount_digits`` says how many decimals upstream uses; it is checked to be sane but never
+    used to round: the exported balance is the upstream string's exact value.
+    """
+    if digits is not None:
+        if isinstance(digits, str) and digits.strip().isdigit():
+            digits = int(digits)
+        if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+            msg = f"amount_digits must be an integer from 0 to {MAX_DIGITS}, got {digits!r:.60}"
+            raise ValueError(msg)
+    return exact_decimal(value, "amount")
