@@ -63,7 +63,7 @@ groups:
 
 
 def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
-    """One pass lists YAML-level, PromQL, duration, template and duplicate-name problems."""
+    """One pass lists YAML-level, PromQL, duration, template and label-name problems."""
     path = write(
         tmp_path,
         """groups:
@@ -100,14 +100,18 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     ] == check_rule_files([path])
 
 
-def test_duplicate_alert_name_in_group(tmp_path: Path) -> None:
-    """Two rules with one alert name in a group are rejected at the second."""
+def test_same_alert_name_twice_in_a_group_loads(tmp_path: Path) -> None:
+    """Two rules with one alert name in a group both load, in order, as Prometheus accepts."""
     path = write(
-        tmp_path, "groups:\n- name: g\n  rules:\n  - {alert: A, expr: x}\n  - {alert: A, expr: y}\n"
+        tmp_path,
+        "groups:\n- name: g\n  rules:\n"
+        "  - {alert: Low, expr: balance < 100, labels: {severity: warning}}\n"
+        "  - {alert: Low, expr: balance < 10, labels: {severity: critical}}\n",
     )
-    assert [
-        f'{path}:5 groups[0].rules[1].alert: duplicate alert name "A" in group "g"'
-    ] == check_rule_files([path])
+    [group] = load_rule_files([path])
+    assert [("Low", "balance < 100"), ("Low", "balance < 10")] == [
+        (r.name, r.expr) for r in group.rules
+    ]
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:

@@ -182,3 +182,71 @@ def test_go_duration_strings() -> None:
         "1m30s",
         "1.5s",
     ]
+
+
+MALFORMED = {
+    "tests: 5": "t.yaml:2 tests: expected a list, got the value 5",
+    "tests: [5]": "t.yaml:2 tests[0]: expected a mapping, got the value 5",
+    "tests: [{input_series: 5}]": "t.yaml:2 tests[0].input_series: expected a list, got the value 5",
+    "tests: [{input_series: [{series: m, values: [1, 2]}]}]": (
+        "t.yaml:2 tests[0].input_series[0].values: expected a scalar, got a list"
+    ),
+    "tests: [{input_series: [{series: m, values: '1 x'}]}]": (
+        't.yaml:2 tests[0].input_series[0].values: invalid value "x" in input series values'
+    ),
+    "tests: [{alert_rule_test: [{eval_time: 1m, alertname: High, exp_alerts: 5}]}]": (
+        "t.yaml:2 tests[0].alert_rule_test[0].exp_alerts: expected a list, got the value 5"
+    ),
+    "tests: [{alert_rule_test: [{eval_time: 1m, alertname: High, exp_alerts: [{exp_labels: 5}]}]}]": (
+        "t.yaml:2 tests[0].alert_rule_test[0].exp_alerts[0].exp_labels: "
+        "expected a mapping of strings, got the value 5"
+    ),
+    "tests: [{promql_expr_test: [{expr: m, exp_samples: [{labels: m, value: abc}]}]}]": (
+        't.yaml:2 tests[0].promql_expr_test[0].exp_samples[0].value: expected a number, got "abc"'
+    ),
+    "tests: [{input_series: [{series: m, values: '1', colour: red}]}]": (
+        "t.yaml:2 tests[0].input_series[0].colour: field colour not found in type series"
+    ),
+    "group_eval_order: 5": "t.yaml:2 group_eval_order: expected a list, got the value 5",
+}
+
+
+@pytest.mark.parametrize("body", sorted(MALFORMED))
+def test_malformed_test_file_is_one_line_naming_file_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    """A test file of the wrong shape fails with one line naming file, line and key, exit 1."""
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "t.yaml").write_text(f"rule_files: [rules.yaml]\n{body}\n", encoding="utf-8")
+    assert (1, f"Unit Testing:  t.yaml\n  FAILED:\n{MALFORMED[body]}\n\n\n") == ours(
+        tmp_path, "t", monkeypatch
+    )
+
+
+def test_group_interval_is_ignored_like_promtool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As promtool 2.x, every group runs at evaluation_interval even with its own interval."""
+    (tmp_path / "rules.yaml").write_text(
+        "groups:\n  - name: slow\n    interval: 3m\n    rules:\n"
+        "      - alert: X\n        expr: m > 5\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "t.yaml").write_text(
+        "rule_files: [rules.yaml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
+        "    input_series: [{series: m, values: '0 10 10 10 10 0'}]\n"
+        "    alert_rule_test:\n      - {eval_time: 1m, alertname: X, exp_alerts: [{}]}\n"
+        "      - {eval_time: 5m, alertname: X}\n",
+        encoding="utf-8",
+    )
+    expected = (0, "Unit Testing:  t.yaml\n  SUCCESS\n\n")
+    assert expected == ours(tmp_path, "t", monkeypatch)
+    if PROMTOOL is not None:  # the expectation is promtool's own
+        real = subprocess.run(
+            [PROMTOOL, "test", "rules", "t.yaml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert expected == (real.returncode, real.stdout)

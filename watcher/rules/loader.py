@@ -164,19 +164,11 @@ class _FileReader:
         if not isinstance(raw_rules, list):
             self.problem((*path, "rules"), f"expected a list, got {_kind(raw_rules)}")
             raw_rules = []
-        rules: list[AlertingRule] = []
-        seen: set[str] = set()
+        rules: list[AlertingRule] = []  # one alert name may repeat, as in Prometheus
         for j, raw in enumerate(raw_rules):
             rule = self.rule(raw, (*path, "rules", j))
-            if rule is None:
-                continue
-            if rule.name in seen:
-                self.problem(
-                    (*path, "rules", j, "alert"),
-                    f'duplicate alert name "{rule.name}" in group "{name}"',
-                )
-            seen.add(rule.name)
-            rules.append(rule)
+            if rule is not None:
+                rules.append(rule)
         return RuleGroup(name, self.doc.file, tuple(rules), interval, limit)
 
     def rule(self, raw: object, path: tuple[str | int, ...]) -> AlertingRule | None:

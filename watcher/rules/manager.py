@@ -14,7 +14,8 @@ import json
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import structlog
 
@@ -29,10 +30,18 @@ from watcher.series import Snapshot
 
 log = structlog.get_logger(__name__)
 
+# Alert state is keyed like Prometheus keys rules: a group by (file, name), a rule within it by
+# its alert name and configured labels (Prometheus's nameAndLabels) plus which occurrence of that
+# pair it is. Version 1 (``rule_alerts``) keyed by (group name, alert name) only; it is read once,
+# when this table is created, and otherwise ignored.
+_TABLE = "rule_alerts_v2"
+_LEGACY_TABLE = "rule_alerts"
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS rule_alerts (
+CREATE TABLE IF NOT EXISTS rule_alerts_v2 (
+    file TEXT NOT NULL,
     group_name TEXT NOT NULL,
-    alertname TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
     labels TEXT NOT NULL,
     annotations TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -41,11 +50,59 @@ CREATE TABLE IF NOT EXISTS rule_alerts (
     resolved_at REAL,
     keep_firing_since REAL,
     value REAL NOT NULL,
-    PRIMARY KEY (group_name, alertname, labels)
+    PRIMARY KEY (file, group_name, rule, occurrence, labels)
 )
 """
+_SELECT = (
+    "SELECT file, group_name, rule, occurrence, labels, annotations,"
+    " state, active_at, fired_at, resolved_at, keep_firing_since, value FROM rule_alerts_v2"
+)
+_UPSERT = (
+    "INSERT OR REPLACE INTO rule_alerts_v2 (file, group_name, rule, occurrence, labels,"
+    " annotations, state, active_at, fired_at, resolved_at, keep_firing_since, value)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DELETE_RULE = (
+    "DELETE FROM rule_alerts_v2 WHERE file = ? AND group_name = ? AND rule = ? AND occurrence = ?"
+)
+_DELETE_ALERT = _DELETE_RULE + " AND labels = ?"
+_SELECT_LEGACY = (
+    "SELECT group_name, alertname, labels, annotations, state, active_at, fired_at,"
+    " resolved_at, keep_firing_since, value FROM rule_alerts"
+)
 
-RuleId = tuple[str, str]
+RuleKey = tuple[str, str, str, int]
+"""(file, group name, rule signature, occurrence): one rule's identity across reloads/restarts."""
+
+
+def rule_keys(group: RuleGroup) -> list[RuleKey]:
+    """The key of each rule of ``group``, in order: the n-th rule with one name and label set
+    gets occurrence n, so the n-th such rule of a reloaded group takes over its state."""
+    seen: dict[str, int] = {}
+    keys: list[RuleKey] = []
+    for rule in group.rules:
+        signature = json.dumps([rule.name, [[k, t.text] for k, t in rule.labels]])
+        n = seen.get(signature, 0)
+        seen[signature] = n + 1
+        keys.append((group.file, group.name, signature, n))
+    return keys
+
+
+@dataclasses.dataclass
+class _GroupRun:
+    """One loaded group: its rules' states (in rule order), their keys, its last evaluation."""
+
+    group: RuleGroup
+    keys: list[RuleKey]
+    states: list[RuleState]
+    last_eval: float | None = None
+
+    def due(self, ts: float) -> bool:
+        """Whether the group runs at ``ts``: always without ``interval``, else once per interval."""
+        interval = self.group.interval
+        if not interval or self.last_eval is None:
+            return True
+        return not 0 <= ts - self.last_eval < interval - 1e-9
 
 
 class SnapshotQueryable:
@@ -94,33 +151,48 @@ class RuleManager:
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.db = db
-        self.groups: list[RuleGroup] = []
-        self.states: dict[RuleId, RuleState] = {}
-        self._persisted: dict[RuleId, dict[LabelKey, Timers]] = {}
+        self.runs: list[_GroupRun] = []
+        self._persisted: dict[RuleKey, dict[LabelKey, Timers]] = {}
+        legacy = False
         if db is not None:
-            db.execute(_SCHEMA)
+            legacy = _has_table(db, _LEGACY_TABLE) and not _has_table(db, _TABLE)
+            with db:
+                db.execute(_SCHEMA)
         self.replace_groups(groups)
         if db is not None:
-            self._restore()
+            self._restore(legacy)
 
     # --- public ---------------------------------------------------------------------------
 
+    @property
+    def groups(self) -> list[RuleGroup]:
+        """The loaded groups, in file order."""
+        return [run.group for run in self.runs]
+
     def evaluate(self, snapshot: Snapshot) -> list[Alert]:
-        """Evaluate every rule over ``snapshot`` at ``snapshot.time``; return alerts to send."""
+        """Evaluate every due group over ``snapshot`` at ``snapshot.time``; return alerts to send.
+
+        A group with ``interval`` runs only when that long has passed since its last run; the
+        alerts of every group are returned on every call (they are re-sent).
+        """
         started = time.perf_counter()
         ts = snapshot.time
         evaluator = Evaluator(SnapshotQueryable(snapshot), ts)
-        for group in self.groups:
-            for rule in group.rules:
-                state = self.states[(group.name, rule.name)]
+        for run in self.runs:
+            if not run.due(ts):
+                continue
+            run.last_eval = ts
+            group = run.group
+            for state in run.states:
                 try:
-                    state.step(evaluator.vector(rule.node), ts, group.limit)
+                    state.step(evaluator.vector(state.rule.node), ts, group.limit)
                 except RuleError as exc:
-                    self.metrics.rule_evaluation_failures.labels(alertname=rule.name).inc()
+                    self.metrics.rule_evaluation_failures.labels(alertname=state.rule.name).inc()
                     log.warning(
                         "rule.evaluation_failed",
+                        file=group.file,
                         group=group.name,
-                        alertname=rule.name,
+                        alertname=state.rule.name,
                         error=str(exc),
                     )
         self._update_gauges()
@@ -130,47 +202,67 @@ class RuleManager:
         return out
 
     def replace_groups(self, groups: Sequence[RuleGroup]) -> None:
-        """Swap in reloaded groups, keeping the state of every (group, alertname) that remains."""
-        old_names = {name for _, name in self.states}
-        states: dict[RuleId, RuleState] = {}
+        """Swap in reloaded groups, carrying state over as Prometheus's Group.CopyState does.
+
+        Old and new groups match by (file, name); within them, the n-th rule with a given alert
+        name and label set takes the alerts of the n-th such rule of the old group.
+        """
+        old_runs = {(r.group.file, r.group.name): r for r in self.runs}
+        old_names = {st.rule.name for r in self.runs for st in r.states}
+        old_keys = {k for r in self.runs for k in r.keys}
+        runs: list[_GroupRun] = []
         for group in groups:
-            for rule in group.rules:
-                state = RuleState(rule, group.name, self.external_labels, self.external_url)
-                previous = self.states.get((group.name, rule.name))
-                if previous is not None:
-                    state.alerts = previous.alerts
-                states[(group.name, rule.name)] = state
-        gone = [rid for rid in self.states if rid not in states]
-        self.groups = list(groups)
-        self.states = states
-        new_names = {name for _, name in states}
+            keys = rule_keys(group)
+            states = [
+                RuleState(rule, group.name, self.external_labels, self.external_url)
+                for rule in group.rules
+            ]
+            run = _GroupRun(group, keys, states)
+            previous = old_runs.get((group.file, group.name))
+            if previous is not None:
+                run.last_eval = previous.last_eval
+                carried = dict(zip(previous.keys, previous.states, strict=True))
+                for key, state in zip(keys, states, strict=True):
+                    if (prev := carried.get(key)) is not None:
+                        state.alerts = prev.alerts
+            runs.append(run)
+        self.runs = runs
+        new_keys = {k for r in runs for k in r.keys}
+        gone = [k for k in old_keys if k not in new_keys]
+        new_names = {st.rule.name for r in runs for st in r.states}
         for name in old_names - new_names:
             for st in ALERT_STATES:
                 with contextlib.suppress(KeyError):
                     self.metrics.alerts.remove(name, st)
         if self.db is not None and gone:
             with self.db:
-                self.db.executemany(
-                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", gone
-                )
-            for rid in gone:
-                self._persisted.pop(rid, None)
+                self.db.executemany(_DELETE_RULE, gone)
+        for key in gone:
+            self._persisted.pop(key, None)
         self._update_gauges()
 
     def active(self) -> list[ActiveAlert]:
         """Pending and firing alerts (copies), for the status page."""
         return [
             dataclasses.replace(a, labels=dict(a.labels), annotations=dict(a.annotations))
-            for state in self.states.values()
+            for state in self._states()
             for a in state
             if a.state != "inactive"
         ]
 
     # --- internals ------------------------------------------------------------------------
 
+    def _states(self) -> Iterator[RuleState]:
+        for run in self.runs:
+            yield from run.states
+
+    def _keyed(self) -> Iterator[tuple[RuleKey, RuleState]]:
+        for run in self.runs:
+            yield from zip(run.keys, run.states, strict=True)
+
     def _alerts(self, ts: float) -> list[Alert]:
         out: list[Alert] = []
-        for state in self.states.values():
+        for state in self._states():
             url = generator_url(self.external_url, state.rule.expr)
             for a in state:
                 if a.state == "pending":
@@ -188,7 +280,8 @@ class RuleManager:
 
     def _update_gauges(self) -> None:
         counts: dict[tuple[str, str], int] = {}
-        for (_, name), state in self.states.items():
+        for state in self._states():
+            name = state.rule.name
             for st in ALERT_STATES:
                 counts.setdefault((name, st), 0)
             for a in state:
@@ -201,69 +294,79 @@ class RuleManager:
         if self.db is None:
             return
         upserts: list[tuple[object, ...]] = []
-        deletes: list[tuple[str, str, str]] = []
-        for rid, state in self.states.items():
+        deletes: list[tuple[object, ...]] = []
+        for rid, state in self._keyed():
             before = self._persisted.setdefault(rid, {})
             now = {a.key: a.timers() for a in state}
             for key, timers in now.items():
                 if before.get(key) != timers:
                     a = state.alerts[key]
-                    upserts.append(
-                        (
-                            rid[0],
-                            rid[1],
-                            json.dumps(key),
-                            json.dumps(a.annotations),
-                            *timers,
-                            a.value,
-                        )
-                    )
-            deletes.extend((rid[0], rid[1], json.dumps(k)) for k in before if k not in now)
+                    notes = json.dumps(a.annotations)
+                    upserts.append((*rid, json.dumps(key), notes, *timers, a.value))
+            deletes.extend((*rid, json.dumps(k)) for k in before if k not in now)
             self._persisted[rid] = now
         if not upserts and not deletes:
             return
         with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO rule_alerts (group_name, alertname, labels, annotations,"
-                " state, active_at, fired_at, resolved_at, keep_firing_since, value)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                upserts,
-            )
-            self.db.executemany(
-                "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ? AND labels = ?",
-                deletes,
-            )
+            self.db.executemany(_UPSERT, upserts)
+            self.db.executemany(_DELETE_ALERT, deletes)
 
-    def _restore(self) -> None:
+    def _restore(self, legacy: bool) -> None:
         assert self.db is not None
-        rows = self.db.execute(
-            "SELECT group_name, alertname, labels, annotations, state, active_at, fired_at,"
-            " resolved_at, keep_firing_since, value FROM rule_alerts"
-        ).fetchall()
-        stale: list[tuple[str, str]] = []
-        for group, name, labels, notes, st, active_at, fired, resolved, keep, value in rows:
-            state = self.states.get((group, name))
+        states = dict(self._keyed())
+        stale: set[RuleKey] = set()
+        for row in self.db.execute(_SELECT).fetchall():
+            rid: RuleKey = (str(row[0]), str(row[1]), str(row[2]), int(row[3]))
+            state = states.get(rid)
             if state is None:
-                stale.append((group, name))
+                stale.add(rid)
                 continue
-            key: LabelKey = tuple((str(k), str(v)) for k, v in json.loads(labels))
-            alert = ActiveAlert(
-                dict(key),
-                dict(json.loads(notes)),
-                st,
-                active_at,
-                value,
-                fired,
-                resolved,
-                keep,
-                alertname=name,
-                group=group,
-            )
-            state.alerts[key] = alert
-            self._persisted.setdefault((group, name), {})[key] = alert.timers()
+            self._restore_alert(rid, state, row[4:])
         if stale:
             with self.db:
-                self.db.executemany(
-                    "DELETE FROM rule_alerts WHERE group_name = ? AND alertname = ?", stale
-                )
+                self.db.executemany(_DELETE_RULE, sorted(stale))
+        if legacy:
+            self._import_legacy()
         self._update_gauges()
+
+    def _restore_alert(self, rid: RuleKey, state: RuleState, row: Sequence[Any]) -> None:
+        labels, notes, st, active_at, fired, resolved, keep, value = row
+        key = _json_key(labels)
+        alert = ActiveAlert(
+            dict(key),
+            dict(json.loads(notes)),
+            st,
+            active_at,
+            value,
+            fired,
+            resolved,
+            keep,
+            alertname=state.rule.name,
+            group=state.group,
+        )
+        state.alerts[key] = alert
+        self._persisted.setdefault(rid, {})[key] = alert.timers()
+
+    def _import_legacy(self) -> None:
+        """Carry version-1 rows (group name, alert name) to the first matching rule, once."""
+        assert self.db is not None
+        first: dict[tuple[str, str], tuple[RuleKey, RuleState]] = {}
+        for rid, state in self._keyed():
+            first.setdefault((state.group, state.rule.name), (rid, state))
+        rows = self.db.execute(_SELECT_LEGACY).fetchall()
+        for group, name, *rest in rows:
+            match = first.get((str(group), str(name)))
+            if match is not None:
+                self._restore_alert(match[0], match[1], rest)
+                self._persisted[match[0]].pop(_json_key(rest[0]), None)  # written by _persist
+        self._persist()
+
+
+def _json_key(labels: str) -> LabelKey:
+    """A persisted label set back as the alert's key."""
+    return tuple((str(k), str(v)) for k, v in json.loads(labels))
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None

@@ -27,7 +27,7 @@ from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
 from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import RuleGroup, load_rule_files
 from watcher.rules.promql import LabelMatcher, compile_expr
-from watcher.yamlpos import load_located
+from watcher.yamlpos import Located, load_located
 
 LOOKBACK_MS = 5 * 60 * 1000
 _STALE = object()
@@ -35,16 +35,45 @@ _SEQ = re.compile(
     r"^(?P<a>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|Inf|NaN|inf|nan))"
     r"(?:(?P<op>[-+])(?P<b>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+))?x(?P<n>\d+)$"
 )
-_FILE_KEYS = {"rule_files", "evaluation_interval", "group_eval_order", "tests"}
-_GROUP_KEYS = {
-    "interval",
-    "input_series",
-    "alert_rule_test",
-    "promql_expr_test",
-    "external_labels",
-    "external_url",
-    "name",
-}
+# The shape of a test file, after promtool's Go types: a field is SCALAR (a string, number or
+# bool), NUMBER, LABELS (a mapping of scalars), a one-item list [shape] (a list of that shape), or
+# a (Go type name, {field: shape}) pair (a mapping with only those fields).
+_SCALAR = "a scalar"
+_NUMBER = "a number"
+_LABELS = "a mapping of strings"
+_Shape = str | list[Any] | tuple[str, dict[str, Any]]
+_SAMPLE = ("sample", {"labels": _SCALAR, "value": _NUMBER})
+_ALERT = ("alert", {"exp_labels": _LABELS, "exp_annotations": _LABELS})
+_ALERT_CASE = (
+    "alertTestCase",
+    {"eval_time": _SCALAR, "alertname": _SCALAR, "exp_alerts": [_ALERT]},
+)
+_EXPR_CASE = (
+    "promqlTestCase",
+    {"expr": _SCALAR, "eval_time": _SCALAR, "exp_samples": [_SAMPLE]},
+)
+_SERIES = ("series", {"series": _SCALAR, "values": _SCALAR})
+_TEST_GROUP = (
+    "testGroup",
+    {
+        "interval": _SCALAR,
+        "input_series": [_SERIES],
+        "alert_rule_test": [_ALERT_CASE],
+        "promql_expr_test": [_EXPR_CASE],
+        "external_labels": _LABELS,
+        "external_url": _SCALAR,
+        "name": _SCALAR,
+    },
+)
+_FILE = (
+    "unitTestFile",
+    {
+        "rule_files": [_SCALAR],
+        "evaluation_interval": _SCALAR,
+        "group_eval_order": [_SCALAR],
+        "tests": [_TEST_GROUP],
+    },
+)
 
 
 class TestFileError(Exception):
@@ -195,6 +224,66 @@ def _samples_str(samples: list[tuple[list[tuple[str, str]], float]]) -> str:
     return ", ".join(f"{format_labels(None, dict(lb))} {format_exp_upper(v)}" for lb, v in samples)
 
 
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f'"{value}"' if isinstance(value, str) else f"the value {value}"
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_shape(
+    doc: Located, value: object, shape: _Shape, path: tuple[str | int, ...], *, item: bool = False
+) -> None:
+    """Raise TestFileError naming file, line and key at the first value of the wrong shape."""
+
+    def wrong(expected: str) -> TestFileError:
+        return TestFileError(f"{doc.where(path)}: expected {expected}, got {_kind(value)}")
+
+    if value is None and not item:
+        return  # an empty field: promtool's zero value
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            raise wrong("a list")
+        for i, element in enumerate(value):
+            _check_shape(doc, element, shape[0], (*path, i), item=True)
+    elif isinstance(shape, tuple):
+        type_name, fields = shape
+        if not isinstance(value, Mapping):
+            raise wrong("a mapping")
+        for key, field_value in value.items():
+            if key not in fields:
+                where = doc.where((*path, str(key)))
+                msg = f"{where}: field {key} not found in type {type_name}"
+                raise TestFileError(msg)
+            _check_shape(doc, field_value, fields[key], (*path, str(key)))
+    elif shape == _LABELS:
+        if not isinstance(value, Mapping):
+            raise wrong(_LABELS)
+        for key, label in value.items():
+            _check_shape(doc, label, _SCALAR, (*path, str(key)), item=True)
+    elif (
+        isinstance(value, Mapping | list)
+        or value is None
+        or (shape == _NUMBER and not _is_number(value))
+    ):
+        raise wrong(shape)
+
+
 def run_rule_tests(paths: Sequence[str], out: TextIO) -> int:
     """Run every test file like ``promtool test rules``; 0 when all pass, 1 otherwise."""
     failed = False
@@ -223,19 +312,17 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
     except OSError as exc:
         msg = f"open {path}: {exc.strerror}"
         raise TestFileError(msg) from None
+    except UnicodeDecodeError:
+        msg = f"{path}:1: not UTF-8 text"
+        raise TestFileError(msg) from None
     doc, problems = load_located(text, str(path))
     if doc is None or problems:
         raise TestFileError("\n".join(problems))
     data = doc.data or {}
-    if not isinstance(data, Mapping):
-        msg = f"{doc.where(())}: expected a mapping"
-        raise TestFileError(msg)
-    for key in data:
-        if key not in _FILE_KEYS:
-            msg = f"{doc.where((str(key),))}: field {key} not found in the test file format"
-            raise TestFileError(msg)
+    _check_shape(doc, data, _FILE, ())
+    assert isinstance(data, Mapping)
     files: list[Path] = []
-    for pattern in data.get("rule_files") or []:
+    for pattern in map(str, data.get("rule_files") or []):
         full = pattern if Path(pattern).is_absolute() else str(path.parent / pattern)
         matches = sorted(glob.glob(full))
         if not matches:
@@ -243,42 +330,48 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
             files.append(Path(out_msg))  # reported by the caller
         files.extend(Path(m) for m in matches)
     eval_ms = (
-        _ms(data["evaluation_interval"], "evaluation_interval")
+        _ms(data["evaluation_interval"], doc.where(("evaluation_interval",)))
         if data.get("evaluation_interval")
         else 60_000
     )
     order = [str(g) for g in data.get("group_eval_order") or []]
     groups: list[_Group] = []
     for i, raw in enumerate(data.get("tests") or []):
-        groups.append(_read_group(raw, doc.where(("tests", i))))
+        groups.append(_read_group(doc, raw, ("tests", i)))
     return files, eval_ms, order, groups
 
 
-def _read_group(raw: object, where: str) -> _Group:
-    if not isinstance(raw, Mapping):
-        msg = f"{where}: expected a mapping"
-        raise TestFileError(msg)
-    for key in raw:
-        if key not in _GROUP_KEYS:
-            msg = f"{where}: field {key} not found in type testGroup"
-            raise TestFileError(msg)
+def _read_group(doc: Located, raw: Mapping[str, Any], path: tuple[str | int, ...]) -> _Group:
+    """One test group, its shape already checked by _check_shape."""
     g = _Group(name=str(raw.get("name") or ""), external_url=str(raw.get("external_url") or ""))
     # promtool 2.x defaults a missing interval to 0: every sample lands at t=0
-    g.interval_ms = _ms(raw["interval"], f"{where} interval") if raw.get("interval") else 0
+    if raw.get("interval"):
+        g.interval_ms = _ms(raw["interval"], doc.where((*path, "interval")))
     g.external_labels = {str(k): str(v) for k, v in (raw.get("external_labels") or {}).items()}
-    for item in raw.get("input_series") or []:
-        name, labels = parse_series(str(item.get("series", "")))
+    for i, item in enumerate(raw.get("input_series") or []):
+        where = (*path, "input_series", i)
+        try:
+            name, labels = parse_series(str(item.get("series") or ""))
+        except TestFileError as exc:
+            msg = f"{doc.where((*where, 'series'))}: {exc}"
+            raise TestFileError(msg) from None
+        try:
+            values = parse_values(str(item.get("values") or ""))
+        except TestFileError as exc:
+            msg = f"{doc.where((*where, 'values'))}: {exc}"
+            raise TestFileError(msg) from None
         points: list[tuple[int, object]] = []
-        for i, v in enumerate(parse_values(str(item.get("values", "")))):
-            ts = i * g.interval_ms
+        for j, v in enumerate(values):
+            ts = j * g.interval_ms
             if v is None or (points and points[-1][0] == ts):
                 continue  # omitted, or a second sample at one timestamp (first wins)
             points.append((ts, v))
         g.series.append(_Series(name, labels, points))
-    g.alert_tests = list(raw.get("alert_rule_test") or [])
-    g.expr_tests = list(raw.get("promql_expr_test") or [])
-    for t in g.alert_tests:
-        t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
+    g.alert_tests = [dict(t) for t in raw.get("alert_rule_test") or []]
+    g.expr_tests = [dict(t) for t in raw.get("promql_expr_test") or []]
+    for i, t in enumerate(g.alert_tests):
+        at = doc.where((*path, "alert_rule_test", i, "eval_time"))
+        t["_ms"] = _ms(t.get("eval_time") or "0s", at)
         if not t.get("alertname"):
             suffix = f" (in TestGroup {g.name})" if g.name else ""
             msg = (
@@ -286,8 +379,9 @@ def _read_group(raw: object, where: str) -> _Group:
                 f"eval_time {format_duration(t['_ms'] / 1000)}{suffix}"
             )
             raise TestFileError(msg)
-    for t in g.expr_tests:
-        t["_ms"] = _ms(t.get("eval_time", "0s") or "0s", f"{where} eval_time")
+    for i, t in enumerate(g.expr_tests):
+        at = doc.where((*path, "promql_expr_test", i, "eval_time"))
+        t["_ms"] = _ms(t.get("eval_time") or "0s", at)
     return g
 
 
