@@ -1,4 +1,7 @@
-"""Alertmanager label matchers: ``name="value"``, ``!=``, ``=~``, ``!~`` (regexes fully anchored).
+"""Label matchers: ``name="value"``, ``!=``, ``=~``, ``!~`` (regexes fully anchored).
+
+One type serves Alertmanager matchers (routes, silences, inhibition) and PromQL selector
+matchers (the rule engine): both anchor regexes and read an absent label as ``""``.
 
 Syntax follows https://prometheus.io/docs/alerting/latest/configuration/#matcher: the value
 may be double-quoted (with Go escapes) or bare; a list may be wrapped in ``{...}``.
@@ -42,7 +45,10 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether ``labels`` satisfy this matcher."""
-        actual = labels.get(self.name, "")
+        return self.matches_value(labels.get(self.name, ""))
+
+    def matches_value(self, actual: str) -> bool:
+        """Whether one label value (``""`` for an absent label) satisfies this matcher."""
         if self.op == "=":
             return actual == self.value
         if self.op == "!=":

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from watcher.errors import RuleError
+from watcher.matchers import Matcher
 from watcher.rules.gofmt import go_quote
 from watcher.rules.promql import (
     ARITHMETIC,
@@ -19,7 +20,6 @@ from watcher.rules.promql import (
     Aggregate,
     Binary,
     Call,
-    LabelMatcher,
     Negate,
     Node,
     Number,
@@ -62,7 +62,7 @@ Value = float | Vector
 class Queryable(Protocol):
     """Where selectors read series: the daemon's snapshot or a unit test's history."""
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
+    def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Samples of every series named ``name`` (any name when None) matching ``matchers``."""
         ...
 

@@ -21,11 +21,11 @@ import structlog
 
 from watcher.alerts import Alert
 from watcher.errors import RuleError
+from watcher.matchers import Matcher
 from watcher.metrics import ALERT_STATES, WatcherMetrics
 from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, RuleState, Timers
 from watcher.rules.evaluate import Evaluator, SampleLike
 from watcher.rules.loader import RuleGroup
-from watcher.rules.promql import LabelMatcher
 from watcher.series import Snapshot
 
 log = structlog.get_logger(__name__)
@@ -111,7 +111,7 @@ class SnapshotQueryable:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
+    def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Every series named ``name`` (any when None) that satisfies every matcher."""
         series = self.snapshot.select(name)
         if not matchers:
@@ -120,7 +120,7 @@ class SnapshotQueryable:
         for s in series:
             labels = s.labels
             for m in matchers:
-                if not m.matches(s.name if m.name == "__name__" else labels.get(m.name, "")):
+                if not m.matches_value(s.name if m.name == "__name__" else labels.get(m.name, "")):
                     break
             else:
                 out.append(s)

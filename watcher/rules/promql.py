@@ -8,13 +8,13 @@ evaluation never meets something it cannot do.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Literal, NoReturn
 
 import promql_parser as pp
 
 from watcher.errors import RuleError
+from watcher.matchers import Matcher
 
 Kind = Literal["scalar", "vector"]
 
@@ -37,26 +37,6 @@ FUNCTIONS: dict[str, tuple[tuple[Kind, ...], int]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class LabelMatcher:
-    """One ``name op "value"`` of a selector; regexes are fully anchored, as in Prometheus."""
-
-    name: str
-    op: str
-    value: str
-    regex: re.Pattern[str] | None = None
-
-    def matches(self, value: str) -> bool:
-        """Whether a label value (``""`` when the label is absent) satisfies the matcher."""
-        if self.op == "=":
-            return value == self.value
-        if self.op == "!=":
-            return value != self.value
-        assert self.regex is not None
-        hit = self.regex.fullmatch(value) is not None
-        return hit if self.op == "=~" else not hit
-
-
-@dataclass(frozen=True, slots=True)
 class Number:
     """A number literal."""
 
@@ -69,7 +49,7 @@ class Selector:
     """An instant vector selector; ``name`` is set when the metric name is fixed by ``=``."""
 
     name: str | None
-    matchers: tuple[LabelMatcher, ...]
+    matchers: tuple[Matcher, ...]
     kind: Kind = "vector"
 
 
@@ -168,20 +148,16 @@ def _selector(e: pp.VectorSelector) -> Selector:
     if e.matchers.or_matchers:
         _unsupported('"or" inside a selector')
     name: str | None = e.name
-    matchers: list[LabelMatcher] = []
+    matchers: list[Matcher] = []
     for m in e.matchers.matchers:
         op = _match_op(m.op)
-        regex = None
-        if op in ("=~", "!~"):
-            try:
-                regex = re.compile(f"(?:{m.value})")
-            except re.error as exc:
-                msg = f'invalid regular expression "{m.value}": {exc}'
-                raise RuleError(msg) from None
         if m.name == "__name__" and op == "=" and name is None:
             name = m.value
             continue
-        matchers.append(LabelMatcher(m.name, op, m.value, regex))
+        try:
+            matchers.append(Matcher.make(m.name, op, m.value))
+        except ValueError as exc:
+            raise RuleError(str(exc)) from None
     return Selector(name, tuple(matchers))
 
 

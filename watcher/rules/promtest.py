@@ -22,11 +22,12 @@ import promql_parser as pp
 
 from watcher.durations import format_duration, parse_duration
 from watcher.errors import ConfigError, RuleError
+from watcher.matchers import Matcher
 from watcher.rules.alerting import RuleState
 from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
 from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import RuleGroup, load_rule_files
-from watcher.rules.promql import LabelMatcher, compile_expr
+from watcher.rules.promql import compile_expr
 from watcher.yamlpos import Located, load_located
 
 LOOKBACK_MS = 5 * 60 * 1000
@@ -163,14 +164,16 @@ class History:
         )
         self.at_ms = 0
 
-    def select(self, name: str | None, matchers: Sequence[LabelMatcher]) -> Iterable[SampleLike]:
+    def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
         out: list[SampleLike] = []
         for s in self.series:
             if name is not None and s.name != name:
                 continue
             if not all(
-                m.matches((s.name or "") if m.name == "__name__" else s.labels.get(m.name, ""))
+                m.matches_value(
+                    (s.name or "") if m.name == "__name__" else s.labels.get(m.name, "")
+                )
                 for m in matchers
             ):
                 continue
