@@ -19,6 +19,7 @@ from watcher.ratelimit import Limiter, LimiterRegistry
 from watcher.retry import retry_async
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_query
 from watcher.sources.http import request_json
 from watcher.sources.numbers import code_number, exact_decimal
@@ -30,8 +31,6 @@ PATH = "/v1/perpum/account/almightyGoldInfo"
 REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
-RATE_LIMIT_CODE = 29001
-AUTH_CODES = {6000, 6001, 6003}
 
 HELP = {
     "coinw_mega_coupon_remaining_amount": "Remaining amount of the Mega Coupon (currentAmount).",
@@ -145,19 +144,7 @@ def parse_response(body: Any, what: str) -> list[Any]:
     if not isinstance(body, dict):
         msg = f"{what}: expected a JSON object, got {type(body).__name__}"
         raise SourceError("malformed", msg)
-    code = body.get("code")
-    text = str(body.get("msg") or body.get("message") or "")[:200]
-    if code_number(code) != 0:
-        if code_number(code) == RATE_LIMIT_CODE:
-            msg_0 = f"{what}: code {code}: {text or 'API access frequently'}"
-            raise RateLimitedError(msg_0)
-        if code_number(code) in AUTH_CODES:
-            raise SourceError("auth", f"{what}: code {code}: {text}")
-        if code is None:
-            raise SourceError("malformed", f"{what}: response has no code")
-        if code_number(code) == 500:
-            raise TransientSourceError("api_error", f"{what}: code {code}: {text}")
-        raise SourceError("api_error", f"{what}: code {code}: {text}")
+    raise_for_code(body, what, success=code_number(body.get("code")) == 0)
     data = body.get("data")
     if data is None:
         return []

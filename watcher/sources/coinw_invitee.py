@@ -24,6 +24,7 @@ from watcher.ratelimit import Limiter, LimiterRegistry
 from watcher.retry import retry_async
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_body
 from watcher.sources.http import request_json
 from watcher.sources.numbers import code_number, exact_decimal
@@ -34,9 +35,7 @@ PATH = "/api/v3/patener/openapi/v1/partner/invitation/user/volume/list"
 # Sibling partner endpoints allow 5 requests/s per IP and user ID (NOTES.md); 5% margin.
 REQUEST_SPACING = 0.21
 SUCCESS_CODE = "200"
-# Errors are the futures API's (NOTES.md): 29001 too fast, 6000/6001/6003 auth, 500 internal.
-RATE_LIMIT_CODE = 29001
-AUTH_CODES = {6000, 6001, 6003}
+# Error answers are the futures API's: watcher.sources.coinw_errors.
 GROUP = "window"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Pages beyond ceil(total / page_size) we still accept when rows shift under us mid-read.
@@ -246,23 +245,9 @@ def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
         msg = f"{what}: expected a JSON object, got {type(body).__name__}"
         raise SourceError(reason="malformed", message=msg)
     code = body.get("code")
-    text = str(body.get("msg") or body.get("message") or "")[:200]
-    if code != SUCCESS_CODE and code != int(SUCCESS_CODE):
-        number = code_number(code)
-        if number == RATE_LIMIT_CODE:
-            msg = f"{what}: code {code}: {text or 'API access frequently'}"
-            raise RateLimitedError(msg)
-        if number in AUTH_CODES:
-            msg = f"{what}: code {code}: {text}"
-            raise SourceError(reason="auth", message=msg)
-        if code is None:
-            msg = f"{what}: response has no code"
-            raise SourceError(reason="malformed", message=msg)
-        if number == 500:
-            msg = f"{what}: code {code}: {text}"
-            raise TransientSourceError(reason="api_error", message=msg)
-        msg = f"{what}: code {code}: {text}"
-        raise SourceError(reason="api_error", message=msg)
+    raise_for_code(
+        body, what, success=code in (SUCCESS_CODE, int(SUCCESS_CODE)) and not isinstance(code, bool)
+    )
     data = body.get("data")
     if data is None:
         return [], 0
