@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -37,22 +37,31 @@ sources:
     )
 
 
+StartDaemon = Callable[..., Awaitable[Daemon]]
+
+
 @pytest.fixture
-async def daemon_factory() -> AsyncIterator[list[Daemon]]:
+async def start_daemon(sim: Simulator, write: Writer) -> AsyncIterator[StartDaemon]:
+    """Start `watcher run` on a free port against the simulator; killed after the test."""
     started: list[Daemon] = []
-    yield started
+
+    async def start(secret: str = DEMO_SECRET_KEY) -> Daemon:
+        port = free_port()
+        daemon = Daemon(write_config(write, sim, port, secret=secret), port)
+        started.append(daemon)
+        await daemon.start()
+        return daemon
+
+    yield start
     for d in started:
         await d.kill()
 
 
 async def test_daemon_serves_coupons_follows_changes_and_exits_0_on_sigterm(
-    sim: Simulator, write: Writer, daemon_factory: list[Daemon]
+    sim: Simulator, start_daemon: StartDaemon
 ) -> None:
     """Coupons appear on /metrics, a coupon moved upstream moves here, SIGTERM exits 0."""
-    port = free_port()
-    daemon = Daemon(write_config(write, sim, port), port)
-    daemon_factory.append(daemon)
-    await daemon.start()
+    daemon = await start_daemon()
     unused = COUPON.format(id=800000001, status="unused")
     got = await daemon.wait_for(lambda m: unused in m)
     assert got[unused] == 50.0
@@ -71,13 +80,10 @@ async def test_daemon_serves_coupons_follows_changes_and_exits_0_on_sigterm(
 
 
 async def test_wrong_secret_marks_source_down_then_recovers(
-    sim: Simulator, write: Writer, daemon_factory: list[Daemon]
+    sim: Simulator, start_daemon: StartDaemon
 ) -> None:
     """A wrong secret: up 0, auth errors rising, no traceback; fixed upstream: up 1."""
-    port = free_port()
-    daemon = Daemon(write_config(write, sim, port, secret="wrong-secret"), port)
-    daemon_factory.append(daemon)
-    await daemon.start()
+    daemon = await start_daemon(secret="wrong-secret")
     auth = 'watcher_source_errors_total{reason="auth",source="sim"}'
     first = await daemon.wait_for(lambda m: m.get(auth, 0) >= 1)
     assert first['watcher_source_up{source="sim"}'] == 0.0
@@ -92,14 +98,9 @@ async def test_wrong_secret_marks_source_down_then_recovers(
     assert '"reason": "auth"' in stderr
 
 
-async def test_faults_never_crash_the_daemon(
-    sim: Simulator, write: Writer, daemon_factory: list[Daemon]
-) -> None:
+async def test_faults_never_crash_the_daemon(sim: Simulator, start_daemon: StartDaemon) -> None:
     """HTTP 500s, malformed JSON and 29001 bursts: errors counted, series kept, daemon alive."""
-    port = free_port()
-    daemon = Daemon(write_config(write, sim, port), port)
-    daemon_factory.append(daemon)
-    await daemon.start()
+    daemon = await start_daemon()
     unused = COUPON.format(id=800000001, status="unused")
     await daemon.wait_for(lambda m: unused in m)
     sim.state.faults.inject("coupon", "malformed", 1)
