@@ -46,16 +46,9 @@ def check_rules(config: Config) -> list[str]:
     unmatched = [
         f"{config.file}: rule_files: {pattern!r} matches no file"
         for pattern in config.rule_files
-        if not _glob(config, pattern)
+        if not config.rule_glob(pattern)
     ]
     return unmatched + check_rule_files(config.rule_paths())
-
-
-def _glob(config: Config, pattern: str) -> list[Path]:
-    p = Path(pattern)
-    if p.is_absolute():
-        return [x for x in Path(p.anchor).glob(str(p.relative_to(p.anchor))) if x.is_file()]
-    return [x for x in config.file.parent.glob(pattern) if x.is_file()]
 
 
 def run(path: str) -> int:

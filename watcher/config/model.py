@@ -222,16 +222,16 @@ class Config:
 
     def rule_paths(self) -> list[Path]:
         """Every rule file the ``rule_files`` globs match, relative to the config's folder."""
-        base = self.file.parent
-        out: list[Path] = []
-        for pattern in self.rule_files:
-            p = Path(pattern)
-            if p.is_absolute():
-                matches = sorted(Path(p.anchor).glob(str(p.relative_to(p.anchor))))
-            else:
-                matches = sorted(base.glob(pattern))
-            out.extend(m for m in matches if m.is_file())
-        return out
+        return [path for pattern in self.rule_files for path in self.rule_glob(pattern)]
+
+    def rule_glob(self, pattern: str) -> list[Path]:
+        """The files one ``rule_files`` glob matches (absolute, or relative to the config)."""
+        p = Path(pattern)
+        if p.is_absolute():
+            matches = Path(p.anchor).glob(str(p.relative_to(p.anchor)))
+        else:
+            matches = self.file.parent.glob(pattern)
+        return sorted(m for m in matches if m.is_file())
 
     def receiver(self, name: str) -> ReceiverConfig | None:
         """The receiver called ``name``."""
