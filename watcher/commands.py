@@ -64,24 +64,29 @@ def run(path: str) -> int:
 
 
 def _serve(app: Coroutine[Any, Any, web.Application], config: Config) -> int:
-    """Serve until a signal; a listener that cannot bind is a one-line error, exit 1."""
+    """Bind the listener, then start the daemon and serve until a signal.
+
+    Binding comes first, so a taken port is a one-line error (exit 1) before any source
+    sends a request upstream.
+    """
+    where = f"{config.server.host}:{config.server.port}"
     try:
-        web.run_app(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            handle_signals=True,
-            print=None,
-            access_log=None,
-        )
+        sock = _bind(config.server.host, config.server.port)
     except OSError as exc:
-        where = f"{config.server.host}:{config.server.port}"
+        app.close()
         print(
-            f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}",
+            f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror or exc}",
             file=sys.stderr,
         )
         return 1
+    with sock:
+        web.run_app(app, sock=sock, handle_signals=True, print=None, access_log=None)
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=128)
 
 
 def demo(listen: str, state_dir: str | None, slack_url: str | None = None) -> int:

@@ -57,7 +57,9 @@ class CouponSource:
         self._session = session
         self._clock = clock
         self._signer = CoinwSigner(config.api_key, config.secret_key)
-        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._limiter: Limiter = limiters.get(
+            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
+        )
 
     @property
     def config(self) -> CoinwCouponConfig:
