@@ -75,7 +75,8 @@ def _serve(app: Coroutine[Any, Any, web.Application], config: Config) -> int:
     except OSError as exc:
         app.close()
         print(
-            f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror or exc}",
+            f"{config.file}: server.listen: cannot listen on {where}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc}",
             file=sys.stderr,
         )
         return 1
