@@ -30,6 +30,10 @@ class Spread:
         """Summarise ``values``."""
         return cls(min(values), statistics.median(values), max(values))
 
+    def scaled(self, factor: float) -> Spread:
+        """The same spread in other units (seconds to ms: 1e3)."""
+        return Spread(self.low * factor, self.mid * factor, self.high * factor)
+
     def __str__(self) -> str:
         return f"{self.low:.3g}/{self.mid:.3g}/{self.high:.3g}"
 
