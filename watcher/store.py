@@ -157,7 +157,7 @@ class SeriesStore:
             fresh = tuple(series)
             old = stored.get(key)
             if old is not None and old.series == fresh:
-                stored[key] = _Group(fresh, now, old.generation)
+                stored[key] = _Group(old.series, now, old.generation)
                 if source in self._unsynced:
                     changed.append((source, key, now, _dump(fresh)))
                 else:
@@ -195,6 +195,14 @@ class SeriesStore:
             raise
         self._unsynced.discard(source)
 
+    def drop_group(self, source: str, group: str) -> None:
+        """Remove one group (an item no longer there)."""
+        if self._groups.get(source, {}).pop(group, None) is not None and self._db is not None:
+            with transaction(self._db):
+                self._db.execute(
+                    "DELETE FROM series_groups WHERE source = ? AND grp = ?", (source, group)
+                )
+
     def expire(self, now: float) -> int:
         """Drop groups older than their source's ``stale_after``; return how many went."""
         dropped: list[tuple[str, str]] = []
@@ -217,10 +225,19 @@ class SeriesStore:
                 yield from group.series
 
     def groups(self) -> Iterator[tuple[str, str, tuple[Series, ...], int]]:
-        """Every group as (source, group key, series, generation); generation grows on change."""
+        """Every (source, group, series, generation) in /metrics order.
+
+        A group keeps the same series tuple (and generation) while a poll reads the same
+        series, so a reader may cache what it derived from a tuple and reuse it while the group
+        holds it (``watcher.exposition`` does).
+        """
         for source, groups in list(self._groups.items()):
-            for key, group in list(groups.items()):
-                yield source, key, group.series, group.generation
+            for key, g in list(groups.items()):
+                yield source, key, g.series, g.generation
+
+    def help_texts(self) -> dict[str, str]:
+        """The HELP texts set with ``describe``, by metric name."""
+        return dict(self._help)
 
     def snapshot(self, now: float, extra: Iterable[Series] = ()) -> Snapshot:
         """One consistent view: every series (after expiry) plus ``extra`` (self-metrics)."""
