@@ -1,4 +1,4 @@
-"""Configuration: the YAML file of PRODUCT.md as frozen dataclasses, validated in one pass."""
+"""Configuration: the YAML file of docs/product.md as frozen dataclasses, validated in one pass."""
 
 from __future__ import annotations
 
