@@ -101,11 +101,53 @@ Node = Number | Selector | Negate | Binary | Aggregate | Call
 def compile_expr(text: str) -> Node:
     """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct."""
     try:
-        tree = pp.parse(text)
+        tree = parse(text)
     except ValueError as exc:
         msg = f"could not parse expression: {exc}"
         raise RuleError(msg) from None
     return _compile(tree)
+
+
+def parse(text: str) -> pp.Expr:
+    """``promql_parser.parse`` with PromQL's raw strings kept raw; raise ValueError when invalid.
+
+    In PromQL a backtick string has no escapes (`\\d` is a backslash and a d), but the parser
+    library unescapes it like a double-quoted one, so each raw string is re-quoted first.
+    """
+    return pp.parse(_requote_raw_strings(text))
+
+
+def _requote_raw_strings(text: str) -> str:
+    if "`" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":  # a quoted string: copy through its closing quote, escapes included
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif c == "#":  # a comment runs to the end of the line
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+        elif c == "`":
+            j = text.find("`", i + 1)
+            if j < 0:
+                out.append(text[i:])  # unterminated: the parser reports it
+                break
+            raw = text[i + 1 : j]
+            escaped = raw.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            out.append(f'"{escaped}"')
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _unsupported(what: str) -> NoReturn:
