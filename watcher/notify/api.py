@@ -105,6 +105,7 @@ async def _get_alerts(request: web.Request) -> web.Response:
         if not active and s.state == "active":
             continue
         out.append(alert_json(s))
+    out.sort(key=lambda a: str(a["fingerprint"]))  # Alertmanager sorts by fingerprint
     return web.json_response(out)
 
 
