@@ -59,4 +59,3 @@ async def reload(request: web.Request) -> web.Response:
     lines = "".join(f"{p}\n" for p in problems)
     text = f"Reload failed: the config is invalid; the old config keeps running.\n{lines}"
     return web.Response(text=text, status=status)
-
