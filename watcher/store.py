@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
@@ -34,6 +34,10 @@ class Health:
     last_poll: float
     last_success: float | None
     last_error: str | None
+
+
+#: Told of every group written: (source, group, series, now). Must not raise.
+Listener = Callable[[str, str, Sequence[Series], float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,11 @@ class SeriesStore:
         self._generation = 0
         #: sources whose last write failed: their next write rewrites every group
         self._unsynced: set[str] = set()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` after every write of a group (the status page keeps recent samples)."""
+        self._listeners.append(listener)
 
     def describe(self, name: str, help_text: str) -> None:
         """Set the HELP text of metric ``name``."""
@@ -166,6 +175,9 @@ class SeriesStore:
             self._generation += 1
             stored[key] = _Group(fresh, now, self._generation)
             changed.append((source, key, now, _dump(fresh)))
+        for key in groups:
+            for listener in self._listeners:
+                listener(source, key, stored[key].series, now)
         if self._db is None or not (changed or touched or health):
             return
         try:
