@@ -29,7 +29,7 @@ async def test_two_reloads_at_once_leave_one_poll_loop(write: Writer) -> None:
     daemon = Daemon(load_config(path))
     await daemon.start()
     path.write_text(CONFIG.format(root=write.root, interval="2h"))
-    assert ([], []) == await asyncio.gather(daemon.reload(), daemon.reload())
+    assert [[], []] == list(await asyncio.gather(daemon.reload(), daemon.reload()))
     assert 1 == len(poll_loops("a"))
     await daemon.stop()
     assert [] == poll_loops("a")
