@@ -37,6 +37,7 @@ padding:.5em .8em;margin:.6em 0;background:var(--panel)}
 .alert.sev-info{border-left-color:var(--info)}
 .alert.firing.sev-critical{background:#fdecea}.alert.firing.sev-warning{background:#fff3e0}
 .alert.pending{border-style:dashed;border-left-style:solid;background:var(--bg)}
+.alert.firing.suppressed,.alert.pending.suppressed{background:var(--panel);opacity:.75}
 .alert p{margin:.25em 0}.summary{font-weight:600}.alertname{margin-right:.3em}
 .value{font-variant-numeric:tabular-nums;color:var(--muted)}
 .label{display:inline-block;font:12px ui-monospace,monospace;background:var(--bg);

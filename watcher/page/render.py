@@ -129,8 +129,10 @@ def _alert(a: AlertRow, now: float) -> str:
         f'<span class="label">{esc(k)}="{esc(v)}"</span>' for k, v in a.labels if k != "alertname"
     )
     summary = esc(a.summary) if a.summary else esc(a.name)
+    muted = " suppressed" if a.silenced_by or a.inhibited_by else ""
     return (
-        f'<article class="alert {esc(a.state)} sev-{esc(sev)}" data-fingerprint="{esc(a.fingerprint)}">'
+        f'<article class="alert {esc(a.state)} sev-{esc(sev)}{muted}" '
+        f'data-fingerprint="{esc(a.fingerprint)}">'
         f'<div class="alert-head">{badge(a.state, a.state)} {badge(sev, "sev-" + sev)} '
         f'<strong class="alertname">{esc(a.name)}</strong> <span class="value">{esc(a.value)}</span>'
         f" {''.join(flags)}</div>"
