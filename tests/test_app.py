@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from tests.conftest import Writer
 from watcher.app import Daemon
@@ -74,3 +75,18 @@ async def test_source_up_is_not_zero_before_the_first_poll(write: Writer) -> Non
         "watcher_source_last_success_timestamp_seconds", {"source": "a"}
     )
     await second.stop()
+
+
+async def test_unusable_storage_still_pages_from_memory(write: Writer) -> None:
+    """A storage.path that cannot be written: an error, watcher_state_persistent 0, and a daemon
+    that runs (on in-memory state) instead of a crash loop that pages nobody."""
+    write("blocked", "a file where a folder should be")
+    path = write("watcher.yaml", CONFIG.format(root=write.root / "blocked", interval="1h"))
+    with capture_logs() as logs:
+        daemon = Daemon(load_config(path))
+    reg = daemon.self_registry
+    assert 0.0 == reg.get_sample_value("watcher_state_persistent")
+    assert 1.0 == reg.get_sample_value("watcher_state_write_errors_total", {"what": "open"})
+    assert ["state.unavailable"] == [e["event"] for e in logs if e["log_level"] == "error"]
+    assert "blocked/state.db" in logs[0]["problem"]
+    await daemon.stop()

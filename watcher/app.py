@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
-from watcher.errors import ConfigError, StateError
+from watcher.errors import ConfigError, StateError, StateLockedError
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, add_api_routes
 from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
@@ -78,12 +78,29 @@ class SilenceView:
     comment: str
 
 
-def _open_state(config: Config, path: str) -> StateFile:
+def _open_state(config: Config, path: str, metrics: WatcherMetrics) -> StateFile:
+    """The state file; a second daemon is refused, an unusable file falls back to memory.
+
+    A daemon that cannot write its state (read-only volume, wrong permissions) still pages:
+    it runs on an in-memory state, logs the error and sets ``watcher_state_persistent`` 0, so
+    only what a restart would keep is lost, not the pages themselves.
+    """
     try:
-        return StateFile.open(path)
-    except StateError as exc:
+        state = StateFile.open(path)
+    except StateLockedError as exc:
         msg = f"{config.file}: storage.path: {exc}"
         raise ConfigError([msg]) from None
+    except StateError as exc:
+        log.error(
+            "state.unavailable",
+            problem=f"{config.file}: storage.path: {exc}",
+            effect="state is kept in memory only: a restart loses alert state and the outbox",
+        )
+        metrics.state_write_errors.labels(what="open").inc()
+        metrics.state_persistent.set(0)
+        return StateFile.open(":memory:")
+    metrics.state_persistent.set(1 if path != ":memory:" else 0)
+    return state
 
 
 def _slot_book() -> SlotBook:
@@ -130,7 +147,7 @@ class Daemon:
         self.self_registry = CollectorRegistry(auto_describe=True)
         self.metrics = WatcherMetrics(self.self_registry)
         groups = load_rule_files(config.rule_paths())
-        self.state = _open_state(config, storage_path or config.storage.path)
+        self.state = _open_state(config, storage_path or config.storage.path, self.metrics)
         self.db = self.state.db
         if self.state.moved_aside is not None:
             self.metrics.state_corruptions.inc()
