@@ -53,8 +53,9 @@ class World:
         return int(self.sim.state.summary()["rate_limit_violations"])
 
 
-@pytest.fixture
-async def world(write: Writer) -> AsyncIterator[World]:
+@pytest.fixture(name="world")
+async def world_fixture(write: Writer) -> AsyncIterator[World]:
+    """The simulator (one coupon expiring), a Slack-shaped sink and a daemon config for both."""
     sim, sink = Simulator(), Sink()
     await sim.start()
     await sink.start()
