@@ -30,10 +30,19 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("-c", "--config", required=True, help="config file")
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=None,
+        help="exporter-toolkit web config (TLS, basic auth); overrides server.web_config_file",
+    )
 
     demo = sub.add_parser("demo", help="run the daemon against the built-in simulator")
     demo.add_argument(
-        "--listen", default="0.0.0.0:9746", help="host:port of the daemon (default %(default)s)"
+        "--listen",
+        # Loopback unless told otherwise; the container image sets WATCHER_DEMO_LISTEN=0.0.0.0:9746.
+        default=os.environ.get("WATCHER_DEMO_LISTEN", "127.0.0.1:9746"),
+        help="host:port of the daemon (default %(default)s, or $WATCHER_DEMO_LISTEN)",
     )
     demo.add_argument(
         "--state", default=None, help="folder for the state database (default: a temporary one)"
@@ -83,7 +92,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check":
         return commands.check(args.config)
     if args.command == "run":
-        return commands.run(args.config)
+        return commands.run(args.config, args.web_config_file)
     if args.command == "demo":
         return commands.demo(args.listen, args.state, args.slack_url)
     if args.command == "once":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Coroutine
@@ -22,6 +23,7 @@ from watcher.config.load import parse_listen
 from watcher.errors import ConfigError
 from watcher.rules import check_rule_files, run_rule_tests
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, create_app
+from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
 DEMO_CONFIG = Path(__file__).parent / "demo" / "demo.yaml"
@@ -51,19 +53,39 @@ def check_rules(config: Config) -> list[str]:
     return unmatched + check_rule_files(config.rule_paths())
 
 
-def run(path: str) -> int:
-    """Run the daemon until SIGTERM/SIGINT; exit 0 on a clean shutdown."""
-    config = load_config(path)
+def run(path: str, web_config_file: str | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; exit 0 on a clean shutdown.
+
+    ``web_config_file`` (``--web.config.file``) overrides ``server.web_config_file``.
+    """
+
+    def adjust(config: Config) -> Config:
+        if not web_config_file:
+            return config
+        server = replace(config.server, web_config_file=os.path.abspath(web_config_file))
+        return replace(config, server=server)
+
+    config = adjust(load_config(path))
     for warning in config.warnings:
         log.warning("config.warning", message=warning)
+    web_state = WebState(load_web_config(config.server.web_config_file))
+    log.info(
+        "web.config",
+        tls=web_state.config.ssl is not None,
+        basic_auth=bool(web_state.config.users),
+    )
 
     async def make() -> web.Application:
-        return build_app(Daemon(config))
+        return build_app(Daemon(config, adjust=adjust, web_state=web_state))
 
-    return _serve(make(), config)
+    return _serve(make(), config, web_state.listening_context())
 
 
-def _serve(app: Coroutine[Any, Any, web.Application], config: Config) -> int:
+def _serve(
+    app: Coroutine[Any, Any, web.Application],
+    config: Config,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
     """Serve until a signal; a listener that cannot bind is a one-line error, exit 1."""
     try:
         web.run_app(
@@ -71,6 +93,7 @@ def _serve(app: Coroutine[Any, Any, web.Application], config: Config) -> int:
             host=config.server.host,
             port=config.server.port,
             handle_signals=True,
+            ssl_context=ssl_context,
             print=None,
             access_log=None,
         )
