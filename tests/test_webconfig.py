@@ -264,7 +264,7 @@ async def test_renewed_certificate_applies_on_reload_without_restart(
 
         assert 200 == await status(old.ca)
         web_path.write_text(f"tls_server_config: {{cert_file: {new.cert}, key_file: {new.key}}}\n")
-        assert await daemon.reload()
+        assert [] == await daemon.reload()
         assert 200 == await status(new.ca)
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await status(old.ca)

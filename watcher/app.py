@@ -242,8 +242,11 @@ class Daemon:
 
     # -- reload -------------------------------------------------------------------------------
 
-    async def reload(self) -> bool:
-        """Re-read the config and rule files; apply them if valid, else keep the old ones."""
+    async def reload(self) -> list[str]:
+        """Re-read the config and rule files; apply them if valid, else keep the old ones.
+
+        Returns the problems found (none when the reload applied); they never hold secrets.
+        """
         try:
             new = self._adjust(load_config(self.config.file, self.env))
             groups: list[RuleGroup] = load_rule_files(new.rule_paths())
@@ -252,13 +255,12 @@ class Daemon:
             self.metrics.config_last_reload_successful.set(0)
             for problem in exc.problems:
                 log.error("config.reload_failed", problem=problem)
-            return False
+            return exc.problems
         except Exception as exc:  # a loader bug must not take the running config down
             self.metrics.config_last_reload_successful.set(0)
-            log.exception(
-                "config.reload_failed", problem=f"{self.config.file}: {type(exc).__name__}"
-            )
-            return False
+            problem = f"{self.config.file}: {type(exc).__name__}"
+            log.exception("config.reload_failed", problem=problem)
+            return [problem]
         if (new.server.host, new.server.port) != (self.config.server.host, self.config.server.port):
             log.warning("config.restart_needed", section="server")
         if new.storage != self.config.storage:
@@ -282,7 +284,7 @@ class Daemon:
         self.metrics.config_last_reload_successful.set(1)
         self.metrics.config_last_reload_success_timestamp.set(self.clock.time())
         log.info("config.reloaded", sources=len(new.sources), rule_groups=len(groups))
-        return True
+        return []
 
 
 def build_app(daemon: Daemon) -> web.Application:
@@ -314,7 +316,7 @@ async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sighup_ctx(app: web.Application) -> AsyncIterator[None]:
     daemon = app[DAEMON]
     loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[bool]] = set()
+    pending: set[asyncio.Task[list[str]]] = set()
 
     def on_hup() -> None:
         task = loop.create_task(daemon.reload(), name="reload")
