@@ -105,11 +105,6 @@ def run(path: str, web_config_file: str | None = None, *, json_console: bool = F
     for warning in config.warnings:
         log.warning("config.warning", message=warning)
     web_state = WebState(load_web_config(config.server.web_config_file))
-    log.info(
-        "web.config",
-        tls=web_state.config.ssl is not None,
-        basic_auth=bool(web_state.config.users),
-    )
     try:
         sock = listen_socket(config.server.host, config.server.port)
     except OSError as exc:
@@ -117,6 +112,9 @@ def run(path: str, web_config_file: str | None = None, *, json_console: bool = F
         msg = f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}"
         raise ConfigError([msg]) from None
     console = user_stream(json_lines=json_console, event="notification")
+    log.info(
+        "web.config", tls=web_state.config.ssl is not None, basic_auth=bool(web_state.config.users)
+    )
 
     async def make() -> web.Application:
         return build_app(Daemon(config, console=console, adjust=adjust, web_state=web_state))
