@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from tests.conftest import Writer
+from tests.reliability import record
 from watcher.app import Daemon
 from watcher.config import load_config
 from watcher.store import Health
@@ -90,3 +91,4 @@ async def test_unusable_storage_still_pages_from_memory(write: Writer) -> None:
     assert ["state.unavailable"] == [e["event"] for e in logs if e["log_level"] == "error"]
     assert "blocked/state.db" in logs[0]["problem"]
     await daemon.stop()
+    record("storage", "unusable storage path (read-only / not a folder)", {"runs": "in memory"})

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import Writer
 from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, until
+from tests.reliability import record
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
@@ -126,6 +127,11 @@ async def test_restarting_a_firing_daemon_sends_nothing(world: World, stop: str)
     assert 1 == len(world.sink.posts), [p[2]["attachments"][0]["title"] for p in world.sink.posts]
     assert 1.0 == m['watcher_source_up{source="sim"}']
     assert 0 == world.violations()
+    record(
+        "process",
+        f"{stop} restart of a firing daemon",
+        {"sent_after_restart": 0, "false_resolved": 0, "source_down": 0, "upstream_violations": 0},
+    )
 
 
 async def test_a_restart_loop_never_breaks_the_upstream_limit(world: World) -> None:
@@ -139,6 +145,7 @@ async def test_a_restart_loop_never_breaks_the_upstream_limit(world: World) -> N
         await daemon.kill()
     assert world.sim.state.summary()["total"] >= 5
     assert 0 == world.violations()
+    record("process", "5 restarts in a row, each polling at once", {"upstream_violations": 0})
 
 
 async def test_watcher_once_beside_a_daemon_keeps_the_limit(world: World) -> None:
@@ -159,6 +166,7 @@ async def test_watcher_once_beside_a_daemon_keeps_the_limit(world: World) -> Non
     finally:
         await daemon.kill()
     assert 0 == world.violations()
+    record("process", "watcher once beside a running daemon", {"upstream_violations": 0})
 
 
 async def test_a_second_daemon_on_the_same_state_file_is_refused(world: World) -> None:
@@ -204,3 +212,4 @@ async def test_a_taken_port_fails_before_any_upstream_request(world: World) -> N
         == (err.decode().split("server.listen: ")[1])
     )
     assert 0 == world.sim.state.summary()["total"]
+    record("process", "listen port taken", {"exit": 1, "upstream_requests": 0})
