@@ -17,12 +17,13 @@ SOURCE_ERROR_REASONS = (
     "api_error",
     "malformed",
     "invalid_row",
+    "too_large",
 )
 ALERT_STATES = ("pending", "firing")
 
 
 class WatcherMetrics:
-    """Every self-metric of PRODUCT.md, created once on ``registry``."""
+    """Every self-metric of docs/product.md, created once on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
