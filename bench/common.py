@@ -65,7 +65,7 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
 
 
 @contextlib.contextmanager
