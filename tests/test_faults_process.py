@@ -27,8 +27,9 @@ __all__ = ["world_fixture"]  # the fixture, shared with the restart tests
 pytestmark = pytest.mark.e2e
 FULL = os.environ.get("WATCHER_FAULTS_FULL") == "1"
 KILLS = 20 if FULL else 4
-#: a kill within this long after a delivered POST may repeat it (the at-least-once window)
-DELIVERY_WINDOW = 0.25
+#: a kill within this long after a delivered POST may repeat it (the at-least-once window:
+#: the answer still has to be read and the outbox row deleted, slower on a loaded machine)
+DELIVERY_WINDOW = 2.0
 
 
 def titles(world: World) -> list[str]:
