@@ -33,6 +33,7 @@ STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
 # Invalid rows logged one by one per answer; past this, one summary line.
 MAX_ROW_LOGS = 10
+MAX_REMARK = 200  # characters of a coupon's remark kept for the status page
 
 HELP = {
     "coinw_mega_coupon_remaining_amount": "Remaining amount of the Mega Coupon (currentAmount).",
@@ -65,6 +66,8 @@ class CouponSource:
         )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
+        self.remarks: dict[str, dict[str, str]] = {}
 
     @property
     def config(self) -> CoinwCouponConfig:
@@ -123,6 +126,7 @@ class CouponSource:
 
     def _series(self, status: str, rows: list[Any]) -> tuple[list[Series], int]:
         by_id: dict[str, dict[str, float]] = {}
+        remarks: dict[str, str] = {}
         skipped = 0
         for row in rows:
             try:
@@ -138,6 +142,9 @@ class CouponSource:
                     )
                 continue
             by_id[coupon_id] = values
+            remark = row.get("remark")
+            remarks[coupon_id] = remark[:MAX_REMARK] if isinstance(remark, str) else ""
+        self.remarks[status] = remarks
         if skipped > MAX_ROW_LOGS:
             log.warning("source.invalid_rows", source=self._config.name, skipped=skipped)
         cfg = self._config
