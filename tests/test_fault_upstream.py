@@ -54,7 +54,9 @@ API_KEY = "COINW-APIKEY-7a1b2c3d"
 SECRET_KEY = "COINW-SECRETKEY-9z8y7x"
 TOKEN = "TB-BEARER-TOKEN-5f5f5f"
 SECRETS = (API_KEY, SECRET_KEY, TOKEN)
+# The timeout of the cases that test it; every other case has a timeout no load can reach.
 TIMEOUT = 0.25
+GENEROUS = 30.0
 LIMIT = 4096
 
 
@@ -65,7 +67,7 @@ class Kind:
     name: str
     what: str
     good: dict[str, Any]
-    build: Callable[[aiohttp.ClientSession, FakeClock, str, int], Source]
+    build: Callable[[aiohttp.ClientSession, FakeClock, str, int, float], Source]
     api_rate_limit: dict[str, Any]
     echo: Callable[[dict[str, str]], dict[str, Any]]
     echo_reason: str
@@ -73,7 +75,9 @@ class Kind:
     shapes: list[tuple[str, Any, str, bool]] = field(default_factory=list)
 
 
-def _coupon(session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int) -> Source:
+def _coupon(
+    session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int, timeout: float
+) -> Source:
     cfg = CoinwCouponConfig(
         name="coupons",
         type="coinw_mega_coupon",
@@ -81,26 +85,30 @@ def _coupon(session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: i
         api_key=Secret(API_KEY),
         secret_key=Secret(SECRET_KEY),
         statuses=("unused",),
-        timeout=TIMEOUT,
+        timeout=timeout,
         body_size_limit=limit,
     )
     return CouponSource(cfg, session, LimiterRegistry(clock), clock)
 
 
-def _invitee(session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int) -> Source:
+def _invitee(
+    session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int, timeout: float
+) -> Source:
     cfg = CoinwInviteeConfig(
         name="affiliate",
         type="coinw_invitee_volume",
         base_url=url,
         api_key=Secret(API_KEY),
         secret_key=Secret(SECRET_KEY),
-        timeout=TIMEOUT,
+        timeout=timeout,
         body_size_limit=limit,
     )
     return InviteeSource(cfg, session, LimiterRegistry(clock), clock)
 
 
-def _tradeboss(session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int) -> Source:
+def _tradeboss(
+    session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int, timeout: float
+) -> Source:
     cfg = TradebossConfig(
         name="wallet",
         type="tradeboss_balance",
@@ -108,7 +116,7 @@ def _tradeboss(session: aiohttp.ClientSession, clock: FakeClock, url: str, limit
         company_id=7,
         headers={"Authorization": Secret(f"Bearer {TOKEN}")},
         accounts=(TradebossAccount(third_server_code="t1", user_name="86000001", currency="HKD"),),
-        timeout=TIMEOUT,
+        timeout=timeout,
         body_size_limit=limit,
     )
     return TradebossSource(cfg, session, LimiterRegistry(clock), clock)
@@ -251,14 +259,19 @@ class Harness:
     """One real source under a SourceRunner on a fake clock, polling the fault server."""
 
     def __init__(
-        self, kind: Kind, session: aiohttp.ClientSession, server: FaultServer, limit: int = LIMIT
+        self,
+        kind: Kind,
+        session: aiohttp.ClientSession,
+        server: FaultServer,
+        limit: int = LIMIT,
+        timeout: float = GENEROUS,
     ) -> None:
         self.kind = kind
         self.server = server
         self.clock = FakeClock()
         self.registry = CollectorRegistry()
         self.store = SeriesStore()
-        self.source = kind.build(session, self.clock, server.url, limit)
+        self.source = kind.build(session, self.clock, server.url, limit, timeout)
         self.runner = SourceRunner(
             self.source, self.store, WatcherMetrics(self.registry), self.clock
         )
@@ -386,7 +399,8 @@ async def test_transport_faults(
     kind: Kind, fault: str, server: FaultServer, session: aiohttp.ClientSession
 ) -> None:
     """5xx, refused, reset mid-body, hang past timeout and drips: reason counted, then recovery."""
-    h = Harness(kind, session, server)
+    timeout = TIMEOUT if fault in ("hang", "slow drip") else GENEROUS
+    h = Harness(kind, session, server, timeout=timeout)
     body = {**kind.good, "padding": "p" * 1000}
     if fault in ("500", "502", "503"):
         reply = json_reply({"code": int(fault), "msg": "internal error"}, status=int(fault))
