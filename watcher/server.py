@@ -44,10 +44,18 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
-    """Reload config and rules, like SIGHUP; 500 with the reason when the new config is invalid."""
-    if await request.app[DAEMON].reload():
+    """Reload config and rules, like SIGHUP; 500 with every problem when the new config is invalid.
+
+    Plain text, or ``{"status": "success"|"error", "problems": [...]}`` for ``Accept:
+    application/json``. Problems name file, line and key, never a secret's value.
+    """
+    problems = await request.app[DAEMON].reload()
+    status = 500 if problems else 200
+    if "application/json" in request.headers.get("Accept", ""):
+        body = {"status": "error" if problems else "success", "problems": problems}
+        return web.json_response(body, status=status)
+    if not problems:
         return web.Response(text="Reloaded.\n")
-    return web.Response(
-        text="Reload failed: the config is invalid; see the log. The old config keeps running.\n",
-        status=500,
-    )
+    lines = "".join(f"{p}\n" for p in problems)
+    text = f"Reload failed: the config is invalid; the old config keeps running.\n{lines}"
+    return web.Response(text=text, status=status)

@@ -1,4 +1,4 @@
-"""The PromQL subset of PRODUCT.md: parsed by ``promql_parser``, checked and compiled here.
+"""The PromQL subset of docs/product.md: parsed by ``promql_parser``, checked and compiled here.
 
 ``compile_expr`` turns the parser's AST into small frozen nodes the evaluator walks. Every
 construct outside the subset is rejected here, at load, with a message naming it, so an

@@ -1,6 +1,6 @@
 """CoinW Mega Coupon balances: ``GET /v1/perpum/account/almightyGoldInfo``, one request per status.
 
-Upstream page: ../shared/api/coinw-mega-coupon-balance.txt; signing and errors: NOTES.md.
+Upstream contract, signing and errors: docs/upstream-apis.md.
 """
 
 from __future__ import annotations
