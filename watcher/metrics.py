@@ -90,6 +90,28 @@ class WatcherMetrics:
             "Notifications waiting in the outbox.",
             registry=registry,
         )
+        self.notification_queue_capacity = Gauge(
+            "watcher_notification_queue_capacity",
+            "Notifications the outbox holds at most (storage.notification_queue_capacity).",
+            registry=registry,
+        )
+        self.notification_queue_overflows = Counter(
+            "watcher_notification_queue_overflows",
+            "Notifications queued while the outbox was full.",
+            registry=registry,
+        )
+        self.notifications_dropped = Counter(
+            "watcher_notifications_dropped",
+            "Resolved notifications dropped undelivered from a full outbox.",
+            ["receiver", "integration"],
+            registry=registry,
+        )
+        self.loop_crashes = Counter(
+            "watcher_loop_crashes",
+            "Crashes of a long-running loop (logged; the loop restarts).",
+            ["loop"],
+            registry=registry,
+        )
         self.config_last_reload_successful = Gauge(
             "watcher_config_last_reload_successful",
             "1 if the last config (re)load succeeded.",
