@@ -37,7 +37,9 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
+from watcher.notify import Dispatcher, RetryPolicy
+from watcher.notify.outbox import Outbox
+from watcher.notify.pipeline import Delivery, Endpoint
 from watcher.retry import set_testing
 from watcher.storage import open_db
 
@@ -417,3 +419,85 @@ async def test_sigterm_while_a_slow_request_is_in_flight_sends_no_second_copy(
     assert 1 == len(slack.accepted)
     assert [] == h.dispatcher.queued()
     record("delivery", "SIGTERM during a 3 s request", "no second copy")
+
+
+@dataclass
+class Flaky:
+    """A deliverer whose first call raises a bug (not a NotifyError), then records."""
+
+    clock: FakeClock
+    crashes: int = 0
+    sent: list[float] = field(default_factory=list)
+    name: str = "flaky"
+
+    async def deliver(self, payload: dict[str, Any], now: float) -> None:
+        if self.crashes == 0:
+            self.crashes += 1
+            raise ZeroDivisionError
+        self.sent.append(self.clock.time())
+
+
+async def test_a_crashing_worker_is_logged_counted_restarted_and_holds_up_no_one(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A bug in one integration crashes its worker: logged, counted in
+    watcher_loop_crashes_total{loop="deliver"}, restarted; its message is delivered after the
+    backoff and the other target's message goes out at once."""
+    db = open_db(str(tmp_path / "s.db"))
+    outbox = Outbox(db)
+    metrics = WatcherMetrics(CollectorRegistry())
+    delivery = Delivery(outbox, clock=clock, metrics=metrics, retry=RetryPolicy(jitter=0))
+    buggy, fine = Flaky(clock), Flaky(clock, crashes=1)
+    delivery.configure({("a", "flaky", 0): Endpoint(buggy), ("b", "flaky", 0): Endpoint(fine)})
+    for receiver in ("a", "b"):
+        outbox.put(
+            f"g|{receiver}",
+            receiver=receiver,
+            integration="flaky",
+            index=0,
+            payload={},
+            now=T0,
+            timeout=10,
+            firing=1,
+        )
+    with capture_logs() as logs:
+        task = asyncio.create_task(delivery.run())
+        await clock.sleep(30)
+        await stop(task)
+    assert [T0] == fine.sent
+    assert [T0 + 10] == buggy.sent  # the outbox backoff after a failed delivery
+    crashes = metrics.registry.get_sample_value("watcher_loop_crashes_total", {"loop": "deliver"})
+    assert 1.0 == crashes
+    assert ["notify.worker_crashed"] == [e["event"] for e in logs if e["log_level"] == "error"]
+    assert 0 == len(outbox)
+    record("delivery", "integration raises a bug", "worker logged, counted, restarted")
+
+
+def test_a_full_outbox_drops_the_oldest_resolved_rows_never_a_firing_one(
+    tmp_path: Path,
+) -> None:
+    """Past capacity the oldest resolved-only rows go first; firing rows are kept even when
+    that leaves the outbox over capacity (reported as the excess)."""
+    outbox = Outbox(open_db(str(tmp_path / "s.db")))
+
+    def put(key: str, firing: int) -> None:
+        outbox.put(
+            key,
+            receiver="r",
+            integration="slack",
+            index=0,
+            payload={"k": key},
+            now=T0,
+            timeout=10,
+            firing=firing,
+        )
+
+    for key, firing in [("f1", 1), ("r1", 0), ("f2", 2), ("r2", 0), ("r3", 0)]:
+        put(key, firing)
+    dropped, excess = outbox.evict_over(3)
+    assert (["r1", "r2"], 0) == ([r.key for r in dropped], excess)
+    put("f3", 1)
+    put("f4", 1)
+    dropped, excess = outbox.evict_over(3)
+    assert (["r3"], 1) == ([r.key for r in dropped], excess)
+    assert ["f1", "f2", "f3", "f4"] == [r.key for r in outbox.all()]

@@ -30,9 +30,8 @@ from watcher.metrics import WatcherMetrics
 from watcher.notify.alertmanager import (
     RESEND_DELAY,
     AlertmanagerNotifier,
-    ResendTracker,
+    Forwarder,
     merge,
-    postable,
     valid_for,
 )
 from watcher.notify.data import NotificationData, is_resolved, sort_key
@@ -118,7 +117,7 @@ class Dispatcher:
         self._silences = Silences(db)
         self._alerts: dict[str, _Stored] = {}
         self._groups: dict[tuple[tuple[int, ...], str], _Group] = {}
-        self._am_trackers: dict[str, ResendTracker] = {}
+        self._forwarder = Forwarder()
         self._flush_wake = asyncio.Event()
         self._last_gc = 0.0
         self.started_at = clock.time()
@@ -138,8 +137,6 @@ class Dispatcher:
         self._receivers: dict[str, ReceiverConfig] = {r.name: r for r in config.receivers}
         self._inhibitor = Inhibitor(config.inhibit_rules)
         self._timeout = valid_for(config.global_.evaluation_interval)
-        self._capacity = config.storage.notification_queue_capacity
-        self._metrics.notification_queue_capacity.set(self._capacity)
         self._targets: dict[str, list[Target]] = {}
         endpoints: dict[TargetKey, Endpoint] = {}
         for r in config.receivers:
@@ -156,7 +153,7 @@ class Dispatcher:
             self._metrics.notifications.labels(**where)
             self._metrics.notifications_failed.labels(**where)
             self._metrics.notifications_dropped.labels(**where)
-        self._delivery.configure(endpoints)
+        self._delivery.configure(endpoints, config.storage.notification_queue_capacity)
         # Alertmanager rebuilds its groups on reload; the notification log prevents repeats.
         self._groups = {}
         now = self._clock.time()
@@ -192,40 +189,25 @@ class Dispatcher:
 
     def _forward(self, alerts: Sequence[Alert], now: float) -> None:
         """Queue alerts for ``alertmanager_configs`` receivers, Prometheus style."""
-        if self._root is None:
-            return
-        batches: dict[tuple[str, int], list[Alert]] = {}
-        for a in alerts:
-            for name in dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)):
-                receiver = self._receivers.get(name)
-                for i in range(len(receiver.alertmanager_configs) if receiver else 0):
-                    batches.setdefault((name, i), []).append(a)
         interval = self._config.global_.evaluation_interval
-        for (name, i), batch in batches.items():
-            key = f"alertmanager|{name}/alertmanager[{i}]"
-            due = self._am_trackers.setdefault(key, ResendTracker()).due(batch, now)
-            if not due:
-                continue
-            body = [postable(a, now, interval) for a in due]
-            firing = sum(1 for a in due if a.ends_at is None)
+        for batch in self._forwarder.batches(alerts, self._receivers_of, now, interval):
+            body, firing = batch.alerts, batch.firing
             with transaction(self._db):
-                pending = self._outbox.pending(key)
+                pending = self._outbox.pending(batch.key)
                 if pending is not None:
                     body = merge(pending.payload["alerts"], body)
                     firing += pending.firing
-                self._outbox.put(
-                    key,
-                    receiver=name,
-                    integration="alertmanager",
-                    index=i,
-                    payload={"alerts": body},
-                    now=now,
-                    # Prometheus re-sends every resend delay: a delivery older is superseded.
-                    timeout=RESEND_DELAY,
-                    firing=firing,
+                # Prometheus re-sends every resend delay: an older delivery is superseded.
+                self._delivery.enqueue(
+                    batch.key, batch.target, {"alerts": body}, now, RESEND_DELAY, firing
                 )
-                self._bound()
-            self._queued((name, "alertmanager", i))
+            self._delivery.wake(batch.target)
+
+    def _receivers_of(self, alert: Alert) -> list[ReceiverConfig]:
+        if self._root is None:
+            return []
+        names = dict.fromkeys(r.config.receiver for r in self._root.match(alert.labels))
+        return [self._receivers[n] for n in names if n in self._receivers]
 
     # -- flushing --------------------------------------------------------------------------
 
@@ -302,17 +284,14 @@ class Dispatcher:
                         self._config.global_.external_url,
                         now,
                     )
-                    self._outbox.put(
+                    self._delivery.enqueue(
                         key,
-                        receiver=receiver,
-                        integration=notifier.name,
-                        index=target.index,
-                        payload=notifier.render(data),
-                        now=now,
-                        timeout=dispatch_timeout(group.route.config.group_interval),
-                        firing=sum(1 for a in to_send if a.fingerprint in firing),
+                        target.key,
+                        notifier.render(data),
+                        now,
+                        dispatch_timeout(group.route.config.group_interval),
+                        sum(1 for a in to_send if a.fingerprint in firing),
                     )
-                    self._bound()
             if to_send:
                 log.info(
                     "notify.queued",
@@ -322,28 +301,7 @@ class Dispatcher:
                     firing=len(firing),
                     resolved=len(resolved),
                 )
-                self._queued(target.key)
-
-    def _bound(self) -> None:
-        """Keep the outbox within its capacity (inside the transaction that grew it)."""
-        dropped, excess = self._outbox.evict_over(self._capacity)
-        if not dropped and not excess:
-            return
-        self._metrics.notification_queue_overflows.inc()
-        for row in dropped:
-            self._metrics.notifications_dropped.labels(
-                receiver=row.receiver, integration=row.integration
-            ).inc()
-        log.error(
-            "notify.queue_full",
-            capacity=self._capacity,
-            dropped_resolved=len(dropped),
-            firing_over_capacity=excess,
-        )
-
-    def _queued(self, target: TargetKey) -> None:
-        self._metrics.notification_queue_length.set(len(self._outbox))
-        self._delivery.wake(target)
+                self._delivery.wake(target.key)
 
     def _gc(self, now: float) -> None:
         self._last_gc = now
@@ -354,8 +312,7 @@ class Dispatcher:
             a = self._effective(stored)
             if a.ends_at is not None and a.ends_at + RESOLVED_RETENTION < now and fp not in grouped:
                 del self._alerts[fp]
-        for tracker in self._am_trackers.values():
-            tracker.forget_before(now - RESOLVED_RETENTION)
+        self._forwarder.forget_before(now - RESOLVED_RETENTION)
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -105,11 +105,14 @@ class Delivery:
         self._workers: dict[TargetKey, asyncio.Task[None]] = {}
         self._inflight: dict[TargetKey, asyncio.Task[None]] = {}
         self._tg: asyncio.TaskGroup | None = None
+        self._capacity = 10_000
         self._metrics.loop_crashes.labels(loop="deliver")
 
-    def configure(self, endpoints: Mapping[TargetKey, Endpoint]) -> None:
-        """Use these targets; drop the rows of targets no longer configured."""
+    def configure(self, endpoints: Mapping[TargetKey, Endpoint], capacity: int = 10_000) -> None:
+        """Use these targets and outbox capacity; drop the rows of targets no longer there."""
         self._endpoints = dict(endpoints)
+        self._capacity = capacity
+        self._metrics.notification_queue_capacity.set(capacity)
         for target in self._outbox.targets() - set(self._endpoints):
             dropped = self._outbox.drop_target(target)
             log.warning(
@@ -124,8 +127,47 @@ class Delivery:
         for event in self._wake.values():
             event.set()
 
+    def enqueue(
+        self,
+        key: str,
+        target: TargetKey,
+        payload: dict[str, Any],
+        now: float,
+        timeout: float,
+        firing: int,
+    ) -> None:
+        """Queue a notification (in the caller's transaction) within the outbox's capacity.
+
+        ``timeout`` bounds its delivery, retries included; ``firing`` counts its firing
+        alerts: a full outbox drops the oldest rows without any first, a firing one never.
+        """
+        receiver, integration, index = target
+        self._outbox.put(
+            key,
+            receiver=receiver,
+            integration=integration,
+            index=index,
+            payload=payload,
+            now=now,
+            timeout=timeout,
+            firing=firing,
+        )
+        dropped, excess = self._outbox.evict_over(self._capacity)
+        if dropped or excess:
+            self._metrics.notification_queue_overflows.inc()
+            for row in dropped:
+                where = {"receiver": row.receiver, "integration": row.integration}
+                self._metrics.notifications_dropped.labels(**where).inc()
+            log.error(
+                "notify.queue_full",
+                capacity=self._capacity,
+                dropped_resolved=len(dropped),
+                firing_over_capacity=excess,
+            )
+
     def wake(self, target: TargetKey) -> None:
         """Tell ``target``'s worker that a row was queued."""
+        self._metrics.notification_queue_length.set(len(self._outbox))
         event = self._wake.get(target)
         if event is not None:
             event.set()
