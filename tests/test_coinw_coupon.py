@@ -102,7 +102,7 @@ async def test_one_signed_request_per_status(
         "https://api.coinw.test/v1/perpum/account/almightyGoldInfo?type=3",
     ]
     headers = calls[0][1].kwargs["headers"]
-    assert {"api_key", "timestamp", "sign"} == set(headers)
+    assert {"api_key", "timestamp", "sign", "Accept-Encoding"} == set(headers)
     assert clock.monotonic() >= 2.0
 
 

@@ -203,6 +203,18 @@ class Harness:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
+def outcome(h: Harness, **parts: Receiver | float) -> dict[str, Any]:
+    """What a receiver saw (requests, messages answered 200) and what is still queued."""
+    out: dict[str, Any] = {"queued": len(h.dispatcher.queued())}
+    for name, part in parts.items():
+        if isinstance(part, Receiver):
+            out[f"{name}_requests"] = len(part.requests)
+            out[f"{name}_accepted"] = len(part.accepted)
+        else:
+            out[name] = part
+    return out
+
+
 def start(h: Harness) -> asyncio.Task[None]:
     return asyncio.create_task(h.dispatcher.run())
 
@@ -249,7 +261,11 @@ async def test_hanging_webhook_never_delays_a_slack_page(
     assert 10.0 == hook.times()[0]
     assert 1 == len(hook.accepted)  # the hung request got no answer; the retry did
     assert [] == h.dispatcher.queued()
-    record("delivery", "webhook hangs", "slack page on time; webhook sent once it answered")
+    record(
+        "delivery",
+        "webhook hangs",
+        outcome(h, slack=slack, webhook=hook, slack_late_s=slack.times()[1] - 40.0),
+    )
 
 
 async def test_slow_receiver_within_its_timeout_gets_exactly_one_copy(
@@ -269,7 +285,7 @@ async def test_slow_receiver_within_its_timeout_gets_exactly_one_copy(
     assert [10.0] == slack.times()
     assert [T0 + 13] == [at for at, _ in slack.accepted]
     assert [] == h.dispatcher.queued()
-    record("delivery", "receiver answers in 3 s", "one copy")
+    record("delivery", "receiver answers in 3 s", outcome(h, slack=slack))
 
 
 async def test_a_configured_timeout_is_where_a_copy_may_repeat(
@@ -291,7 +307,7 @@ async def test_a_configured_timeout_is_where_a_copy_may_repeat(
     assert 2 == len(slack.requests)
     assert 12.0 < slack.times()[1] <= 14.0  # after the 2 s timeout and one retry backoff
     assert [] == h.dispatcher.queued()
-    record("delivery", "answer slower than the configured timeout", "retried (copy may repeat)")
+    record("delivery", "answer slower than its timeout (copy may repeat)", outcome(h, slack=slack))
 
 
 async def test_500s_then_success_deliver_once(
@@ -312,7 +328,7 @@ async def test_500s_then_success_deliver_once(
     assert 1 == len(slack.accepted)
     failed = h.value("watcher_notifications_failed_total", receiver="pager", integration="slack")
     assert 3.0 == failed
-    record("delivery", "HTTP 500 x3", "delivered once")
+    record("delivery", "HTTP 500 x3", outcome(h, slack=slack))
 
 
 async def test_429_with_a_long_retry_after_is_waited_out_exactly(
@@ -331,7 +347,7 @@ async def test_429_with_a_long_retry_after_is_waited_out_exactly(
     await stop(task)
     assert [10.0, 130.0] == slack.times()
     assert 1 == len(slack.accepted)
-    record("delivery", "HTTP 429 + Retry-After: 120", "sent once, 120 s later")
+    record("delivery", "HTTP 429 + Retry-After: 120", outcome(h, slack=slack))
 
 
 async def test_refused_connections_keep_the_page_until_the_receiver_is_back(
@@ -356,7 +372,7 @@ async def test_refused_connections_keep_the_page_until_the_receiver_is_back(
     await stop(task)
     assert 1 == len(slack.accepted)
     assert [] == h.dispatcher.queued()
-    record("delivery", "connection refused for 5 min", "kept, sent once when back")
+    record("delivery", "connection refused for 5 min", outcome(h, slack=slack, webhook=hook))
 
 
 async def test_receiver_down_for_an_hour_loses_no_page_and_the_outbox_stays_bounded(
@@ -396,7 +412,11 @@ async def test_receiver_down_for_an_hour_loses_no_page_and_the_outbox_stays_boun
     dropped = h.value("watcher_notifications_dropped_total", receiver="pager", integration="slack")
     assert 0 < dropped
     assert any(e["event"] == "notify.queue_full" and e["log_level"] == "error" for e in logs)
-    record("delivery", "receiver down 1 h, outbox capacity 5", "bounded; firing page sent once")
+    record(
+        "delivery",
+        "receiver down 1 h, outbox capacity 5",
+        outcome(h, slack=slack, max_queued=max(sizes), dropped_resolved=dropped),
+    )
 
 
 async def test_sigterm_while_a_slow_request_is_in_flight_sends_no_second_copy(
@@ -418,7 +438,7 @@ async def test_sigterm_while_a_slow_request_is_in_flight_sends_no_second_copy(
     assert [10.0] == slack.times()
     assert 1 == len(slack.accepted)
     assert [] == h.dispatcher.queued()
-    record("delivery", "SIGTERM during a 3 s request", "no second copy")
+    record("delivery", "SIGTERM during a 3 s request", outcome(h, slack=slack))
 
 
 @dataclass
@@ -470,7 +490,11 @@ async def test_a_crashing_worker_is_logged_counted_restarted_and_holds_up_no_one
     assert 1.0 == crashes
     assert ["notify.worker_crashed"] == [e["event"] for e in logs if e["log_level"] == "error"]
     assert 0 == len(outbox)
-    record("delivery", "integration raises a bug", "worker logged, counted, restarted")
+    record(
+        "delivery",
+        "integration raises a bug",
+        {"crashes": crashes, "sent": len(buggy.sent) + len(fine.sent), "queued": len(outbox)},
+    )
 
 
 def test_a_full_outbox_drops_the_oldest_resolved_rows_never_a_firing_one(

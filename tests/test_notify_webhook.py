@@ -103,6 +103,19 @@ def test_max_alerts_truncates_and_counts_the_rest() -> None:
     } == body["commonLabels"]
 
 
+def test_max_alerts_common_labels_and_status_are_over_the_alerts_sent() -> None:
+    """As Alertmanager: commonLabels, commonAnnotations and status describe the sent alerts."""
+    sent = [coupon_alert(str(i), severity="critical", ends=T0 - 1) for i in range(2)]
+    rest = [coupon_alert(str(i), severity="warning") for i in range(2, 5)]
+    data = NotificationData("hook", "{}:{}", {}, (*sent, *rest), "", T0)
+    body = webhook_payload(data, max_alerts=2)
+    assert ("resolved", "critical", 3) == (
+        body["status"],
+        body["commonLabels"]["severity"],
+        body["truncatedAlerts"],
+    )
+
+
 def test_resolved_alert_shows_its_end_time() -> None:
     """A resolved alert carries status resolved and its real endsAt."""
     data = NotificationData("hook", "k", {}, (coupon_alert(ends=T0 + 60),), "", T0 + 120)

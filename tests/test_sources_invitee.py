@@ -113,6 +113,7 @@ async def test_body_is_signed_exactly_as_sent(
         "timestamp": "1700000000000",
         "Content-Type": "application/json",
         "sign": "Tbd9Z62dPyO8HtXkyk80+RN4NF3JFnB33R4A+M/6sKI=",
+        "Accept-Encoding": "gzip, deflate",
     } == headers
 
 

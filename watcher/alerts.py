@@ -8,21 +8,30 @@ every alert resolved in the last 15 minutes, exactly as Prometheus sends to Aler
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_SEPARATOR = 0xFF  # model.SeparatorByte: cannot occur in UTF-8
+_MASK = (1 << 64) - 1
+
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """Return a stable 16-hex-digit identity for a label set (order independent)."""
-    h = hashlib.sha256()
-    for k in sorted(labels):
-        h.update(k.encode())
-        h.update(b"\xff")
-        h.update(labels[k].encode())
-        h.update(b"\xff")
-    return h.hexdigest()[:16]
+    """Alertmanager's alert fingerprint: ``model.LabelSet.Fingerprint()``, as 16 hex digits.
+
+    FNV-1a 64 over the label names in sorted order, each name and value followed by the
+    separator byte 255, exactly as prometheus/common ``labelSetToFingerprint`` computes it,
+    so ``/api/v2/alerts`` and webhook payloads carry the ids Alertmanager shows.
+    """
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8", "surrogatepass"):
+                h = ((h ^ byte) * _FNV_PRIME) & _MASK
+            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ SOURCE_ERROR_REASONS = (
     "api_error",
     "malformed",
     "invalid_row",
+    "too_large",
 )
 ALERT_STATES = ("pending", "firing")
 

@@ -10,9 +10,9 @@ import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client.aiohttp import make_aiohttp_handler
 
 from watcher import __version__
+from watcher.exposition import metrics_handler
 
 if TYPE_CHECKING:
     from watcher.app import Daemon
@@ -23,7 +23,9 @@ DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
 def add_routes(app: web.Application) -> None:
     """Register the daemon's own routes."""
     daemon = app[DAEMON]
-    app.router.add_get("/metrics", make_aiohttp_handler(daemon.registry))
+    app.router.add_get(
+        "/metrics", metrics_handler(daemon.store, daemon.self_registry, daemon.registry)
+    )
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)

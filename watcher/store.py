@@ -74,6 +74,20 @@ class SeriesStore:
             for group in list(groups.values()):
                 yield from group.series
 
+    def groups(self) -> Iterator[tuple[str, str, tuple[Series, ...], float]]:
+        """Every (source, group, series, updated_at) in /metrics order.
+
+        A put stores a new series tuple, so a reader may cache what it derived from a tuple and
+        reuse it while the group holds the same tuple (``watcher.exposition`` does).
+        """
+        for source, groups in list(self._groups.items()):
+            for key, g in list(groups.items()):
+                yield source, key, g.series, g.updated_at
+
+    def help_texts(self) -> dict[str, str]:
+        """The HELP texts set with ``describe``, by metric name."""
+        return dict(self._help)
+
     def group_updated_at(self, source: str, group: str) -> float | None:
         """When ``group`` was last refreshed, if it is present."""
         g = self._groups.get(source, {}).get(group)

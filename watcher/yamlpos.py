@@ -87,9 +87,15 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
         return None, [f"{file}:{line}: invalid YAML: {problem}"]
     except yaml.YAMLError as exc:
         return None, [f"{file}:1: invalid YAML: {exc}"]
+    except RecursionError:
+        return None, [f"{file}:1: invalid YAML: nesting too deep"]
     located = Located(data, file)
     try:
         if node is not None:
+            if _expanded_size(node, {}) > _MAX_NODES:
+                return None, [
+                    f"{file}:1: invalid YAML: aliases expand to more than {_MAX_NODES} nodes"
+                ]
             _record(node, (), located.lines, problems, file)
         _check_depth(data, 0)
     except RecursionError:
@@ -98,6 +104,22 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
 
 
 _MAX_DEPTH = 64
+#: Far beyond any config or rule file; refuses "billion laughs" alias bombs before walking them.
+_MAX_NODES = 200_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the document has once aliases are expanded, without expanding them."""
+    size = memo.get(id(node))
+    if size is None:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        size = 1 + sum(_expanded_size(child, memo) for child in children)
+        memo[id(node)] = size
+    return size
 
 
 def _check_depth(value: object, depth: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from watcher.matchers import Matcher
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
+DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
 
 
 class Secret:
@@ -76,6 +77,8 @@ class SourceConfig:
     timeout: float = 10.0
     stale_after: float = 300.0
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: bytes of one decompressed response body past which a request fails with ``too_large``
+    body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
 
 
 @dataclass(frozen=True, kw_only=True)

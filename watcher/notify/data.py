@@ -7,6 +7,7 @@ Slack templates read like Alertmanager's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,10 +51,39 @@ def is_resolved(alert: Alert, now: float) -> bool:
     return alert.ends_at is not None and alert.ends_at <= now
 
 
-def sort_key(alert: Alert) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """Alertmanager's ``AlertSlice`` order: ``job``, then ``instance``, then the label set."""
-    labels = alert.labels
-    return labels.get("job", ""), labels.get("instance", ""), tuple(sorted(labels.items()))
+def _before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """``model.LabelSet.Before``: fewer labels first, then the first differing sorted pair."""
+    if len(a) != len(b):
+        return len(a) < len(b)
+    for name in sorted({*a, *b}):
+        if name not in a:
+            return True
+        if name not in b:
+            return False
+        if a[name] != b[name]:
+            return a[name] < b[name]
+    return False
+
+
+def _alert_less(x: Alert, y: Alert) -> int:
+    """``types.AlertSlice.Less``: ``job``, then ``instance`` (present before absent), then labels."""
+    for key in ("job", "instance"):
+        xv, yv = x.labels.get(key), y.labels.get(key)
+        if xv is None and yv is None:
+            continue
+        if xv is None:
+            return 1
+        if yv is None:
+            return -1
+        if xv != yv:
+            return -1 if xv < yv else 1
+    if _before(x.labels, y.labels):
+        return -1
+    return 1 if _before(y.labels, x.labels) else 0
+
+
+sort_key = functools.cmp_to_key(_alert_less)
+"""Key for ``sorted`` giving Alertmanager's alert order within a notification."""
 
 
 def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:

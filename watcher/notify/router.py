@@ -7,29 +7,30 @@ child matches, the route itself is the match. Group keys read ``{}/{matchers}:{g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from watcher.config import RouteConfig
+from watcher.gotemplate.strconv import quote
 from watcher.matchers import Matcher, matches_all
 
 _OP_ORDER = {"=": 0, "!=": 1, "=~": 2, "!~": 3}
 
 
+def _open_metrics_escape(value: str) -> str:
+    """``labels.openMetricsEscape``: only backslash, newline and double quote are escaped."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
 def _matchers_key(matchers: tuple[Matcher, ...]) -> str:
+    """``labels.Matchers.String()`` of the sorted matchers: ``{a="1",b=~"x.*"}``."""
     ordered = sorted(matchers, key=lambda m: (m.name, m.value, _OP_ORDER[m.op]))
-    return (
-        "{"
-        + ",".join(f"{m.name}{m.op}{json.dumps(m.value, ensure_ascii=False)}" for m in ordered)
-        + "}"
-    )
+    return "{" + ",".join(f'{m.name}{m.op}"{_open_metrics_escape(m.value)}"' for m in ordered) + "}"
 
 
 def label_set_string(labels: Mapping[str, str]) -> str:
-    """Prometheus's ``LabelSet.String()``: ``{a="1", b="2"}``, sorted."""
-    pairs = (f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
-    return "{" + ", ".join(pairs) + "}"
+    """Prometheus's ``LabelSet.String()``: ``{a="1", b="2"}``, sorted, values Go-quoted."""
+    return "{" + ", ".join(f"{k}={quote(v)}" for k, v in sorted(labels.items())) + "}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -5,6 +5,8 @@ https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 
 from watcher.alerts import Alert
@@ -30,11 +32,13 @@ def alert_json(alert: Alert, now: float) -> Payload:
 
 def webhook_payload(data: NotificationData, max_alerts: int = 0) -> Payload:
     """The version-4 body; ``max_alerts`` > 0 truncates ``alerts`` and counts the rest."""
-    alerts = list(data.alerts)
     truncated = 0
-    if max_alerts and len(alerts) > max_alerts:
-        truncated = len(alerts) - max_alerts
-        alerts = alerts[:max_alerts]
+    if max_alerts and len(data.alerts) > max_alerts:
+        # Alertmanager truncates first and builds the template data (status, common labels
+        # and annotations) from the alerts it sends (notify/webhook/webhook.go).
+        truncated = len(data.alerts) - max_alerts
+        data = replace(data, alerts=data.alerts[:max_alerts])
+    alerts = data.alerts
     return {
         "receiver": data.receiver,
         "status": data.status,

@@ -155,7 +155,7 @@ def _selector(e: pp.VectorSelector) -> Selector:
             name = m.value
             continue
         try:
-            matchers.append(Matcher.make(m.name, op, m.value))
+            matchers.append(Matcher.make(m.name, op, m.value, promql=True))
         except ValueError as exc:
             raise RuleError(str(exc)) from None
     return Selector(name, tuple(matchers))

@@ -21,7 +21,7 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_query
-from watcher.sources.http import request_json
+from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import code_number, exact_decimal
 
 log = structlog.get_logger()
@@ -54,8 +54,13 @@ class CouponSource:
         clock: Clock,
     ) -> None:
         self._config = config
-        self._session = session
         self._clock = clock
+        self._http = UpstreamClient(
+            session,
+            timeout=config.timeout,
+            body_size_limit=config.body_size_limit,
+            secrets=(config.api_key.get(), config.secret_key.get()),
+        )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
 
@@ -73,7 +78,7 @@ class CouponSource:
         result = PollResult()
         for status in self._config.statuses:
             try:
-                rows = await retry_async(
+                series, skipped = await retry_async(
                     lambda status=status: self._fetch(status),  # type: ignore[misc]
                     on=(TransientSourceError,),
                     attempts=3,
@@ -90,7 +95,6 @@ class CouponSource:
                 result.errors.append(exc)
                 continue
             self._limiter.succeeded()
-            series, skipped = self._series(status, rows)
             result.groups[status] = series
             result.skipped_rows += skipped
         return result
@@ -99,22 +103,21 @@ class CouponSource:
         wait = self._limiter.rate_limited(exc.retry_after)
         log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
-    async def _fetch(self, status: str) -> list[Any]:
+    async def _fetch(self, status: str) -> tuple[list[Series], int]:
         query = build_query({"type": STATUS_TYPE[status]})
         await self._limiter.acquire()
         ts = int(self._clock.time() * 1000)
         headers = self._signer.headers(ts, "GET", PATH, query)
         what = f"GET {PATH}?{query}"
-        resp = await request_json(
-            self._session,
+        return await self._http.request_json(
             "GET",
             f"{self._config.base_url}{PATH}?{query}",
             what=what,
             headers=headers,
-            timeout=self._config.timeout,
             now_ms=ts,
+            # Rows become series in the parse step: a worker thread's work for a large answer.
+            parse=lambda body: self._series(status, parse_response(body, what)),
         )
-        return parse_response(resp.body, what)
 
     def _series(self, status: str, rows: list[Any]) -> tuple[list[Series], int]:
         by_id: dict[str, dict[str, float]] = {}
@@ -125,7 +128,10 @@ class CouponSource:
             except ValueError as exc:
                 skipped += 1
                 log.warning(
-                    "source.invalid_row", source=self._config.name, status=status, error=str(exc)
+                    "source.invalid_row",
+                    source=self._config.name,
+                    status=status,
+                    error=self._http.clean(str(exc)),
                 )
                 continue
             by_id[coupon_id] = values

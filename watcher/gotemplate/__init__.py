@@ -1,0 +1,1 @@
+"""Go's text/template and the Go formatting Alertmanager and Prometheus users see."""
