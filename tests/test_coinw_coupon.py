@@ -71,7 +71,7 @@ def values(result: Any) -> dict[tuple[str, str], float]:
 async def test_parses_the_documented_response(
     session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
-    """The upstream example becomes the PRODUCT.md metrics with source, status and labels."""
+    """The upstream example becomes the docs/product.md metrics with source, status and labels."""
     with aioresponses() as m:
         m.get(URL, payload={"code": 0, "data": [ROW], "msg": ""})
         result = await source(session, clock).poll()

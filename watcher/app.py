@@ -237,8 +237,11 @@ class Daemon:
 
     # -- reload -------------------------------------------------------------------------------
 
-    async def reload(self) -> bool:
-        """Re-read the config and rule files; apply them if valid, else keep the old ones."""
+    async def reload(self) -> list[str]:
+        """Re-read the config and rule files; apply them if valid, else keep the old ones.
+
+        Returns the problems found (none when the reload applied); they never hold secrets.
+        """
         try:
             new = self._adjust(load_config(self.config.file, self.env))
             groups: list[RuleGroup] = load_rule_files(new.rule_paths())
@@ -246,13 +249,12 @@ class Daemon:
             self.metrics.config_last_reload_successful.set(0)
             for problem in exc.problems:
                 log.error("config.reload_failed", problem=problem)
-            return False
+            return exc.problems
         except Exception as exc:  # a loader bug must not take the running config down
             self.metrics.config_last_reload_successful.set(0)
-            log.exception(
-                "config.reload_failed", problem=f"{self.config.file}: {type(exc).__name__}"
-            )
-            return False
+            problem = f"{self.config.file}: {type(exc).__name__}"
+            log.exception("config.reload_failed", problem=problem)
+            return [problem]
         for key in ("server", "storage"):
             if getattr(new, key) != getattr(self.config, key):
                 log.warning("config.restart_needed", section=key)
@@ -274,7 +276,7 @@ class Daemon:
         self.metrics.config_last_reload_successful.set(1)
         self.metrics.config_last_reload_success_timestamp.set(self.clock.time())
         log.info("config.reloaded", sources=len(new.sources), rule_groups=len(groups))
-        return True
+        return []
 
 
 def build_app(daemon: Daemon) -> web.Application:
@@ -305,7 +307,7 @@ async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sighup_ctx(app: web.Application) -> AsyncIterator[None]:
     daemon = app[DAEMON]
     loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[bool]] = set()
+    pending: set[asyncio.Task[list[str]]] = set()
 
     def on_hup() -> None:
         task = loop.create_task(daemon.reload(), name="reload")

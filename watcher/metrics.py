@@ -23,7 +23,7 @@ ALERT_STATES = ("pending", "firing")
 
 
 class WatcherMetrics:
-    """Every self-metric of PRODUCT.md, created once on ``registry``."""
+    """Every self-metric of docs/product.md, created once on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry

@@ -8,7 +8,7 @@ vanished upstream vanishes here. A group that has not been refreshed for the sou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
@@ -16,6 +16,9 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from watcher.series import Series, Snapshot
+
+#: Told of every group written: (source, group, series, now). Must not raise.
+Listener = Callable[[str, str, Sequence[Series], float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,11 @@ class SeriesStore:
         self._groups: dict[str, dict[str, _Group]] = {}
         self._stale_after: dict[str, float] = {}
         self._help: dict[str, str] = {}
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` after every ``put`` (the status page keeps recent samples)."""
+        self._listeners.append(listener)
 
     def describe(self, name: str, help_text: str) -> None:
         """Set the HELP text of metric ``name``."""
@@ -52,7 +60,10 @@ class SeriesStore:
 
     def put(self, source: str, group: str, series: Iterable[Series], now: float) -> None:
         """Replace ``group`` of ``source`` with ``series`` read at ``now``."""
-        self._groups.setdefault(source, {})[group] = _Group(tuple(series), now)
+        stored = _Group(tuple(series), now)
+        self._groups.setdefault(source, {})[group] = stored
+        for listener in self._listeners:
+            listener(source, group, stored.series, now)
 
     def drop_group(self, source: str, group: str) -> None:
         """Remove one group (an item no longer configured)."""

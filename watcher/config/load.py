@@ -34,7 +34,7 @@ from watcher.errors import ConfigError
 from watcher.yamlpos import Path, load_located
 
 # CoinW allows one almightyGoldInfo request per 2 s per user and IP
-# (../shared/api/coinw-mega-coupon-balance.txt, "Frequency Limit").
+# (docs/upstream-apis.md, from the endpoint's "Frequency Limit").
 COUPON_MIN_REQUEST_SPACING = 2.0
 
 _TOP = {

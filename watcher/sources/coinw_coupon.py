@@ -1,6 +1,6 @@
 """CoinW Mega Coupon balances: ``GET /v1/perpum/account/almightyGoldInfo``, one request per status.
 
-Upstream page: ../shared/api/coinw-mega-coupon-balance.txt; signing and errors: NOTES.md.
+Upstream contract, signing and errors: docs/upstream-apis.md.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ PATH = "/v1/perpum/account/almightyGoldInfo"
 REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
+MAX_REMARK = 200  # characters of a coupon's remark kept for the status page
 
 HELP = {
     "coinw_mega_coupon_remaining_amount": "Remaining amount of the Mega Coupon (currentAmount).",
@@ -63,6 +64,8 @@ class CouponSource:
         )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
+        self.remarks: dict[str, dict[str, str]] = {}
 
     @property
     def config(self) -> CoinwCouponConfig:
@@ -121,6 +124,7 @@ class CouponSource:
 
     def _series(self, status: str, rows: list[Any]) -> tuple[list[Series], int]:
         by_id: dict[str, dict[str, float]] = {}
+        remarks: dict[str, str] = {}
         skipped = 0
         for row in rows:
             try:
@@ -135,6 +139,9 @@ class CouponSource:
                 )
                 continue
             by_id[coupon_id] = values
+            remark = row.get("remark")
+            remarks[coupon_id] = remark[:MAX_REMARK] if isinstance(remark, str) else ""
+        self.remarks[status] = remarks
         cfg = self._config
         out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
         for coupon_id, values in by_id.items():

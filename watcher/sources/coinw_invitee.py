@@ -1,6 +1,6 @@
 """CoinW affiliate invitee volume, ``POST PATH`` (the partner "user/volume/list" endpoint).
 
-Upstream page: ../shared/api/coinw-invited-users-volume.txt; signing, errors and limits: NOTES.md.
+Upstream contract, signing, errors and limits: docs/upstream-apis.md.
 One poll reads the whole lookback window, page by page, and replaces the source's one group; a
 poll that cannot read every page changes nothing (partial sums would be wrong sums).
 """
@@ -32,7 +32,7 @@ from watcher.sources.numbers import code_number, exact_decimal
 log = structlog.get_logger()
 
 PATH = "/api/v3/patener/openapi/v1/partner/invitation/user/volume/list"
-# Sibling partner endpoints allow 5 requests/s per IP and user ID (NOTES.md); 5% margin.
+# Sibling partner endpoints allow 5 requests/s per IP and user ID (docs/upstream-apis.md); 5% margin.
 REQUEST_SPACING = 0.21
 SUCCESS_CODE = "200"
 # Error answers are the futures API's: watcher.sources.coinw_errors.
@@ -94,7 +94,7 @@ def window_dates(now: float, lookback_days: int) -> tuple[str, str]:
 
 
 class InviteeSource:
-    """Reads the invitees' daily volumes over the lookback window and exports PRODUCT.md's sums."""
+    """Reads the invitees' daily volumes over the lookback window and exports docs/product.md's sums."""
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
 """TradeBoss account balances: ``POST /api/cats-gateway/get-user-amount``, one request per account.
 
-Upstream page: ../shared/api/tradeboss-account-balance.txt; headers, success rule and limits:
-NOTES.md. Each account is its own group, so one account failing leaves only that account's
-series to go stale. Requests run ``concurrency`` at a time through one limiter per
-``base_url`` + ``companyId``, which an HTTP 429 pauses for every request of the source.
+Upstream contract, headers, success rule and limits: docs/upstream-apis.md. Each account is
+its own group, so one account failing leaves only that account's series to go stale. Requests
+run ``concurrency`` at a time through one limiter per ``base_url`` + ``companyId``, which an
+HTTP 429 pauses for every request of the source.
 """
 
 from __future__ import annotations
