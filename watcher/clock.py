@@ -51,9 +51,13 @@ class FakeClock:
     sockets), so fake time never runs ahead of I/O between tasks of the same loop: a request to a
     local server completes before a timeout in fake time can fire. This is the idea of the
     ``looptime`` pytest plugin, applied to the injected clock only.
+
+    A test whose peer is another process (its answer arrives while this loop looks idle) passes
+    ``auto_advance=False``: then only ``advance`` moves time.
     """
 
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
+    def __init__(self, start: float = 1_700_000_000.0, *, auto_advance: bool = True) -> None:
+        self._auto = auto_advance
         self._now = start
         self._mono = 0.0
         self.sleeps: list[float] = []
@@ -89,7 +93,7 @@ class FakeClock:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._waiters, (self._mono + seconds, next(self._seq), waiter))
-        if self._driver is None or self._driver_loop is not loop:
+        if self._auto and (self._driver is None or self._driver_loop is not loop):
             self._idle_rounds = 0
             self._driver_loop = loop
             self._driver = loop.call_soon(self._drive, loop)
