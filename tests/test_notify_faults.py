@@ -41,7 +41,7 @@ from watcher.notify import Dispatcher, RetryPolicy
 from watcher.notify.outbox import Outbox
 from watcher.notify.pipeline import Delivery, Endpoint
 from watcher.retry import set_testing
-from watcher.storage import open_db
+from watcher.state import open_db
 
 
 @pytest.fixture(autouse=True)

@@ -4,50 +4,21 @@ A row names its target (receiver, integration, index) rather than its URL, so no
 is stored; the URL is looked up in the current config when the row is delivered. A newer row
 with the same key (the same group and integration) replaces an undelivered older one. The
 outbox is bounded: past its capacity the oldest rows holding only resolved alerts are dropped,
-a row with a firing alert never is.
+a row with a firing alert never is. The table is created by ``watcher.state``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    receiver TEXT NOT NULL,
-    integration TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    created REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL,
-    last_error TEXT,
-    timeout REAL NOT NULL DEFAULT 10,
-    firing INTEGER NOT NULL DEFAULT 1
-)
-"""
-# Columns added after the first release, for state files written before them.
-_ADDED = {"timeout": "REAL NOT NULL DEFAULT 10", "firing": "INTEGER NOT NULL DEFAULT 1"}
+from watcher.state import transaction
 
 TargetKey = tuple[str, str, int]  # receiver, integration, index
 
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction on an autocommit connection."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+__all__ = ["Outbox", "Row", "TargetKey", "transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +48,6 @@ class Outbox:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.execute(_SCHEMA)
-        have = {r[1] for r in db.execute("PRAGMA table_info(notify_outbox)")}
-        for column, kind in _ADDED.items():
-            if column not in have:
-                db.execute(f"ALTER TABLE notify_outbox ADD COLUMN {column} {kind}")
-        db.execute("CREATE INDEX IF NOT EXISTS notify_outbox_key ON notify_outbox (key)")
-        db.execute(
-            "CREATE INDEX IF NOT EXISTS notify_outbox_target "
-            "ON notify_outbox (receiver, integration, idx, next_attempt)"
-        )
 
     def put(
         self,
