@@ -199,6 +199,16 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
     for name in ("desktop.png", "phone.png"):
         assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    with chromium(javascript=False) as driver:  # the page is whole without its script
+        driver.get(base + "/")
+        assert row_with(driver, "balances", "5,000.25 HKD") is not None
+        coupon = row_with(driver, "coupons", "800000001")
+        assert coupon is not None
+        assert REMARK == coupon.find_element("css selector", ".remark").text
+        driver.find_element("css selector", "#alerts details.silence summary").click()
+        hint = driver.find_element("css selector", "#alerts details.silence[open] noscript p")
+        assert hint.text.startswith("Without JavaScript: amtool silence add")
+
 
 async def test_page_in_chromium_shows_everything_and_follows_upstream(
     daemon: Daemon, sim: Simulator, tmp_path: Path
