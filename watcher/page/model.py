@@ -100,7 +100,9 @@ class AffiliateRow:
     last_day: float | None
     active: float | None
     top: tuple[tuple[str, float], ...]
-    history: tuple[float, ...]
+    history: tuple[float, ...]  # recent window totals
+    history_last_day: tuple[float, ...] = ()
+    history_active: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,15 +294,21 @@ def _affiliates(snapshot: Snapshot, ring: SampleRing) -> tuple[AffiliateRow, ...
     out = []
     for source in sorted(by_source.keys() | top.keys()):
         got = by_source.get(source, {})
-        total = got.get("coinw_affiliate_trading_volume")
+
+        def history(name: str, got: Mapping[str, Series] = got) -> tuple[float, ...]:
+            s = got.get(name)
+            return () if s is None else ring.values(name, s.labels)
+
         out.append(
             AffiliateRow(
                 source,
-                None if total is None else total.value,
+                _value(got, "coinw_affiliate_trading_volume"),
                 _value(got, "coinw_affiliate_trading_volume_last_day"),
                 _value(got, "coinw_affiliate_active_invitees"),
                 tuple(sorted(top.get(source, []), key=lambda t: -t[1])[:TOP_INVITEES]),
-                () if total is None else ring.values(total.name, total.labels),
+                history("coinw_affiliate_trading_volume"),
+                history("coinw_affiliate_trading_volume_last_day"),
+                history("coinw_affiliate_active_invitees"),
             )
         )
     return tuple(out)
