@@ -37,6 +37,8 @@ from watcher.sources import build_source
 from watcher.sources.runner import SourceRunner
 from watcher.state import StateFile
 from watcher.store import SeriesStore, StoreCollector, registry_series
+from watcher.webauth import MAX_BODY, install_guard
+from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
 
@@ -116,9 +118,12 @@ class Daemon:
         storage_path: str | None = None,
         deliver: bool = True,
         adjust: Callable[[Config], Config] | None = None,
+        web_state: WebState | None = None,
         slot_book: SlotBook | None = None,
     ) -> None:
         self.config = config
+        #: TLS, basic auth and headers (``server.web_config_file``); re-read on every reload.
+        self.web = web_state or WebState(load_web_config(config.server.web_config_file))
         #: False for `watcher once` without --send: alerts are evaluated, never handed on.
         self.deliver = deliver
         #: Applied to every config read on reload too (the demo's --slack-url).
@@ -298,6 +303,7 @@ class Daemon:
         try:
             new = self._adjust(load_config(self.config.file, self.env))
             groups: list[RuleGroup] = load_rule_files(new.rule_paths())
+            web_config = load_web_config(new.server.web_config_file)
         except ConfigError as exc:
             self.metrics.config_last_reload_successful.set(0)
             for problem in exc.problems:
@@ -308,9 +314,11 @@ class Daemon:
             problem = f"{self.config.file}: {type(exc).__name__}"
             log.exception("config.reload_failed", problem=problem)
             return [problem]
-        for key in ("server", "storage"):
-            if getattr(new, key) != getattr(self.config, key):
-                log.warning("config.restart_needed", section=key)
+        if (new.server.host, new.server.port) != (self.config.server.host, self.config.server.port):
+            log.warning("config.restart_needed", section="server")
+        if new.storage != self.config.storage:
+            log.warning("config.restart_needed", section="storage")
+        self.web.apply(web_config)
         old = {s.name: s for s in self.config.sources}
         fresh = {s.name: s for s in new.sources}
         for name, cfg in old.items():
@@ -335,8 +343,9 @@ class Daemon:
 
 def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY)
     app[DAEMON] = daemon
+    install_guard(app)
     add_routes(app)
     add_api_routes(app, daemon.dispatcher)
     app.cleanup_ctx.append(_daemon_ctx)
