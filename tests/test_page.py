@@ -287,3 +287,54 @@ async def test_tables_are_bounded_soonest_expiries_kept(
     assert [str(i) for i in range(200)] == [r.coupon_id for r in bulk.rows]
     assert "250 coupons" in render_page(page)
     assert "50 more, later expiries" in render_page(page)
+
+
+async def test_page_headers_forbid_any_other_script(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """GET / sends a CSP naming its own inline script and style by hash; parts are JSON."""
+    import base64
+    import hashlib
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from watcher.page import add_page_routes
+    from watcher.page.assets import CSS, SCRIPT
+
+    d, state, _ = daemon
+    await poll(d, state)
+    app = web.Application()
+    add_page_routes(app, d)
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/")
+        csp = resp.headers["Content-Security-Policy"]
+        text = await resp.text()
+        parts = await (await client.get("/page/parts")).json()
+    for inline in (SCRIPT, CSS):
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+        assert inline in text
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "no-store" == resp.headers["Cache-Control"]
+    assert {"header", "alerts", "coupons", "balances", "sources"} == set(parts["parts"])
+    assert parts["parts"]["coupons"] in text  # the script swaps in what the page was built from
+
+
+def test_read_only_silences_show_no_form_and_no_expire_button() -> None:
+    """With server.api.silences read-only the page offers no write, and says why."""
+    from watcher.page.alerts import AlertRow
+    from watcher.page.model import Header, SilenceRow
+
+    alert = AlertRow("A", "firing", "critical", "s", "", "1", 0.0, 0.0, (("a", "b"),), "f", (), ())
+    silence = SilenceRow("id1", 'a="b"', 0, 1000, "me", "c")
+    page = Page(
+        Header("0", 100.0, 0.0, True, True, 0.0), (alert,), 0, 1, (silence,), None, (), (), (), ()
+    )
+    assert "<form" in render_page(page)
+    assert 'class="expire"' in render_page(page)
+    text = render_page(replace(page, silences_api="read-only"))
+    assert "<form" not in text
+    assert 'class="expire"' not in text
+    assert "Silences are read-only here" in text

@@ -137,6 +137,8 @@ class Page:
     affiliates: tuple[AffiliateRow, ...]
     sources: tuple[SourceRow, ...]
     more_balances: int = 0  # balances beyond MAX_ROWS, not shown
+    #: ``server.api.silences``: the forms and Expire buttons only when it is "read-write"
+    silences_api: str = "read-write"
 
 
 def build_page(daemon: Daemon, ring: SampleRing) -> Page:
@@ -160,6 +162,7 @@ def build_page(daemon: Daemon, ring: SampleRing) -> Page:
         affiliates=_affiliates(snapshot, ring),
         sources=_sources(daemon, snapshot),
         more_balances=max(0, len(balances) - MAX_ROWS),
+        silences_api=daemon.config.server.api.silences,
     )
 
 
