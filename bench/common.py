@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,4 +65,37 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
+
+
+@contextlib.contextmanager
+def fake_upstream(coupons: int = 0) -> Iterator[dict[str, str]]:
+    """Run ``bench.fake_upstream`` in a child process; yield its URLs; stop it after."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_upstream", "--coupons", str(coupons)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        urls: dict[str, str] = json.loads(proc.stdout.readline())
+        yield urls
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def tradeboss_yaml(url: str, accounts: int, *, extra: str = "", port: int = 0) -> str:
+    """A config with one TradeBoss source of ``accounts`` accounts (concurrency 8)."""
+    rows = "".join(
+        f'      - {{third_server_code: tsc-{i % 7}, user_name: "{86_000_000 + i}", currency: HKD}}\n'
+        for i in range(accounts)
+    )
+    return (
+        f'server: {{listen: "127.0.0.1:{port}"}}\n'
+        "sources:\n  - name: wallet\n    type: tradeboss_balance\n"
+        f"    base_url: {url}\n    company_id: 1\n"
+        '    headers: {Authorization: "Bearer bench-token"}\n'
+        f"    interval: 10m\n    timeout: 30s\n    concurrency: 8\n    accounts:\n{rows}{extra}"
+    )

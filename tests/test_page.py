@@ -178,6 +178,7 @@ def test_hostile_alert_labels_and_silence_comment_are_escaped() -> None:
         header,
         (alert,),
         0,
+        1,
         (SilenceRow("id", "a=b", 0, 1, HOSTILE, HOSTILE),),
         None,
         (),
@@ -249,3 +250,27 @@ def test_ring_keeps_recent_watched_samples_bounded() -> None:
     assert () == ring.values("unwatched", {})
     assert () == ring.values("tradeboss_account_balance", {"source": "x"})  # over max_series
     assert 1 == len(ring)
+
+
+async def test_tables_are_bounded_soonest_expiries_kept(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """However many coupons a source holds, the page lists the 200 expiring soonest."""
+    d, _, clock = daemon
+    now = clock.time()
+    series = [
+        Series(
+            "coinw_mega_coupon_expiry_timestamp_seconds",
+            {"source": "bulk", "coupon_id": str(i), "status": "unused"},
+            now + DAY * (i + 1),
+        )
+        for i in range(250)
+    ]
+    d.store.configure("bulk", 3600)
+    d.store.put("bulk", "unused", series, now)
+    page = build_page(d, SampleRing())
+    (bulk,) = page.coupons
+    assert (200, 50) == (len(bulk.rows), bulk.more)
+    assert [str(i) for i in range(200)] == [r.coupon_id for r in bulk.rows]
+    assert "250 coupons" in render_page(page)
+    assert "50 more, later expiries" in render_page(page)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import Writer
 from watcher.config import load_config
 from watcher.errors import ConfigError
-from watcher.matchers import Matcher, parse_matcher
+from watcher.matchers import parse_matcher
 from watcher.regex import compile_anchored
 from watcher.rules import load_rule_files
 from watcher.rules.promql import Selector, compile_expr
@@ -34,11 +34,10 @@ def test_alternation_cannot_escape_the_anchors() -> None:
         parse_matcher('x=~"a)|(b"')
 
 
-def test_promql_dot_matches_newline_alertmanager_dot_does_not() -> None:
-    """PromQL compiles `^(?s:re)$`, Alertmanager `^(?:re)$`: only PromQL's `.` spans a newline."""
-    am = Matcher.make("x", "=~", "a.b")
-    promql = Matcher.make("x", "=~", "a.b", promql=True)
-    assert (False, True) == (am.matches({"x": "a\nb"}), promql.matches({"x": "a\nb"}))
+def test_dot_nl_is_prometheus_3s_flavour() -> None:
+    """`^(?:re)$` (Alertmanager, Prometheus 2) keeps `.` off newlines; `dot_nl` lets it match."""
+    assert compile_anchored("a.b").fullmatch("a\nb") is None
+    assert compile_anchored("a.b", dot_nl=True).fullmatch("a\nb") is not None
 
 
 @pytest.mark.parametrize(

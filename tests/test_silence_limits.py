@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from structlog.testing import capture_logs
@@ -11,6 +10,7 @@ from structlog.testing import capture_logs
 from watcher.errors import SilenceError
 from watcher.matchers import parse_matcher
 from watcher.notify.silences import MAX_SILENCE_BYTES, MAX_SILENCES, Silence, Silences
+from watcher.state import open_db
 
 NOW = 1_700_000_000.0
 
@@ -21,7 +21,7 @@ def silence(value: str = "42", comment: str = "known") -> Silence:
 
 def test_silence_past_the_count_limit_is_refused() -> None:
     """The MAX_SILENCES+1-th silence is refused naming the limit; the others stay."""
-    store = Silences(sqlite3.connect(":memory:"))
+    store = Silences(open_db(":memory:"))
     for i in range(MAX_SILENCES):
         store.set(silence(str(i)), NOW)
     with pytest.raises(SilenceError) as err:
@@ -34,7 +34,7 @@ def test_silence_past_the_count_limit_is_refused() -> None:
 
 def test_oversized_silence_is_refused() -> None:
     """A 1 MB comment is refused with its size and the limit; nothing is stored."""
-    store = Silences(sqlite3.connect(":memory:"))
+    store = Silences(open_db(":memory:"))
     with pytest.raises(SilenceError, match=r"silence exceeded maximum size: \d+ bytes") as err:
         store.set(silence(comment="x" * 1_000_000), NOW)
     assert str(err.value).endswith(f"(limit: {MAX_SILENCE_BYTES} bytes)")
@@ -43,7 +43,7 @@ def test_oversized_silence_is_refused() -> None:
 
 def test_updating_in_place_also_checks_size() -> None:
     """Growing an existing silence's comment past the limit is refused too."""
-    store = Silences(sqlite3.connect(":memory:"))
+    store = Silences(open_db(":memory:"))
     sid = store.set(silence(), NOW)
     grown = Silence(
         silence().matchers, NOW, NOW + 7200, "alice", "y" * (MAX_SILENCE_BYTES + 1), sid
@@ -55,7 +55,7 @@ def test_updating_in_place_also_checks_size() -> None:
 
 def test_stored_silence_re2_rejects_is_dropped_with_a_warning() -> None:
     """A silence stored with a lookahead (accepted before RE2) is dropped, not a crash."""
-    db = sqlite3.connect(":memory:")
+    db = open_db(":memory:")
     Silences(db)
     db.execute(
         "INSERT INTO notify_silences VALUES (?, ?, ?, ?, ?, ?, ?)",

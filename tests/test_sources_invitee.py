@@ -350,9 +350,9 @@ async def test_rate_limit_backs_off_the_shared_limiter(
     with aioresponses() as m:
         m.post(URL, payload={"code": 29001, "msg": "API access frequently"}, repeat=True)
         await src.poll()
-        first = limiters.get("k", PATH, 0.21).next_slot_in
+        first = limiters.get("k", PATH, 0.21, upstream=config().base_url).next_slot_in
         await src.poll()
-        second = limiters.get("k", PATH, 0.21).next_slot_in
+        second = limiters.get("k", PATH, 0.21, upstream=config().base_url).next_slot_in
     assert 10.0 == first
     assert 30.0 == second
 

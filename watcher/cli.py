@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         "watcher run -c /etc/watcher/watcher.yaml",
     )
     run.add_argument("-c", "--config", required=True, metavar="FILE", help="config file")
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=None,
+        metavar="FILE",
+        help="exporter-toolkit web config (TLS, basic auth); overrides server.web_config_file",
+    )
 
     demo = _command(
         sub,
@@ -96,9 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--listen",
-        default="0.0.0.0:9746",
+        # Loopback unless told otherwise; the container image sets WATCHER_DEMO_LISTEN=0.0.0.0:9746.
+        default=os.environ.get("WATCHER_DEMO_LISTEN", "127.0.0.1:9746"),
         metavar="HOST:PORT",
-        help="where the daemon listens (default %(default)s)",
+        help="where the daemon listens (default %(default)s, or $WATCHER_DEMO_LISTEN)",
     )
     demo.add_argument(
         "--state",
@@ -197,7 +205,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check":
         return commands.check(args.config, strict=args.strict)
     if args.command == "run":
-        return commands.run(args.config, json_console=args.log_format == "json")
+        return commands.run(
+            args.config, args.web_config_file, json_console=args.log_format == "json"
+        )
     if args.command == "demo":
         return commands.demo(
             args.listen,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from watcher.errors import ConfigError
 from watcher.logs import user_stream
 from watcher.rules import check_rule_files, load_rule_files, run_rule_tests
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, create_app
+from watcher.webconfig import WebState, load_web_config
 from watcher.yamlpos import Located, load_located
 
 log = structlog.get_logger()
@@ -85,11 +89,22 @@ def _emptiness(config: Config, problems: list[str]) -> list[str]:
     return out
 
 
-def run(path: str, *, json_console: bool = False) -> int:
-    """Run the daemon until SIGTERM/SIGINT; exit 0 on a clean shutdown."""
-    config = load_config(path)
+def run(path: str, web_config_file: str | None = None, *, json_console: bool = False) -> int:
+    """Run the daemon until SIGTERM/SIGINT; exit 0 on a clean shutdown.
+
+    ``web_config_file`` (``--web.config.file``) overrides ``server.web_config_file``.
+    """
+
+    def adjust(config: Config) -> Config:
+        if not web_config_file:
+            return config
+        server = replace(config.server, web_config_file=os.path.abspath(web_config_file))
+        return replace(config, server=server)
+
+    config = adjust(load_config(path))
     for warning in config.warnings:
         log.warning("config.warning", message=warning)
+    web_state = WebState(load_web_config(config.server.web_config_file))
     try:
         sock = listen_socket(config.server.host, config.server.port)
     except OSError as exc:
@@ -97,11 +112,14 @@ def run(path: str, *, json_console: bool = False) -> int:
         msg = f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}"
         raise ConfigError([msg]) from None
     console = user_stream(json_lines=json_console, event="notification")
+    log.info(
+        "web.config", tls=web_state.config.ssl is not None, basic_auth=bool(web_state.config.users)
+    )
 
     async def make() -> web.Application:
-        return build_app(Daemon(config, console=console))
+        return build_app(Daemon(config, console=console, adjust=adjust, web_state=web_state))
 
-    return _serve(make(), sock)
+    return _serve(make(), sock, web_state.listening_context())
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -118,10 +136,21 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(app: Coroutine[Any, Any, web.Application], sock: socket.socket) -> int:
+def _serve(
+    app: Coroutine[Any, Any, web.Application],
+    sock: socket.socket,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
     """Serve on ``sock`` until SIGTERM/SIGINT (both shut down cleanly: exit 0)."""
     try:
-        web.run_app(app, sock=sock, handle_signals=True, print=None, access_log=None)
+        web.run_app(
+            app,
+            sock=sock,
+            ssl_context=ssl_context,
+            handle_signals=True,
+            print=None,
+            access_log=None,
+        )
     finally:
         sock.close()
     return 0

@@ -66,3 +66,7 @@ class SilenceError(WatcherError):
 
 class SilenceNotFoundError(SilenceError):
     """No silence has the given id."""
+
+
+class StateError(WatcherError):
+    """The state file cannot be used: locked by another daemon, unreadable, or from the future."""

@@ -2,7 +2,7 @@
 
 One type serves Alertmanager matchers (routes, silences, inhibition) and PromQL selector
 matchers (the rule engine): both anchor regexes and read an absent label as ``""``. Regexes
-are compiled by ``watcher.regex`` (RE2, as in Go), PromQL's with ``.`` matching newlines.
+are compiled by ``watcher.regex``: RE2, as in Go, anchored ``^(?:re)$``.
 
 Syntax follows https://prometheus.io/docs/alerting/latest/configuration/#matcher: the value
 may be double-quoted (with Go escapes) or bare; a list may be wrapped in ``{...}``.
@@ -32,15 +32,12 @@ class Matcher:
     _regex: Regex | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def make(cls, name: str, op: str, value: str, *, promql: bool = False) -> Matcher:
-        """Build a matcher, compiling the regex; raise ValueError on a bad regex or operator.
-
-        ``promql`` compiles a regex the way PromQL selectors do (``.`` matches a newline).
-        """
+    def make(cls, name: str, op: str, value: str) -> Matcher:
+        """Build a matcher, compiling the regex; raise ValueError on a bad regex or operator."""
         if op not in _OPS:
             msg = f'unknown matcher operator "{op}"'
             raise ValueError(msg)
-        regex = compile_anchored(value, dot_nl=promql) if op in ("=~", "!~") else None
+        regex = compile_anchored(value) if op in ("=~", "!~") else None
         return cls(name, op, value, regex)
 
     def matches(self, labels: Mapping[str, str]) -> bool:

@@ -4,11 +4,9 @@ Both are Go programs, so their regexes are RE2 (https://github.com/google/re2/wi
 linear-time matching (no catastrophic backtracking, so a silence like ``(a+)+$`` cannot stall
 the daemon), no lookarounds or backreferences, and flags such as ``(?i)`` anywhere.
 
-Anchoring follows each upstream exactly:
-- Alertmanager matchers (routes, silences, inhibition): ``^(?:<re>)$``
-  (prometheus/alertmanager pkg/labels/matcher.go);
-- PromQL selectors: ``^(?s:<re>)$``, ``.`` matching a newline too
-  (prometheus/prometheus model/labels/regexp.go, ``syntax.Perl|syntax.DotNL``).
+Anchoring: ``^(?:<re>)$``, as Alertmanager's matchers (pkg/labels/matcher.go) and the PromQL
+of Prometheus 2.x, the version the conformance tests run against; ``dot_nl`` gives Prometheus
+3's ``^(?s:<re>)$`` (model/labels/regexp.go, ``syntax.Perl|syntax.DotNL``).
 
 The pattern must compile on its own first, as Prometheus checks it, so ``a)|(b`` cannot slip
 through the wrapping group.
@@ -44,7 +42,7 @@ _OPTIONS = _options()
 def compile_anchored(pattern: str, *, dot_nl: bool = False) -> Regex:
     """Compile ``pattern`` as RE2, anchored at both ends; ValueError with RE2's reason if bad.
 
-    ``dot_nl`` selects PromQL's flavour (``.`` matches ``\\n``); without it, Alertmanager's.
+    ``dot_nl`` makes ``.`` match ``\\n`` too (Prometheus 3's selectors).
     """
     if len(pattern) > MAX_PATTERN_LENGTH:
         msg = f"invalid regular expression: longer than {MAX_PATTERN_LENGTH} characters"

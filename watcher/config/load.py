@@ -11,6 +11,7 @@ from watcher.config.model import (
     COUPON_STATUSES,
     DEFAULT_BODY_SIZE_LIMIT,
     AlertmanagerConfig,
+    ApiConfig,
     CoinwCouponConfig,
     CoinwInviteeConfig,
     Config,
@@ -182,14 +183,24 @@ class _ConfigBuilder:
 
     def server(self) -> ServerConfig:
         r, p = self.r, ("server",)
-        if not r.mapping(p, {"listen"}):
+        if not r.mapping(p, {"listen", "web_config_file", "api"}):
             return ServerConfig()
         listen = str(r.string((*p, "listen"), "0.0.0.0:9746"))
         parsed = parse_listen(listen)
         if parsed is None:
             r.problem((*p, "listen"), f'expected host:port like 0.0.0.0:9746, got "{listen}"')
             return ServerConfig()
-        return ServerConfig(host=parsed[0], port=parsed[1])
+        web = str(r.string((*p, "web_config_file"), ""))
+        if web and not FsPath(web).is_absolute():
+            web = str(self.file.parent / web)
+        api = ApiConfig()
+        if r.mapping((*p, "api"), {"silences", "writers"}):
+            modes = ("read-write", "read-only", "off")
+            api = ApiConfig(
+                silences=r.choice((*p, "api", "silences"), modes, "read-write"),
+                writers=r.str_list((*p, "api", "writers")),
+            )
+        return ServerConfig(host=parsed[0], port=parsed[1], web_config_file=web, api=api)
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)

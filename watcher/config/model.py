@@ -50,11 +50,21 @@ class GlobalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    """``server.api``: silences ``read-write``, ``read-only`` or ``off``; who may change things."""
+
+    silences: str = "read-write"
+    writers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerConfig:
-    """``server:``."""
+    """``server:``; ``web_config_file`` is exporter-toolkit's format (``watcher.webconfig``)."""
 
     host: str = "0.0.0.0"
     port: int = 9746
+    web_config_file: str = ""
+    api: ApiConfig = field(default_factory=ApiConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

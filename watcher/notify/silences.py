@@ -34,18 +34,6 @@ MAX_SILENCES = 1000
 MAX_SILENCE_BYTES = 16 * 1024
 _STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_silences (
-    id TEXT PRIMARY KEY,
-    matchers TEXT NOT NULL,    -- JSON list of [name, op, value]
-    starts_at REAL NOT NULL,
-    ends_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL
-)
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Silence:
@@ -136,7 +124,6 @@ class Silences:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.execute(_SCHEMA)
         self._by_id: dict[str, Silence] = {}
         for row in db.execute(
             "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, "

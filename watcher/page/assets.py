@@ -4,6 +4,7 @@ The script is optional: without it the page is complete and a reload refreshes i
 every few seconds it fetches ``/page/parts`` (the same parts, rendered by the same code) and
 swaps only the parts whose HTML changed, and never one the user is typing into, so nothing
 flickers and no half-filled silence form is lost. Silence writes go to the Alertmanager API.
+Every URL is relative, so the page also works behind a proxy that serves it under a path.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ padding:.5em .8em;margin:.6em 0;background:var(--panel)}
 .alert.sev-info{border-left-color:var(--info)}
 .alert.firing.sev-critical{background:#fdecea}.alert.firing.sev-warning{background:#fff3e0}
 .alert.pending{border-style:dashed;border-left-style:solid;background:var(--bg)}
+.alert.firing.suppressed,.alert.pending.suppressed{background:var(--panel);opacity:.75}
 .alert p{margin:.25em 0}.summary{font-weight:600}.alertname{margin-right:.3em}
 .value{font-variant-numeric:tabular-nums;color:var(--muted)}
 .label{display:inline-block;font:12px ui-monospace,monospace;background:var(--bg);
@@ -86,7 +88,7 @@ SCRIPT = """
   function refresh() {
     if (inflight) { schedule(every); return; }
     inflight = true;
-    fetch("/page/parts", {headers: {Accept: "application/json"}, cache: "no-store"})
+    fetch("page/parts", {headers: {Accept: "application/json"}, cache: "no-store"})
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
         document.title = data.title;
@@ -139,7 +141,7 @@ SCRIPT = """
     var b = ev.target.closest ? ev.target.closest("button.expire") : null;
     if (!b) { return; }
     b.disabled = true;
-    fetch("/api/v2/silence/" + encodeURIComponent(b.dataset.silence), {method: "DELETE"})
+    fetch("api/v2/silence/" + encodeURIComponent(b.dataset.silence), {method: "DELETE"})
       .then(answer)
       .then(function () { schedule(0); })
       .catch(function (e) { b.disabled = false; b.title = e.message; b.textContent = "Failed"; });

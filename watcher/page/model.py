@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 COUPON = "coinw_mega_coupon_"
 BALANCE = "tradeboss_account_balance"
 EXPIRY = "coinw_mega_coupon_expiry_timestamp_seconds"
+#: Rows shown per table: the page stays small however much upstream returns (all on /metrics).
+MAX_ROWS = 200
+TOP_INVITEES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class CouponTable:
 
     source: str
     rows: tuple[CouponRow, ...]
+    more: int = 0  # coupons beyond MAX_ROWS, not shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +125,16 @@ class Page:
     """Everything the page shows."""
 
     header: Header
-    alerts: tuple[AlertRow, ...]
-    pending_count: int
+    alerts: tuple[AlertRow, ...]  # at most MAX_ROWS
+    pending_count: int  # of every alert, shown or not
+    firing_count: int
     silences: tuple[SilenceRow, ...]
     coupon_window: Threshold | None
     coupons: tuple[CouponTable, ...]
     balances: tuple[BalanceRow, ...]
     affiliates: tuple[AffiliateRow, ...]
     sources: tuple[SourceRow, ...]
+    more_balances: int = 0  # balances beyond MAX_ROWS, not shown
 
 
 def build_page(daemon: Daemon, ring: SampleRing) -> Page:
@@ -137,17 +143,21 @@ def build_page(daemon: Daemon, ring: SampleRing) -> Page:
     now = snapshot.time
     groups = daemon.rules.groups
     alerts = alert_rows(daemon)
+    shown = alerts[:MAX_ROWS]  # firing and most severe first, so the cap drops the least
     window = next(iter(t for t in thresholds(groups, EXPIRY) if t.until), None)
+    balances = _balances(snapshot, thresholds(groups, BALANCE), ring)
     return Page(
         header=_header(daemon, snapshot),
-        alerts=alerts,
+        alerts=shown,
         pending_count=sum(1 for a in alerts if a.state == "pending"),
+        firing_count=sum(1 for a in alerts if a.state == "firing"),
         silences=_silences(daemon, now),
         coupon_window=window,
         coupons=_coupons(daemon, snapshot, window),
-        balances=_balances(snapshot, thresholds(groups, BALANCE), ring),
+        balances=balances[:MAX_ROWS],
         affiliates=_affiliates(snapshot, ring),
         sources=_sources(daemon, snapshot),
+        more_balances=max(0, len(balances) - MAX_ROWS),
     )
 
 
@@ -208,8 +218,8 @@ def _coupons(
             window is not None
             and expiry is not None
             and (remaining is None or remaining > 0)
+            and window.crossed(expiry, snapshot.time)  # cheap, and rarely true: first
             and window.applies(labels_of[(source, cid, status)])
-            and window.crossed(expiry, snapshot.time)
         )
         by_source.setdefault(source, []).append(
             CouponRow(
@@ -226,10 +236,11 @@ def _coupons(
                 expiring,
             )
         )
-    return tuple(
-        CouponTable(source, tuple(sorted(rows, key=lambda r: _expiry_order(r, snapshot.time))))
-        for source, rows in sorted(by_source.items())
-    )
+    tables = []
+    for source, rows in sorted(by_source.items()):
+        rows.sort(key=lambda r: _expiry_order(r, snapshot.time))
+        tables.append(CouponTable(source, tuple(rows[:MAX_ROWS]), max(0, len(rows) - MAX_ROWS)))
+    return tuple(tables)
 
 
 def _expiry_order(row: CouponRow, now: float) -> tuple[bool, float, str]:
@@ -288,7 +299,7 @@ def _affiliates(snapshot: Snapshot, ring: SampleRing) -> tuple[AffiliateRow, ...
                 None if total is None else total.value,
                 _value(got, "coinw_affiliate_trading_volume_last_day"),
                 _value(got, "coinw_affiliate_active_invitees"),
-                tuple(sorted(top.get(source, []), key=lambda t: -t[1])[:10]),
+                tuple(sorted(top.get(source, []), key=lambda t: -t[1])[:TOP_INVITEES]),
                 () if total is None else ring.values(total.name, total.labels),
             )
         )

@@ -29,7 +29,7 @@ def render_parts(page: Page) -> dict[str, str]:
 
 def title(page: Page) -> str:
     """The document title: counts first, so a background tab says what is wrong."""
-    firing = sum(1 for a in page.alerts if a.state == "firing")
+    firing = page.firing_count
     down = sum(1 for s in page.sources if s.state == "down")
     parts = [f"{firing} firing"] if firing else []
     if down:
@@ -67,11 +67,11 @@ def render_header(page: Page) -> str:
     links = " ".join(
         f'<a href="{esc(href)}">{esc(text)}</a>'
         for text, href in (
-            ("/metrics", "/metrics"),
-            ("alerts API", "/api/v2/alerts"),
-            ("silences API", "/api/v2/silences"),
-            ("status API", "/api/v2/status"),
-            ("readiness", "/-/ready"),
+            ("/metrics", "metrics"),
+            ("alerts API", "api/v2/alerts"),
+            ("silences API", "api/v2/silences"),
+            ("status API", "api/v2/status"),
+            ("readiness", "-/ready"),
             ("help", "#help"),
         )
     )
@@ -88,7 +88,9 @@ def render_alerts(page: Page) -> str:
     firing = [a for a in page.alerts if a.state == "firing"]
     pending = [a for a in page.alerts if a.state == "pending"]
     now = page.header.now
-    out = [f"<h2>Alerts <small>{len(firing)} firing · {len(pending)} pending</small></h2>"]
+    out = [
+        f"<h2>Alerts <small>{page.firing_count} firing · {page.pending_count} pending</small></h2>"
+    ]
     if not page.alerts:
         out.append('<p class="empty">No alert is firing or pending.</p>')
     out.extend(_alert(a, now) for a in firing)
@@ -99,6 +101,12 @@ def render_alerts(page: Page) -> str:
             "<code>/api/v2/alerts</code>.</p>"
         )
     out.extend(_alert(a, now) for a in pending)
+    hidden = page.firing_count + page.pending_count - len(page.alerts)
+    if hidden:
+        out.append(
+            f'<p class="note">{hidden} more, least severe: see <a href="api/v2/alerts">'
+            "/api/v2/alerts</a> (firing ones).</p>"
+        )
     out.append(_silences(page.silences, now))
     return "".join(out)
 
@@ -121,8 +129,10 @@ def _alert(a: AlertRow, now: float) -> str:
         f'<span class="label">{esc(k)}="{esc(v)}"</span>' for k, v in a.labels if k != "alertname"
     )
     summary = esc(a.summary) if a.summary else esc(a.name)
+    muted = " suppressed" if a.silenced_by or a.inhibited_by else ""
     return (
-        f'<article class="alert {esc(a.state)} sev-{esc(sev)}" data-fingerprint="{esc(a.fingerprint)}">'
+        f'<article class="alert {esc(a.state)} sev-{esc(sev)}{muted}" '
+        f'data-fingerprint="{esc(a.fingerprint)}">'
         f'<div class="alert-head">{badge(a.state, a.state)} {badge(sev, "sev-" + sev)} '
         f'<strong class="alertname">{esc(a.name)}</strong> <span class="value">{esc(a.value)}</span>'
         f" {''.join(flags)}</div>"
@@ -145,7 +155,7 @@ def _silence_form(a: AlertRow) -> str:
     matchers = " ".join(f"{k}={_quoted(v)}" for k, v in a.labels)
     return (
         '<details class="silence"><summary>Silence this alert…</summary>'
-        '<form class="silence-form" method="post" action="/api/v2/silences">'
+        '<form class="silence-form" method="post" action="api/v2/silences">'
         f"<fieldset><legend>Matchers</legend>{boxes}</fieldset>"
         f'<label>For <select name="duration">{durations}</select></label>'
         '<label>Created by <input name="createdBy" required maxlength="100"></label>'
@@ -188,11 +198,11 @@ def render_help() -> str:
     return (
         '<footer id="help"><h2>Help</h2><ul>'
         "<li>Alerts: the rule engine's pending and firing alerts; firing ones are sent to "
-        'notification and listed by <a href="/api/v2/alerts">/api/v2/alerts</a> '
+        'notification and listed by <a href="api/v2/alerts">/api/v2/alerts</a> '
         "(<code>amtool alert query</code>).</li>"
-        '<li>Silences: <a href="/api/v2/silences">/api/v2/silences</a> '
+        '<li>Silences: <a href="api/v2/silences">/api/v2/silences</a> '
         "(<code>amtool silence query</code>).</li>"
-        '<li>Coupons, balances, volume: the series on <a href="/metrics">/metrics</a>; '
+        '<li>Coupons, balances, volume: the series on <a href="metrics">/metrics</a>; '
         "sparklines show the samples since the daemon started.</li>"
         "<li>Sources: <code>watcher_source_up</code>, "
         "<code>watcher_source_errors_total</code> and "

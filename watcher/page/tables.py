@@ -26,8 +26,11 @@ def render_coupons(page: Page) -> str:
     for t in page.coupons:
         heads = ["coupon", "status", "remaining / total", "expires", "flags"]
         rows = [("expiring" if r.expiring else "", _coupon_cells(r, now)) for r in t.rows]
-        out.append(f"<h3>{esc(t.source)} <small>{len(t.rows)} coupons</small></h3>")
+        count = len(t.rows) + t.more
+        out.append(f"<h3>{esc(t.source)} <small>{count} coupons</small></h3>")
         out.append(table("coupons", heads, rows))
+        if t.more:
+            out.append(f'<p class="note">{t.more} more, later expiries: see /metrics.</p>')
     return "".join(out)
 
 
@@ -79,6 +82,8 @@ def render_balances(page: Page) -> str:
                 )
             )
         out.append(table("balances", ["source", "account", "balance", "recent"], rows))
+        if page.more_balances:
+            out.append(f'<p class="note">{page.more_balances} more balances: see /metrics.</p>')
     else:
         out.append('<p class="empty">No TradeBoss balance read yet.</p>')
     out.extend(_affiliate(a) for a in page.affiliates)

@@ -63,7 +63,9 @@ class CouponSource:
             secrets=(config.api_key.get(), config.secret_key.get()),
         )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
-        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._limiter: Limiter = limiters.get(
+            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
+        )
         #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
         self.remarks: dict[str, dict[str, str]] = {}
 

@@ -113,7 +113,9 @@ class InviteeSource:
         )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._sort_keys = config.signer == "futures_sorted"
-        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._limiter: Limiter = limiters.get(
+            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
+        )
 
     @property
     def config(self) -> CoinwInviteeConfig:
