@@ -114,14 +114,7 @@ def run(path: str, web_config_file: str | None = None, *, json_console: bool = F
     console = user_stream(json_lines=json_console, event="notification")
 
     async def make() -> web.Application:
-        daemon = Daemon(config, console=console, adjust=adjust, web_state=web_state)
-        # Logged once the port and the state file are ours: a refusal stays the only output.
-        log.info(
-            "web.config",
-            tls=web_state.config.ssl is not None,
-            basic_auth=bool(web_state.config.users),
-        )
-        return build_app(daemon)
+        return build_app(Daemon(config, console=console, adjust=adjust, web_state=web_state))
 
     return _serve(make(), sock, web_state.listening_context())
 
