@@ -338,3 +338,13 @@ def test_read_only_silences_show_no_form_and_no_expire_button() -> None:
     assert "<form" not in text
     assert 'class="expire"' not in text
     assert "Silences are read-only here" in text
+
+
+def test_sparkline_draws_low_to_high_and_escapes_its_title() -> None:
+    """Rising values climb left to right; a constant sits midway; one value draws nothing."""
+    from watcher.page.markup import sparkline
+
+    assert 'points="0.0,22.0 50.0,12.0 100.0,2.0"' in sparkline([1.0, 2.0, 3.0], "t")
+    assert 'points="0.0,12.0 100.0,12.0"' in sparkline([5.0, 5.0], "t")
+    assert "" == sparkline([5.0], "t")
+    assert "<title>&lt;b&gt;</title>" in sparkline([1.0, 2.0], "<b>")
