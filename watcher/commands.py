@@ -112,9 +112,6 @@ def run(path: str, web_config_file: str | None = None, *, json_console: bool = F
         msg = f"{config.file}: server.listen: cannot listen on {where}: {exc.strerror}"
         raise ConfigError([msg]) from None
     console = user_stream(json_lines=json_console, event="notification")
-    log.info(
-        "web.config", tls=web_state.config.ssl is not None, basic_auth=bool(web_state.config.users)
-    )
 
     async def make() -> web.Application:
         return build_app(Daemon(config, console=console, adjust=adjust, web_state=web_state))
