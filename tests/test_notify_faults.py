@@ -204,12 +204,15 @@ class Harness:
 
 
 def outcome(h: Harness, **parts: Receiver | float) -> dict[str, Any]:
-    """What a receiver saw (requests, messages answered 200) and what is still queued."""
-    out: dict[str, Any] = {"queued": len(h.dispatcher.queued())}
+    """What a receiver saw (requests, messages answered 200, identical messages answered more
+    than once) and what is still undelivered."""
+    out: dict[str, Any] = {"undelivered": len(h.dispatcher.queued())}
     for name, part in parts.items():
         if isinstance(part, Receiver):
+            bodies = [json.dumps(body, sort_keys=True) for _, body in part.accepted]
             out[f"{name}_requests"] = len(part.requests)
-            out[f"{name}_accepted"] = len(part.accepted)
+            out[f"{name}_accepted"] = len(bodies)
+            out[f"{name}_duplicates"] = len(bodies) - len(set(bodies))
         else:
             out[name] = part
     return out
@@ -525,3 +528,68 @@ def test_a_full_outbox_drops_the_oldest_resolved_rows_never_a_firing_one(
     dropped, excess = outbox.evict_over(3)
     assert (["r3"], 1) == ([r.key for r in dropped], excess)
     assert ["f1", "f2", "f3", "f4"] == [r.key for r in outbox.all()]
+
+
+async def test_a_hanging_webhook_beside_slack_in_one_receiver_does_not_delay_it(
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    slack: Receiver,
+    hook: Receiver,
+) -> None:
+    """One receiver with a Slack and a webhook integration, one group: the webhook hangs, the
+    Slack message of the same flush still leaves at group_wait and so does the next group's."""
+    hook.default = "hang"
+    receiver = ReceiverConfig(
+        name="pager",
+        slack_configs=(SlackConfig(api_url=Secret(slack.url)),),
+        webhook_configs=(WebhookConfig(url=Secret(hook.url)),),
+    )
+    h = Harness(make_config([receiver], timings("pager")), tmp_path / "s.db", session, clock)
+    task = start(h)
+    h.alerts = [page("CouponGone")]
+    await h.run_for(30)
+    h.alerts.append(page("CouponLow", starts=T0 + 30))
+    await h.run_for(30)
+    await stop(task)
+    assert [10.0, 40.0] == slack.times()
+    assert 2 == len(slack.accepted)
+    record(
+        "delivery",
+        "webhook hangs beside slack in one receiver (still hanging at the end)",
+        outcome(h, slack=slack, webhook=hook),
+    )
+
+
+async def test_a_receiver_added_by_reload_gets_a_worker_while_running(
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    slack: Receiver,
+    hook: Receiver,
+) -> None:
+    """Reloading a config with a new receiver starts its worker; a removed one's queue goes."""
+    only_hook = make_config(
+        [ReceiverConfig(name="pager", webhook_configs=(WebhookConfig(url=Secret(hook.url)),))],
+        timings("pager"),
+    )
+    hook.default = "500"
+    h = Harness(only_hook, tmp_path / "s.db", session, clock)
+    task = start(h)
+    h.alerts = [page("CouponGone")]
+    await h.run_for(20)
+    assert 1 == len(h.dispatcher.queued())  # the webhook keeps failing
+    with_slack = make_config(
+        [ReceiverConfig(name="pager", slack_configs=(SlackConfig(api_url=Secret(slack.url)),))],
+        timings("pager"),
+    )
+    h.dispatcher.reload(with_slack)  # at T0+20
+    h.alerts.append(page("CouponLow", starts=clock.time()))
+    await h.run_for(30)
+    await stop(task)
+    # The new integration is told about the group already firing at once, as Alertmanager
+    # does (its notification log has no entry), and about the new group after group_wait.
+    assert [(T0 + 20, "[FIRING:1] CouponGone 42"), (T0 + 30, "[FIRING:1] CouponLow 42")] == [
+        (at, body["attachments"][0]["title"]) for at, body in slack.accepted
+    ]
+    assert [] == h.dispatcher.queued()
