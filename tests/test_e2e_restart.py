@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, until
+from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port
 from tests.reliability import record
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
