@@ -90,19 +90,13 @@ receivers:
     await sim.stop()
 
 
-def evaluations(m: dict[str, float]) -> float:
-    return m.get("watcher_rule_evaluation_duration_seconds_count", 0.0)
-
-
 async def quiet_period(daemon: Daemon) -> dict[str, float]:
     """Let the restarted daemon poll twice and flush its groups several times over."""
-    m = await daemon.wait_for(
+    await daemon.wait_for(
         lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 2
     )
-    # Every evaluation hands the alerts to the dispatcher; group_wait + 2 group intervals of
-    # evaluations later, anything the restart would send has been sent.
-    target = evaluations(m) + GROUP_WAIT + 2 * GROUP_INTERVAL + 2
-    return await daemon.wait_for(lambda m: evaluations(m) >= target)
+    # group_wait + 2 group intervals of evaluations (one a second) and some slack
+    return await daemon.evaluations_later(GROUP_WAIT + 2 * GROUP_INTERVAL + 2)
 
 
 @pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])

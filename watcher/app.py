@@ -12,8 +12,6 @@ import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TextIO
 
 import aiohttp
@@ -57,27 +55,6 @@ class _RegistryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Everything ``registry`` collects."""
         yield from self._registry.collect()
-
-
-@dataclass(frozen=True)
-class AlertView:
-    """An active alert as the status page shows it."""
-
-    state: str
-    name: str
-    labels: Mapping[str, str]
-    value: float
-    active_at: float
-
-
-@dataclass(frozen=True)
-class SilenceView:
-    """An active silence as the status page shows it."""
-
-    id: str
-    matchers: str
-    ends: str
-    comment: str
 
 
 def _open_state(config: Config, path: str, metrics: WatcherMetrics) -> StateFile:
@@ -282,27 +259,6 @@ class Daemon:
             except Exception:
                 self.metrics.loop_crashes.labels(loop="rules").inc()
                 log.exception("rules.evaluation_crashed")
-
-    def active_alerts(self) -> list[AlertView]:
-        """Pending and firing alerts."""
-        return [
-            AlertView(a.state, a.alertname, a.labels, a.value, a.active_at)
-            for a in self.rules.active()
-        ]
-
-    def active_silences(self) -> list[SilenceView]:
-        """Silences in force now."""
-        now = self.clock.time()
-        return [
-            SilenceView(
-                s.id,
-                ", ".join(str(m) for m in s.matchers),
-                datetime.fromtimestamp(s.ends_at, UTC).isoformat(timespec="seconds"),
-                s.comment,
-            )
-            for s in self.dispatcher.silences()
-            if s.state(now) == "active"
-        ]
 
     # -- reload -------------------------------------------------------------------------------
 
