@@ -40,7 +40,9 @@ LABEL org.opencontainers.image.title="watcher" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
+# `watcher demo` listens on 127.0.0.1 by default; in the container it must be reachable.
 ENV PATH=/opt/watcher/bin:$PATH \
+    WATCHER_DEMO_LISTEN=0.0.0.0:9746 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

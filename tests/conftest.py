@@ -9,6 +9,7 @@ import pytest
 
 from tests.e2e import Simulator
 from watcher.clock import FakeClock
+from watcher.ratelimit import BOOK_ENV
 from watcher.retry import set_testing
 
 
@@ -17,6 +18,13 @@ def _no_retry_waits() -> Iterator[None]:
     set_testing(True)
     yield
     set_testing(False)
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limit_book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and every daemon it starts) gets its own shared slot book: the machine-wide
+    one would let one test's rate-limit penalties slow the next test that reuses a port."""
+    monkeypatch.setenv(BOOK_ENV, str(tmp_path / "rate-limits.db"))
 
 
 @pytest.fixture

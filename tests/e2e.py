@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -131,3 +132,41 @@ class Daemon:
         if self.proc.returncode is None:
             return ""
         return (await self.proc.stderr.read()).decode(errors="replace")
+
+
+class Sink:
+    """An incoming-webhook stand-in: answers from a script of statuses, then 200; logs posts."""
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.down = False
+        self.posts: list[tuple[float, int, dict[str, Any]]] = []
+        app = web.Application()
+        app.router.add_post("/hook", self.hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        self.url = ""
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        status = 500 if self.down else (self.script.pop(0) if self.script else 200)
+        self.posts.append((time.monotonic(), status, body))
+        return web.Response(status=status, text="ok" if status == 200 else "oops")
+
+    def delivered(self) -> list[dict[str, Any]]:
+        return [body for _, status, body in self.posts if status == 200]
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+
+
+async def until(predicate: Any, timeout: float, what: str) -> None:
+    """Wait until ``predicate()`` holds, checking every 0.1 s; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    msg = f"timed out after {timeout}s waiting for {what}"
+    raise AssertionError(msg)

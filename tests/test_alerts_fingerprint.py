@@ -17,7 +17,7 @@ from watcher.clock import FakeClock
 from watcher.config import parse_config
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
-from watcher.storage import open_db
+from watcher.state import open_db
 
 # Label sets that exercise the hash and Go's quoting: quotes, backslashes, newlines, control
 # characters, non-ASCII, a zero-width space, astral runes and a long value.

@@ -71,7 +71,7 @@ def values(result: Any) -> dict[tuple[str, str], float]:
 async def test_parses_the_documented_response(
     session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
-    """The upstream example becomes the PRODUCT.md metrics with source, status and labels."""
+    """The upstream example becomes the docs/product.md metrics with source, status and labels."""
     with aioresponses() as m:
         m.get(URL, payload={"code": 0, "data": [ROW], "msg": ""})
         result = await source(session, clock).poll()
@@ -102,7 +102,7 @@ async def test_one_signed_request_per_status(
         "https://api.coinw.test/v1/perpum/account/almightyGoldInfo?type=3",
     ]
     headers = calls[0][1].kwargs["headers"]
-    assert {"api_key", "timestamp", "sign"} == set(headers)
+    assert {"api_key", "timestamp", "sign", "Accept-Encoding"} == set(headers)
     assert clock.monotonic() >= 2.0
 
 

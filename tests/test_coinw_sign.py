@@ -13,7 +13,7 @@ SECRET = "test-secret-key"
 
 
 def test_sign_matches_openssl_for_the_documented_example() -> None:
-    """The NOTES.md example prehash signs to openssl's base64 HMAC-SHA256 (not hex)."""
+    """The docs/upstream-apis.md example prehash signs to openssl's base64 HMAC-SHA256 (not hex)."""
     text = (
         "1701944491793GET/v1/fapi/getStopProfit?orderId=54635502191944903&instrument=BTC&openId=0"
     )

@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from aiohttp import web
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, free_port
+from tests.e2e import Daemon, Simulator, Sink, free_port, until
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
@@ -34,43 +32,6 @@ groups:
         annotations:
           summary: "Mega Coupon {{ $labels.coupon_id }} expires in {{ humanizeDuration $value }}"
 """
-
-
-class Sink:
-    """An incoming-webhook stand-in: answers from a script of statuses, then 200; logs posts."""
-
-    def __init__(self) -> None:
-        self.script: list[int] = []
-        self.down = False
-        self.posts: list[tuple[float, int, dict[str, Any]]] = []
-        app = web.Application()
-        app.router.add_post("/hook", self.hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        self.url = ""
-
-    async def hook(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        status = 500 if self.down else (self.script.pop(0) if self.script else 200)
-        self.posts.append((time.monotonic(), status, body))
-        return web.Response(status=status, text="ok" if status == 200 else "oops")
-
-    def delivered(self) -> list[dict[str, Any]]:
-        return [body for _, status, body in self.posts if status == 200]
-
-    async def start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
-
-
-async def until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    msg = f"timed out after {timeout}s waiting for {what}"
-    raise AssertionError(msg)
 
 
 @pytest.fixture

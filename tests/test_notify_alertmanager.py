@@ -21,7 +21,7 @@ from watcher.config import AlertmanagerConfig, ReceiverConfig, RouteConfig
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.notify.alertmanager import ResendTracker, postable
-from watcher.storage import open_db
+from watcher.state import open_db
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = [

@@ -28,7 +28,7 @@ from watcher.config import (
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, Silence, add_api_routes
-from watcher.storage import open_db
+from watcher.state import open_db
 
 CONFIG = make_config(
     [

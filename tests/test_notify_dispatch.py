@@ -28,7 +28,7 @@ from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, RetryPolicy, Silence
 from watcher.retry import set_testing
-from watcher.storage import open_db
+from watcher.state import open_db
 
 ROUTE = RouteConfig(
     receiver="oncall",

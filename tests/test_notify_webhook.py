@@ -17,7 +17,7 @@ from watcher.notify import Dispatcher
 from watcher.notify.data import NotificationData
 from watcher.notify.router import build_routes
 from watcher.notify.webhook import webhook_payload
-from watcher.storage import open_db
+from watcher.state import open_db
 
 
 async def test_webhook_payload_is_version_4_field_for_field_with_bearer_auth(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from watcher.clock import FakeClock
-from watcher.ratelimit import LimiterRegistry
+from watcher.ratelimit import FileBook, LimiterRegistry
 
 
 async def test_slots_are_spaced_even_when_requested_together(clock: FakeClock) -> None:
@@ -71,3 +74,30 @@ def test_repeated_rate_limits_escalate_and_a_success_resets(clock: FakeClock) ->
     assert 10.0 == limiter.rate_limited()
     assert 45.0 == limiter.rate_limited(retry_after=45.0)  # upstream's hint wins when longer
     assert 45.0 == limiter.next_slot_in
+
+
+async def test_processes_sharing_the_book_file_share_the_spacing(tmp_path: Path) -> None:
+    """A second process (a restart, or `watcher once`) waits for the slot the first one took."""
+    clock = FakeClock()
+    path = str(tmp_path / "book.db")
+    first = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.2, upstream="u")
+    await first.acquire()
+    clock.advance(0.5)
+    second = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.2, upstream="u")
+    await second.acquire()
+    assert [pytest.approx(1.7)] == clock.sleeps
+    other_upstream = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.2, upstream="v")
+    await other_upstream.acquire()
+    assert 1 == len(clock.sleeps)
+
+
+def test_strikes_survive_a_restart(tmp_path: Path) -> None:
+    """A crash loop that keeps being refused keeps escalating instead of starting over."""
+    clock = FakeClock()
+    path = str(tmp_path / "book.db")
+    assert 10.0 == LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.0).rate_limited()
+    assert 30.0 == LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.0).rate_limited()
+    again = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.0)
+    assert 30.0 == again.next_slot_in
+    again.succeeded()
+    assert 10.0 == LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.0).rate_limited()

@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_rules_load() -> None:
-    """The shipped rules/ load with the five cases of PRODUCT.md."""
+    """The shipped rules/ load with the five cases of docs/product.md."""
     groups = load_rule_files(sorted((ROOT / "rules").glob("*.yaml")))
     names = {r.name for g in groups for r in g.rules}
     assert {

@@ -13,7 +13,7 @@ from watcher.alerts import Alert
 from watcher.metrics import WatcherMetrics
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Series, Snapshot
-from watcher.storage import open_db
+from watcher.state import open_db
 
 T0 = 1_700_000_000.0
 
@@ -296,7 +296,7 @@ def test_restart_keeps_state_of_same_named_rules_and_same_named_groups(tmp_path:
 def test_restart_takes_over_state_saved_by_the_previous_version(tmp_path: Path) -> None:
     """A firing alert saved in the old rule_alerts table still fires after the upgrade restart."""
     db_path = str(tmp_path / "state.db")
-    old = open_db(db_path)
+    old = sqlite3.connect(db_path)  # a file as the first release left it
     with old:
         old.execute(
             "CREATE TABLE rule_alerts (group_name TEXT NOT NULL, alertname TEXT NOT NULL,"

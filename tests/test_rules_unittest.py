@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import shutil
 import subprocess
@@ -95,6 +96,15 @@ tests:
     alert_rule_test:
       - {eval_time: 2m}
 """,
+    "negative_zero": """rule_files: [rules.yaml]
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'm{job="a"}', values: '0 -0x1'}
+    promql_expr_test:
+      - {expr: -m, eval_time: 0m, exp_samples: [{labels: '{job="a"}', value: 1}]}
+      - {expr: m, eval_time: 1m, exp_samples: [{labels: 'm{job="a"}', value: 1}]}
+""",
     "default_interval": """rule_files: [rules.yaml]
 evaluation_interval: 30s
 tests:
@@ -171,6 +181,17 @@ def test_expanding_notation() -> None:
     values = parse_values("1+2x2 _x2 5-1x1 3x1 stale")
     assert values[:-1] == [1.0, 3.0, 5.0, None, None, 5.0, 4.0, 3.0, 3.0]
     assert not isinstance(values[-1], float)
+
+
+def test_values_are_read_as_promql_numbers() -> None:
+    """A leading-zero integer is octal as in Go's ParseInt base 0; 08 and 010.5 are decimal."""
+    assert [8.0, -8.0, 8.0, 10.5, 1.0, 9.0, 17.0] == parse_values("010 -010 08 010.5 1+010x2")
+
+
+def test_repetition_without_step_keeps_negative_zero() -> None:
+    """-0x2 repeats -0 (Go appends the same value), while -0+0x1 adds +0 to it."""
+    signs = [math.copysign(1.0, v) for v in parse_values("-0x2 -0+0x1")]  # type: ignore[arg-type]
+    assert [-1.0, -1.0, -1.0, -1.0, 1.0] == signs
 
 
 def test_go_duration_strings() -> None:

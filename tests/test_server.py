@@ -48,12 +48,13 @@ async def wait_ready(client: TestClient[web.Request, web.Application]) -> None:
 async def test_ready_after_first_poll_and_status_page_shows_sources(
     client: TestClient[web.Request, web.Application],
 ) -> None:
-    """/-/ready turns 200 after the first polls; / lists both sources, one DOWN with its error."""
+    """/-/ready turns 200 after the first polls; / lists both sources, the down one first."""
     await wait_ready(client)
     page = await (await client.get("/")).text()
-    assert "<td>good</td>" in page
-    assert "<td class='DOWN'>DOWN</td>" in page
-    assert "auth: GET /v1/perpum/account/almightyGoldInfo?type=1: code 6000" in page
+    sources = page[page.index('<section id="sources"') :]
+    assert sources.index("<strong>bad</strong>") < sources.index("<strong>good</strong>")
+    assert '<span class="badge bad">down</span>' in sources
+    assert "<code>auth</code> GET /v1/perpum/account/almightyGoldInfo?type=1: code 6000" in sources
 
 
 async def test_no_secret_in_metrics_or_status_page(

@@ -113,6 +113,7 @@ async def test_body_is_signed_exactly_as_sent(
         "timestamp": "1700000000000",
         "Content-Type": "application/json",
         "sign": "Tbd9Z62dPyO8HtXkyk80+RN4NF3JFnB33R4A+M/6sKI=",
+        "Accept-Encoding": "gzip, deflate",
     } == headers
 
 
@@ -349,9 +350,9 @@ async def test_rate_limit_backs_off_the_shared_limiter(
     with aioresponses() as m:
         m.post(URL, payload={"code": 29001, "msg": "API access frequently"}, repeat=True)
         await src.poll()
-        first = limiters.get("k", PATH, 0.21).next_slot_in
+        first = limiters.get("k", PATH, 0.21, upstream=config().base_url).next_slot_in
         await src.poll()
-        second = limiters.get("k", PATH, 0.21).next_slot_in
+        second = limiters.get("k", PATH, 0.21, upstream=config().base_url).next_slot_in
     assert 10.0 == first
     assert 30.0 == second
 

@@ -147,6 +147,7 @@ async def test_request_headers_and_body(session: aiohttp.ClientSession, clock: F
         "timestamp": "1700000000000",
         "Content-Type": "application/json",
         "Authorization": "Bearer t0k",
+        "Accept-Encoding": "gzip, deflate",
     } == first
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
@@ -27,22 +26,26 @@ from prometheus_client.registry import Collector
 from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, StateError
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, add_api_routes
-from watcher.ratelimit import LimiterRegistry
+from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
 from watcher.server import DAEMON, add_routes
 from watcher.sources import build_source
 from watcher.sources.runner import SourceRunner
-from watcher.storage import open_db
+from watcher.state import StateFile
 from watcher.store import SeriesStore, StoreCollector, registry_series
+from watcher.webauth import MAX_BODY, install_guard
+from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
 
 #: How long SIGTERM waits for queued notifications to go out before exiting.
 DRAIN_TIMEOUT = 10.0
+#: How long a crashed background loop waits before it is started again.
+RESTART_DELAY = 1.0
 
 
 class _RegistryCollector(Collector):
@@ -77,12 +80,26 @@ class SilenceView:
     comment: str
 
 
-def _open_storage(config: Config, path: str) -> sqlite3.Connection:
+def _open_state(config: Config, path: str) -> StateFile:
     try:
-        return open_db(path)
-    except (OSError, sqlite3.Error) as exc:
-        msg = f"{config.file}: storage.path: cannot open {path}: {exc}"
+        return StateFile.open(path)
+    except StateError as exc:
+        msg = f"{config.file}: storage.path: {exc}"
         raise ConfigError([msg]) from None
+
+
+def _slot_book() -> SlotBook:
+    path = default_book_path()
+    try:
+        return FileBook(path)
+    except (OSError, Exception) as exc:  # sqlite3.Error or a read-only $TMPDIR
+        log.warning(
+            "ratelimit.book_unavailable",
+            path=path,
+            error=str(exc),
+            effect="request spacing is kept in memory, not shared with other watcher processes",
+        )
+        return MemoryBook()
 
 
 class Daemon:
@@ -101,8 +118,12 @@ class Daemon:
         storage_path: str | None = None,
         deliver: bool = True,
         adjust: Callable[[Config], Config] | None = None,
+        web_state: WebState | None = None,
+        slot_book: SlotBook | None = None,
     ) -> None:
         self.config = config
+        #: TLS, basic auth and headers (``server.web_config_file``); re-read on every reload.
+        self.web = web_state or WebState(load_web_config(config.server.web_config_file))
         #: False for `watcher once` without --send: alerts are evaluated, never handed on.
         self.deliver = deliver
         #: Applied to every config read on reload too (the demo's --slack-url).
@@ -113,17 +134,29 @@ class Daemon:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.self_registry = CollectorRegistry(auto_describe=True)
         self.metrics = WatcherMetrics(self.self_registry)
-        self.store = SeriesStore()
+        groups = load_rule_files(config.rule_paths())
+        self.state = _open_state(config, storage_path or config.storage.path)
+        self.db = self.state.db
+        if self.state.moved_aside is not None:
+            self.metrics.state_corruptions.inc()
+        self.store = SeriesStore(self.db)
+        for source in config.sources:
+            self.store.configure(source.name, source.stale_after)
+        self.store.restore([s.name for s in config.sources], self.clock.time())
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_RegistryCollector(self.self_registry))
         self.registry.register(StoreCollector(self.store))
-        self.limiters = LimiterRegistry(self.clock)
+        # Injected clocks (tests) keep their slots in memory; the real clock shares the
+        # machine-wide book with every other watcher process.
+        if slot_book is None:
+            slot_book = _slot_book() if clock is None else MemoryBook()
+        self._slot_book = slot_book
+        self.limiters = LimiterRegistry(self.clock, slot_book)
         self.runners: dict[str, SourceRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._eval_lock = asyncio.Lock()
+        self._reload_lock = asyncio.Lock()
         self.last_alerts: list[Alert] = []
-        groups = load_rule_files(config.rule_paths())
-        self.db = _open_storage(config, storage_path or config.storage.path)
         self.rules = RuleManager(
             groups,
             metrics=self.metrics,
@@ -165,7 +198,9 @@ class Daemon:
         if self.deliver:
             await self.dispatcher.drain(DRAIN_TIMEOUT)
         await self._session.close()
-        self.db.close()
+        self.state.close()
+        if isinstance(self._slot_book, FileBook):
+            self._slot_book.close()
 
     def _make_runner(self, config: SourceConfig) -> SourceRunner:
         source = build_source(config, self._session, self.limiters, self.clock)
@@ -175,7 +210,23 @@ class Daemon:
 
     def _start_source(self, config: SourceConfig) -> None:
         runner = self._make_runner(config)
-        self._tasks[config.name] = asyncio.create_task(runner.run(), name=f"source:{config.name}")
+        self._tasks[config.name] = asyncio.create_task(
+            self.supervise(f"source:{config.name}", runner.run), name=f"source:{config.name}"
+        )
+
+    async def supervise(self, loop: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a background loop forever: a crash is logged, counted and the loop restarted."""
+        while True:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.metrics.loop_crashes.labels(loop=loop).inc()
+                log.exception("watcher.loop_crashed", loop=loop)
+            else:
+                return
+            await self.clock.sleep(RESTART_DELAY)
 
     async def _stop_source(self, name: str) -> None:
         task = self._tasks.pop(name, None)
@@ -212,6 +263,7 @@ class Daemon:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.metrics.loop_crashes.labels(loop="rules").inc()
                 log.exception("rules.evaluation_crashed")
 
     def active_alerts(self) -> list[AlertView]:
@@ -237,32 +289,44 @@ class Daemon:
 
     # -- reload -------------------------------------------------------------------------------
 
-    async def reload(self) -> bool:
-        """Re-read the config and rule files; apply them if valid, else keep the old ones."""
+    async def reload(self) -> list[str]:
+        """Re-read the config and rule files; apply them if valid, else keep the old ones.
+
+        Returns the problems found (none when the reload applied); they never hold secrets.
+        Reloads are serialized: SIGHUP and ``POST /-/reload`` at once run one after the other,
+        so no source ever has two poll loops.
+        """
+        async with self._reload_lock:
+            return await self._reload()
+
+    async def _reload(self) -> list[str]:
         try:
             new = self._adjust(load_config(self.config.file, self.env))
             groups: list[RuleGroup] = load_rule_files(new.rule_paths())
+            web_config = load_web_config(new.server.web_config_file)
         except ConfigError as exc:
             self.metrics.config_last_reload_successful.set(0)
             for problem in exc.problems:
                 log.error("config.reload_failed", problem=problem)
-            return False
+            return exc.problems
         except Exception as exc:  # a loader bug must not take the running config down
             self.metrics.config_last_reload_successful.set(0)
-            log.exception(
-                "config.reload_failed", problem=f"{self.config.file}: {type(exc).__name__}"
-            )
-            return False
-        for key in ("server", "storage"):
-            if getattr(new, key) != getattr(self.config, key):
-                log.warning("config.restart_needed", section=key)
+            problem = f"{self.config.file}: {type(exc).__name__}"
+            log.exception("config.reload_failed", problem=problem)
+            return [problem]
+        if (new.server.host, new.server.port) != (self.config.server.host, self.config.server.port):
+            log.warning("config.restart_needed", section="server")
+        if new.storage != self.config.storage:
+            log.warning("config.restart_needed", section="storage")
+        self.web.apply(web_config)
         old = {s.name: s for s in self.config.sources}
         fresh = {s.name: s for s in new.sources}
         for name, cfg in old.items():
             if fresh.get(name) != cfg:
                 await self._stop_source(name)
-                self.store.remove_source(name)
-                self.metrics.forget_source(name)
+                if name not in fresh:
+                    self.store.remove_source(name)
+                    self.metrics.forget_source(name)
         self.config = new
         for name, cfg in fresh.items():
             if old.get(name) != cfg:
@@ -274,13 +338,14 @@ class Daemon:
         self.metrics.config_last_reload_successful.set(1)
         self.metrics.config_last_reload_success_timestamp.set(self.clock.time())
         log.info("config.reloaded", sources=len(new.sources), rule_groups=len(groups))
-        return True
+        return []
 
 
 def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY)
     app[DAEMON] = daemon
+    install_guard(app)
     add_routes(app)
     add_api_routes(app, daemon.dispatcher)
     app.cleanup_ctx.append(_daemon_ctx)
@@ -291,8 +356,8 @@ def build_app(daemon: Daemon) -> web.Application:
 async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
     daemon = app[DAEMON]
     await daemon.start()
-    evaluator = asyncio.create_task(daemon.evaluation_loop(), name="rules")
-    notifier = asyncio.create_task(daemon.dispatcher.run(), name="notify")
+    evaluator = asyncio.create_task(daemon.supervise("rules", daemon.evaluation_loop), name="rules")
+    notifier = asyncio.create_task(daemon.supervise("notify", daemon.dispatcher.run), name="notify")
     log.info("watcher.started", sources=len(daemon.config.sources))
     yield
     evaluator.cancel()
@@ -305,7 +370,7 @@ async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sighup_ctx(app: web.Application) -> AsyncIterator[None]:
     daemon = app[DAEMON]
     loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[bool]] = set()
+    pending: set[asyncio.Task[list[str]]] = set()
 
     def on_hup() -> None:
         task = loop.create_task(daemon.reload(), name="reload")

@@ -25,7 +25,7 @@ class SourceError(WatcherError):
     """A poll of an upstream API failed; ``reason`` is the ``watcher_source_errors_total`` label.
 
     Reasons: ``timeout``, ``connection``, ``http``, ``rate_limited``, ``auth``, ``api_error``,
-    ``malformed``, ``invalid_row``.
+    ``malformed``, ``invalid_row``, ``too_large`` (a body over the source's ``body_size_limit``).
     """
 
     def __init__(self, reason: str, message: str, *, retry_after: float | None = None) -> None:
@@ -66,3 +66,7 @@ class SilenceError(WatcherError):
 
 class SilenceNotFoundError(SilenceError):
     """No silence has the given id."""
+
+
+class StateError(WatcherError):
+    """The state file cannot be used: locked by another daemon, unreadable, or from the future."""

@@ -1,7 +1,8 @@
-"""Label matchers: ``name="value"``, ``!=``, ``=~``, ``!~`` (regexes fully anchored).
+"""Label matchers: ``name="value"``, ``!=``, ``=~``, ``!~`` (regexes RE2, fully anchored).
 
 One type serves Alertmanager matchers (routes, silences, inhibition) and PromQL selector
-matchers (the rule engine): both anchor regexes and read an absent label as ``""``.
+matchers (the rule engine): both anchor regexes and read an absent label as ``""``. Regexes
+are compiled by ``watcher.regex``: RE2, as in Go, anchored ``^(?:re)$``.
 
 Syntax follows https://prometheus.io/docs/alerting/latest/configuration/#matcher: the value
 may be double-quoted (with Go escapes) or bare; a list may be wrapped in ``{...}``.
@@ -13,6 +14,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from watcher.regex import Regex, compile_anchored
 
 _OPS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"^[^{}!=~,\\\"'`\s]+$")
@@ -26,7 +29,7 @@ class Matcher:
     name: str
     op: str
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Regex | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def make(cls, name: str, op: str, value: str) -> Matcher:
@@ -34,13 +37,7 @@ class Matcher:
         if op not in _OPS:
             msg = f'unknown matcher operator "{op}"'
             raise ValueError(msg)
-        regex = None
-        if op in ("=~", "!~"):
-            try:
-                regex = re.compile(f"(?:{value})")
-            except re.error as exc:
-                msg = f'invalid regular expression "{value}": {exc}'
-                raise ValueError(msg) from None
+        regex = compile_anchored(value) if op in ("=~", "!~") else None
         return cls(name, op, value, regex)
 
     def matches(self, labels: Mapping[str, str]) -> bool:

@@ -17,12 +17,13 @@ SOURCE_ERROR_REASONS = (
     "api_error",
     "malformed",
     "invalid_row",
+    "too_large",
 )
 ALERT_STATES = ("pending", "firing")
 
 
 class WatcherMetrics:
-    """Every self-metric of PRODUCT.md, created once on ``registry``."""
+    """Every self-metric of docs/product.md, created once on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -90,6 +91,25 @@ class WatcherMetrics:
             "Notifications waiting in the outbox.",
             registry=registry,
         )
+        self.state_write_errors = Counter(
+            "watcher_state_write_errors",
+            "Writes to the state file that failed (full disk, I/O error); retried.",
+            ["what"],
+            registry=registry,
+        )
+        for what in ("series", "alerts", "notifications", "silences"):
+            self.state_write_errors.labels(what=what)
+        self.state_corruptions = Counter(
+            "watcher_state_corruptions",
+            "State files found corrupt at start and moved aside (the daemon started fresh).",
+            registry=registry,
+        )
+        self.loop_crashes = Counter(
+            "watcher_loop_crashes",
+            "Crashes of a background loop (it is restarted), by loop.",
+            ["loop"],
+            registry=registry,
+        )
         self.config_last_reload_successful = Gauge(
             "watcher_config_last_reload_successful",
             "1 if the last config (re)load succeeded.",
@@ -102,8 +122,12 @@ class WatcherMetrics:
         )
 
     def init_source(self, source: str) -> None:
-        """Pre-create a source's label sets so they read 0 before the first error."""
-        self.source_up.labels(source=source).set(0)
+        """Pre-create a source's error and duration series so they read 0 before the first error.
+
+        ``watcher_source_up`` is left out: it appears with the first poll (or with the health the
+        previous process recorded), as Prometheus's ``up`` appears with the first scrape, so a
+        start never reads as "down".
+        """
         self.source_poll_duration.labels(source=source)
         for reason in SOURCE_ERROR_REASONS:
             self.source_errors.labels(source=source, reason=reason)

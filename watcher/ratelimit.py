@@ -1,77 +1,225 @@
-"""Request spacing per API key: upstream limits are per key, so every source sharing a key
-shares one limiter (``LimiterRegistry``), whatever each source's ``interval`` says.
+"""Request spacing per API key: upstream limits are per key, so every request on one key shares
+one limiter (``LimiterRegistry``), whatever each source's ``interval`` says.
 
 A ``Limiter`` hands out slots at least ``spacing`` seconds apart (measured from when each
 request is *sent*), and ``penalize`` pushes the next slot out after upstream says we were
 too fast.
+
+Slots and strikes are kept in a ``SlotBook``. The daemon uses a SQLite file that every watcher
+process on the machine shares (``WATCHER_RATE_LIMIT_FILE``, default
+``$TMPDIR/watcher-<uid>/rate-limits.db``), so a restart, a crash loop or a ``watcher once``
+beside a running daemon never sends a request sooner than the previous process allowed: CoinW
+escalates repeated violations to an 8 h blacklist. Times in the book are wall-clock seconds,
+the only clock processes share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Protocol
 
 from watcher.clock import Clock
+from watcher.state import transaction
 
 #: Pauses after consecutive rate-limit answers on one key: CoinW escalates its own penalties
 #: (half quota, 30 s bans, an 8 h blacklist after 10 bans), so we back off harder each time.
 BACKOFF_STEPS = (10.0, 30.0, 60.0, 120.0, 300.0)
 
+#: Environment variable naming the shared slot book (tests point it at a temporary file).
+BOOK_ENV = "WATCHER_RATE_LIMIT_FILE"
+
+
+def default_book_path() -> str:
+    """The machine-wide slot book: ``$WATCHER_RATE_LIMIT_FILE`` or one per user in $TMPDIR."""
+    return os.environ.get(BOOK_ENV) or str(
+        Path(tempfile.gettempdir()) / f"watcher-{os.getuid()}" / "rate-limits.db"
+    )
+
+
+class SlotBook(Protocol):
+    """Where the next free slot and the strike count of every key are kept."""
+
+    def reserve(self, key: str, now: float, spacing: float) -> float:
+        """Take the next slot at or after ``now``; the one after it is ``spacing`` later."""
+        ...
+
+    def push(self, key: str, until: float) -> None:
+        """Grant no slot before ``until``."""
+        ...
+
+    def next_free(self, key: str) -> float:
+        """When the next slot is free."""
+        ...
+
+    def strike(self, key: str) -> int:
+        """Count a rate-limit answer; return how many came before it in a row."""
+        ...
+
+    def clear_strikes(self, key: str) -> None:
+        """A request went through: the next refusal starts the steps again."""
+        ...
+
+
+class MemoryBook:
+    """A slot book for one process (tests, and the fallback when no file can be used)."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+
+    def reserve(self, key: str, now: float, spacing: float) -> float:
+        """Take the next slot at or after ``now``."""
+        slot = max(now, self._next.get(key, float("-inf")))
+        self._next[key] = slot + spacing
+        return slot
+
+    def push(self, key: str, until: float) -> None:
+        """Grant no slot before ``until``."""
+        self._next[key] = max(self._next.get(key, float("-inf")), until)
+
+    def next_free(self, key: str) -> float:
+        """When the next slot is free."""
+        return self._next.get(key, float("-inf"))
+
+    def strike(self, key: str) -> int:
+        """Count a rate-limit answer."""
+        before = self._strikes.get(key, 0)
+        self._strikes[key] = before + 1
+        return before
+
+    def clear_strikes(self, key: str) -> None:
+        """Start the steps again."""
+        self._strikes.pop(key, None)
+
+
+class FileBook:
+    """A slot book in a SQLite file shared by every watcher process on the machine."""
+
+    def __init__(self, path: str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=2000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # A cache of the next free slot: losing the last write to an OS crash costs one early
+        # request at worst, so commits need not wait for the disk.
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS slots (key TEXT PRIMARY KEY,"
+            " next_free REAL NOT NULL, strikes INTEGER NOT NULL DEFAULT 0)"
+        )
+
+    def _get(self, key: str) -> tuple[float, int]:
+        row = self._db.execute(
+            "SELECT next_free, strikes FROM slots WHERE key = ?", (key,)
+        ).fetchone()
+        return (float("-inf"), 0) if row is None else (float(row[0]), int(row[1]))
+
+    def _set(self, key: str, next_free: float, strikes: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO slots (key, next_free, strikes) VALUES (?, ?, ?)",
+            (key, next_free if next_free != float("-inf") else 0.0, strikes),
+        )
+
+    def reserve(self, key: str, now: float, spacing: float) -> float:
+        """Take the next slot at or after ``now`` (one transaction, so processes queue up)."""
+        with transaction(self._db):
+            free, strikes = self._get(key)
+            slot = max(now, free)
+            self._set(key, slot + spacing, strikes)
+        return slot
+
+    def push(self, key: str, until: float) -> None:
+        """Grant no slot before ``until``."""
+        with transaction(self._db):
+            free, strikes = self._get(key)
+            self._set(key, max(free, until), strikes)
+
+    def next_free(self, key: str) -> float:
+        """When the next slot is free."""
+        return self._get(key)[0]
+
+    def strike(self, key: str) -> int:
+        """Count a rate-limit answer."""
+        with transaction(self._db):
+            free, strikes = self._get(key)
+            self._set(key, free, strikes + 1)
+        return strikes
+
+    def clear_strikes(self, key: str) -> None:
+        """Start the steps again."""
+        with transaction(self._db):
+            free, strikes = self._get(key)
+            if strikes:
+                self._set(key, free, 0)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()
+
 
 class Limiter:
     """Grants one request slot per ``spacing`` seconds, first come first served."""
 
-    def __init__(self, spacing: float, clock: Clock) -> None:
+    def __init__(self, key: str, spacing: float, clock: Clock, book: SlotBook) -> None:
         self.spacing = spacing
+        self._key = key
         self._clock = clock
-        self._next = float("-inf")
+        self._book = book
         self._lock = asyncio.Lock()
-        self._strikes = 0
 
     async def acquire(self) -> None:
         """Wait for the next free slot and take it."""
         async with self._lock:
-            now = self._clock.monotonic()
-            if now < self._next:
-                await self._clock.sleep(self._next - now)
-                now = self._clock.monotonic()
-            self._next = now + self.spacing
+            now = self._clock.time()
+            if self.spacing <= 0:  # no spacing, only penalties: nothing to write
+                slot = max(now, self._book.next_free(self._key))
+            else:
+                slot = self._book.reserve(self._key, now, self.spacing)
+            if slot > now:
+                await self._clock.sleep(slot - now)
 
     def penalize(self, seconds: float) -> None:
         """Grant no slot for ``seconds`` from now (after a rate-limit answer)."""
-        self._next = max(self._next, self._clock.monotonic() + seconds)
+        self._book.push(self._key, self._clock.time() + seconds)
 
     def rate_limited(self, retry_after: float | None = None) -> float:
         """Upstream refused us for speed: pause the key (longer on each repeat); return the pause."""
-        wait = BACKOFF_STEPS[min(self._strikes, len(BACKOFF_STEPS) - 1)]
+        strikes = self._book.strike(self._key)
+        wait = BACKOFF_STEPS[min(strikes, len(BACKOFF_STEPS) - 1)]
         if retry_after is not None:
             wait = max(wait, retry_after)
-        self._strikes += 1
         self.penalize(wait)
         return wait
 
     def succeeded(self) -> None:
         """A request on the key went through: the next rate-limit answer starts the steps again."""
-        self._strikes = 0
+        self._book.clear_strikes(self._key)
 
     @property
     def next_slot_in(self) -> float:
         """Seconds until the next slot is free (0 when free now)."""
-        return max(0.0, self._next - self._clock.monotonic())
+        return max(0.0, self._book.next_free(self._key) - self._clock.time())
 
 
 class LimiterRegistry:
-    """One ``Limiter`` per (API key, endpoint); keys are hashed so no secret is kept as a dict key."""
+    """One ``Limiter`` per (upstream, API key, endpoint); keys are hashed, so neither this
+    registry nor the shared book keeps a secret."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, book: SlotBook | None = None) -> None:
         self._clock = clock
-        self._limiters: dict[tuple[str, str], Limiter] = {}
+        self._book: SlotBook = book if book is not None else MemoryBook()
+        self._limiters: dict[str, Limiter] = {}
 
-    def get(self, api_key: str, endpoint: str, spacing: float) -> Limiter:
-        """The limiter shared by every request on ``endpoint`` with ``api_key``."""
-        key = (hashlib.sha256(api_key.encode()).hexdigest(), endpoint)
+    def get(self, api_key: str, endpoint: str, spacing: float, *, upstream: str = "") -> Limiter:
+        """The limiter shared by every request on ``endpoint`` of ``upstream`` with ``api_key``."""
+        key = hashlib.sha256(f"{upstream}\0{api_key}\0{endpoint}".encode()).hexdigest()
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = self._limiters[key] = Limiter(spacing, self._clock)
+            limiter = self._limiters[key] = Limiter(key, spacing, self._clock, self._book)
         limiter.spacing = max(limiter.spacing, spacing)
         return limiter

@@ -7,7 +7,6 @@ Used for both the config file and rule files.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -26,22 +25,38 @@ def format_path(path: Path) -> str:
     return out
 
 
-@dataclass
 class Located:
-    """A parsed YAML document plus the 1-based line of every path in it."""
+    """A parsed YAML document plus the 1-based line of every path in it.
 
-    data: Any
-    file: str
-    lines: dict[Path, int] = field(default_factory=dict)
+    The lines are found only when a message needs one: the document is parsed once on the
+    success path, and composed again (libyaml, then a walk of the nodes) on the first ``line``.
+    """
+
+    def __init__(self, data: Any, file: str, text: str = "") -> None:
+        self.data = data
+        self.file = file
+        self._text = text
+        self._lines: dict[Path, int] | None = None if text else {}
+
+    @property
+    def lines(self) -> dict[Path, int]:
+        """The line of every key and item, by path."""
+        if self._lines is None:
+            self._lines = {}
+            node = _compose(self._text)
+            if node is not None:
+                _record(node, (), self._lines, [], self.file)
+        return self._lines
 
     def line(self, path: Path) -> int:
         """Line of ``path``, or of its nearest ancestor that has one."""
+        lines = self.lines
         p = tuple(path)
         while p:
-            if p in self.lines:
-                return self.lines[p]
+            if p in lines:
+                return lines[p]
             p = p[:-1]
-        return self.lines.get((), 1)
+        return lines.get((), 1)
 
     def where(self, path: Path) -> str:
         """``file:line path`` for messages."""
@@ -50,8 +65,62 @@ class Located:
         return f"{loc} {rendered}" if rendered else loc
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (silent overrides hide mistakes)."""
+# libyaml's parser (10-20x the pure-Python one) where PyYAML was built with it. Both compose the
+# same nodes with the same marks; only syntax error texts differ, so errors are re-parsed with the
+# pure-Python loader to keep one wording.
+_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+#: Shorter texts cannot nest deep enough to overflow libyaml's recursive composer (it recurses in
+#: C, past Python's recursion limit: ~30k levels crash the process).
+_SAFE_TO_COMPOSE = 16_384
+
+
+class _Loader(_FastLoader):  # type: ignore[valid-type,misc]
+    """Safe loader that notices duplicate mapping keys (silent overrides hide mistakes)."""
+
+    duplicates = False
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, flagging a key given twice (``_record`` then says where)."""
+        if isinstance(node, yaml.MappingNode) and not self.duplicates:
+            keys = [str(k.value) for k, _ in node.value]
+            self.duplicates = len(set(keys)) != len(keys)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+def _shape(text: str) -> tuple[bool, bool]:
+    """(nests deeper than ``_MAX_DEPTH``, may hold aliases), learnt before composing big texts.
+
+    libyaml's event parser keeps its own stack (no recursion), so it measures nesting safely;
+    it stops at the limit, as it slows down quadratically with depth. A text without aliases
+    needs no alias-bomb walk.
+    """
+    if len(text) <= _SAFE_TO_COMPOSE:
+        return False, True
+    depth, aliases = 0, False
+    try:
+        for event in yaml.parse(text, Loader=_FastLoader):
+            kind = type(event)
+            if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    return True, aliases
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                depth -= 1
+            elif kind is yaml.AliasEvent:
+                aliases = True
+    except yaml.YAMLError:
+        return False, True  # composing stops at the same place and reports it
+    return False, aliases
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _FastLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def _record(
@@ -74,30 +143,64 @@ def _record(
             _record(item, (*path, i), lines, problems, file)
 
 
-def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
-    """Parse ``text``; return the document with lines, or None and the one-line syntax error."""
-    problems: list[str] = []
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as exc:
+def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> str:
+    # The pure-Python parser words the error the way every message so far has.
+    if _FastLoader is not yaml.SafeLoader:
+        try:
+            yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as slow:
+            exc = slow
+        except RecursionError:
+            return f"{file}:1: invalid YAML: nesting too deep"
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
         problem = (exc.problem or str(exc)).strip()
-        return None, [f"{file}:{line}: invalid YAML: {problem}"]
-    except yaml.YAMLError as exc:
-        return None, [f"{file}:1: invalid YAML: {exc}"]
-    located = Located(data, file)
+        return f"{file}:{line}: invalid YAML: {problem}"
+    return f"{file}:1: invalid YAML: {exc}"
+
+
+def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
+    """Parse ``text`` once; return the document, or None and the one-line syntax error."""
+    problems: list[str] = []
+    too_deep, aliases = _shape(text)
+    if too_deep:
+        return None, [f"{file}:1: invalid YAML: nesting too deep"]
+    loader = _Loader(text)
     try:
-        if node is not None:
-            _record(node, (), located.lines, problems, file)
+        node = loader.get_single_node()
+        if aliases and node is not None and _expanded_size(node, {}) > _MAX_NODES:
+            return None, [f"{file}:1: invalid YAML: aliases expand to more than {_MAX_NODES} nodes"]
+        data = None if node is None else loader.construct_document(node)
+        if node is not None and loader.duplicates:
+            _record(node, (), {}, problems, file)
         _check_depth(data, 0)
+    except yaml.YAMLError as exc:
+        return None, [_syntax_error(text, file, exc)]
     except RecursionError:
         return None, [f"{file}:1: invalid YAML: nesting too deep (a recursive alias?)"]
-    return located, problems
+    finally:
+        loader.dispose()
+    return Located(data, file, text), problems
 
 
 _MAX_DEPTH = 64
+#: Far beyond any config or rule file; refuses "billion laughs" alias bombs before walking them.
+_MAX_NODES = 200_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the document has once aliases are expanded, without expanding them."""
+    size = memo.get(id(node))
+    if size is None:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        size = 1 + sum(_expanded_size(child, memo) for child in children)
+        memo[id(node)] = size
+    return size
 
 
 def _check_depth(value: object, depth: int) -> None:

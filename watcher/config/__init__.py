@@ -1,8 +1,8 @@
-"""Configuration: the YAML file of PRODUCT.md as frozen dataclasses, validated in one pass."""
+"""Configuration: the YAML file of docs/product.md as frozen dataclasses, validated in one pass."""
 
 from __future__ import annotations
 
-from watcher.config.load import load_config, parse_config
+from watcher.config.load import load_config, parse_config, parse_listen
 from watcher.config.model import (
     AlertmanagerConfig,
     CoinwCouponConfig,
@@ -45,4 +45,5 @@ __all__ = [
     "WebhookConfig",
     "load_config",
     "parse_config",
+    "parse_listen",
 ]

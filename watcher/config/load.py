@@ -9,7 +9,9 @@ from typing import Any
 
 from watcher.config.model import (
     COUPON_STATUSES,
+    DEFAULT_BODY_SIZE_LIMIT,
     AlertmanagerConfig,
+    ApiConfig,
     CoinwCouponConfig,
     CoinwInviteeConfig,
     Config,
@@ -33,7 +35,7 @@ from watcher.errors import ConfigError
 from watcher.yamlpos import Path, load_located
 
 # CoinW allows one almightyGoldInfo request per 2 s per user and IP
-# (../shared/api/coinw-mega-coupon-balance.txt, "Frequency Limit").
+# (docs/upstream-apis.md, from the endpoint's "Frequency Limit").
 COUPON_MIN_REQUEST_SPACING = 2.0
 
 _TOP = {
@@ -46,7 +48,7 @@ _TOP = {
     "receivers",
     "inhibit_rules",
 }
-_COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels"}
+_COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
     "coinw_mega_coupon": _COMMON
     | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses"},
@@ -83,6 +85,10 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]*)):(?P<port>\d{1,5})$")
 _URL = re.compile(r"^https?://[^\s/]+")
+# Prometheus's <size>: base-2 units (alecthomas/units Base2Bytes), "KiB" spellings too.
+_SIZE = re.compile(r"^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)$")
+_SIZE_UNITS = {"B": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+MAX_BODY_SIZE_LIMIT = 2**30
 
 
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
@@ -177,14 +183,24 @@ class _ConfigBuilder:
 
     def server(self) -> ServerConfig:
         r, p = self.r, ("server",)
-        if not r.mapping(p, {"listen"}):
+        if not r.mapping(p, {"listen", "web_config_file", "api"}):
             return ServerConfig()
         listen = str(r.string((*p, "listen"), "0.0.0.0:9746"))
         parsed = parse_listen(listen)
         if parsed is None:
             r.problem((*p, "listen"), f'expected host:port like 0.0.0.0:9746, got "{listen}"')
             return ServerConfig()
-        return ServerConfig(host=parsed[0], port=parsed[1])
+        web = str(r.string((*p, "web_config_file"), ""))
+        if web and not FsPath(web).is_absolute():
+            web = str(self.file.parent / web)
+        api = ApiConfig()
+        if r.mapping((*p, "api"), {"silences", "writers"}):
+            modes = ("read-write", "read-only", "off")
+            api = ApiConfig(
+                silences=r.choice((*p, "api", "silences"), modes, "read-write"),
+                writers=r.str_list((*p, "api", "writers")),
+            )
+        return ServerConfig(host=parsed[0], port=parsed[1], web_config_file=web, api=api)
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)
@@ -219,6 +235,7 @@ class _ConfigBuilder:
             "timeout": r.duration((*p, "timeout"), 10.0),
             "stale_after": stale_after,
             "labels": r.labels((*p, "labels")),
+            "body_size_limit": self._size((*p, "body_size_limit"), DEFAULT_BODY_SIZE_LIMIT),
         }
         for reserved in ("source",):
             if reserved in common["labels"]:
@@ -228,6 +245,20 @@ class _ConfigBuilder:
         if kind == "coinw_invitee_volume":
             return self._invitee(p, common)
         return self._tradeboss(p, common)
+
+    def _size(self, p: Path, default: int) -> int:
+        """A byte size like ``32MiB`` or ``512KB`` (Prometheus's base-2 units), 1 KiB to 1 GiB."""
+        raw = self.r.get(p)
+        if raw is None:
+            return default
+        match = _SIZE.match(str(raw).strip()) if not isinstance(raw, bool) else None
+        if match is None:
+            self.r.problem(p, f'expected a size like 32MiB or 512KB, got "{str(raw)[:40]}"')
+            return default
+        size = int(match[1]) * _SIZE_UNITS[match[2][0]]
+        if not 1024 <= size <= MAX_BODY_SIZE_LIMIT:
+            self.r.problem(p, f"must be from 1KiB to 1GiB, got {match[0]}")
+        return size
 
     def _url(self, p: Path, default: str | None = None) -> str:
         url = str(self.r.string(p) if default is None else self.r.string(p, default))

@@ -9,6 +9,7 @@ from pathlib import Path
 from watcher.matchers import Matcher
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
+DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
 
 
 class Secret:
@@ -49,11 +50,21 @@ class GlobalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    """``server.api``: silences ``read-write``, ``read-only`` or ``off``; who may change things."""
+
+    silences: str = "read-write"
+    writers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerConfig:
-    """``server:``."""
+    """``server:``; ``web_config_file`` is exporter-toolkit's format (``watcher.webconfig``)."""
 
     host: str = "0.0.0.0"
     port: int = 9746
+    web_config_file: str = ""
+    api: ApiConfig = field(default_factory=ApiConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +84,8 @@ class SourceConfig:
     timeout: float = 10.0
     stale_after: float = 300.0
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: bytes of one decompressed response body past which a request fails with ``too_large``
+    body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from watcher.matchers import Matcher, parse_matchers
 from watcher.notify.data import parse_rfc3339, rfc3339
 from watcher.notify.dispatch import AlertStatus, Dispatcher
 from watcher.notify.silences import Silence, matches_filter
+from watcher.regex import compile_anchored
 
 DISPATCHER_KEY = web.AppKey("notify_dispatcher", Dispatcher)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -91,8 +92,8 @@ async def _get_alerts(request: web.Request) -> web.Response:
             _flag(request, n) for n in ("active", "silenced", "inhibited")
         )
         receiver = request.query.get("receiver")
-        receiver_re = re.compile(f"(?:{receiver})") if receiver else None
-    except (ValueError, re.error) as exc:
+        receiver_re = compile_anchored(receiver) if receiver else None
+    except ValueError as exc:
         return _error(f"bad request: {exc}", 400)
     out = []
     for s in dispatcher.alerts():

@@ -17,16 +17,6 @@ from dataclasses import dataclass
 
 RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_nflog (
-    key TEXT PRIMARY KEY,      -- group key + receiver integration
-    firing TEXT NOT NULL,      -- JSON list of fingerprints
-    resolved TEXT NOT NULL,    -- JSON list of fingerprints
-    timestamp REAL NOT NULL,   -- when it was notified (queued)
-    expires REAL NOT NULL
-)
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -65,7 +55,6 @@ class NotificationLog:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.execute(_SCHEMA)
 
     def get(self, key: str, now: float) -> Entry | None:
         """The live entry for ``key``."""

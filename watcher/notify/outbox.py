@@ -2,44 +2,20 @@
 
 A row names its target (receiver, integration, index) rather than its URL, so no credential
 is stored; the URL is looked up in the current config when the row is delivered. A newer row
-with the same key (the same group and integration) replaces an undelivered older one.
+with the same key (the same group and integration) replaces an undelivered older one. The
+table is created by ``watcher.state``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    receiver TEXT NOT NULL,
-    integration TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    created REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL,
-    last_error TEXT
-)
-"""
+from watcher.state import transaction
 
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction on an autocommit connection."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+__all__ = ["Outbox", "Row", "transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +38,6 @@ class Outbox:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.execute(_SCHEMA)
-        db.execute("CREATE INDEX IF NOT EXISTS notify_outbox_key ON notify_outbox (key)")
 
     def put(
         self,

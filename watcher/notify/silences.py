@@ -5,6 +5,10 @@ Follows ``silence/silence.go``: a silence is pending before ``startsAt``, active
 start of an active silence, or anything of an expired one) expires the old silence and creates
 a new one with a new id; expiring an active silence sets its end to now. Expired silences
 are kept for ``RETENTION`` so ``amtool silence query --expired`` still shows them.
+
+Every silence is bounded, as Alertmanager's ``--silences.max-silences`` and
+``--silences.max-silence-size-bytes`` bound them (there off by default, here always on):
+``MAX_SILENCES`` stored silences, expired ones included, of ``MAX_SILENCE_BYTES`` each.
 """
 
 from __future__ import annotations
@@ -16,23 +20,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import structlog
+
 from watcher.errors import SilenceError, SilenceNotFoundError
 from watcher.matchers import Matcher
 
-RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
-_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
+log = structlog.get_logger()
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_silences (
-    id TEXT PRIMARY KEY,
-    matchers TEXT NOT NULL,    -- JSON list of [name, op, value]
-    starts_at REAL NOT NULL,
-    ends_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL
-)
-"""
+RETENTION = 120 * 3600.0  # Alertmanager's --data.retention default
+#: Silences stored at once, expired ones included (Alertmanager's ``--silences.max-silences``).
+MAX_SILENCES = 1000
+#: Matchers, author and comment of one silence, in bytes of their stored JSON.
+MAX_SILENCE_BYTES = 16 * 1024
+_STATE_ORDER = {"active": 0, "pending": 1, "expired": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +105,36 @@ def _can_update(old: Silence, new: Silence, now: float) -> bool:
     return False
 
 
+def _check_size(silence: Silence) -> None:
+    """Alertmanager's ``checkSizeLimits``, on the bytes this store writes."""
+    size = len(_matchers_json(silence).encode()) + len(
+        (silence.created_by + silence.comment).encode()
+    )
+    if size > MAX_SILENCE_BYTES:
+        msg = f"silence exceeded maximum size: {size} bytes (limit: {MAX_SILENCE_BYTES} bytes)"
+        raise SilenceError(msg)
+
+
+def _matchers_json(silence: Silence) -> str:
+    return json.dumps([[m.name, m.op, m.value] for m in silence.matchers])
+
+
 class Silences:
     """The silence store: an in-memory view backed by SQLite."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        db.execute(_SCHEMA)
         self._by_id: dict[str, Silence] = {}
         for row in db.execute(
             "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, "
             "comment FROM notify_silences"
         ).fetchall():
-            matchers = tuple(Matcher.make(n, op, v) for n, op, v in json.loads(row[1]))
+            try:
+                matchers = tuple(Matcher.make(n, op, v) for n, op, v in json.loads(row[1]))
+            except ValueError as exc:
+                # Stored before regexes were RE2: dropping it beats refusing to start.
+                log.warning("silence.dropped_invalid", silence=row[0], problem=str(exc))
+                continue
             self._by_id[row[0]] = Silence(
                 matchers,
                 float(row[2]),
@@ -154,8 +172,13 @@ class Silences:
             msg = f"silence {silence.id} not found"
             raise SilenceNotFoundError(msg)
         if old is not None and _can_update(old, silence, now):
+            _check_size(silence)
             self._store(replace(silence, updated_at=now))
             return silence.id
+        if len(self._by_id) + 1 > MAX_SILENCES:
+            msg = f"exceeded maximum number of silences: {len(self._by_id)} (limit: {MAX_SILENCES})"
+            raise SilenceError(msg)
+        _check_size(silence)
         if old is not None and old.state(now) != "expired":
             self.expire(old.id, now)
         # Times are kept to the millisecond the API shows, so a client echoing startsAt back
@@ -200,7 +223,7 @@ class Silences:
             "updated_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 s.id,
-                json.dumps([[m.name, m.op, m.value] for m in s.matchers]),
+                _matchers_json(s),
                 s.starts_at,
                 s.ends_at,
                 s.updated_at,

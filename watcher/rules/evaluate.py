@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
 from watcher.rules.gofmt import go_quote
+from watcher.rules.gomath import go_ceil, go_floor, go_max, go_min, go_pow
 from watcher.rules.promql import (
     ARITHMETIC,
     COMPARISON,
@@ -24,7 +25,6 @@ from watcher.rules.promql import (
     Node,
     Number,
     Selector,
-    is_finite,
 )
 
 
@@ -91,26 +91,13 @@ def _mod(a: float, b: float) -> float:
     return math.fmod(a, b)
 
 
-def _pow(a: float, b: float) -> float:
-    try:
-        return math.pow(a, b)
-    except OverflowError:
-        odd = b == math.floor(b) and math.fmod(b, 2) != 0
-        return -math.inf if a < 0 and odd else math.inf
-    except ValueError:
-        if a == 0 and b < 0:  # Go: Pow(±0, y<0) = ±Inf for odd integer y, else +Inf
-            odd = b == math.floor(b) and math.fmod(b, 2) != 0
-            return math.copysign(math.inf, a) if odd else math.inf
-        return math.nan
-
-
 _ARITH: dict[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "/": _div,
     "%": _mod,
-    "^": _pow,
+    "^": go_pow,
 }
 _CMP: dict[str, Callable[[float, float], bool]] = {
     "==": lambda a, b: a == b,
@@ -122,28 +109,10 @@ _CMP: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _go_min(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return min(a, b)
-
-
-def _go_max(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return max(a, b)
-
-
 def _round(value: float, to_nearest: float) -> float:
     # Go: math.Floor(v*toNearestInverse+0.5) / toNearestInverse
     inverse = _div(1.0, to_nearest)
-    scaled = value * inverse + 0.5
-    floored = float(math.floor(scaled)) if is_finite(scaled) else scaled
-    return _div(floored, inverse)
-
-
-def _finite_or(value: float, op: Callable[[float], int]) -> float:
-    return value if math.isnan(value) or math.isinf(value) else float(op(value))
+    return _div(go_floor(value * inverse + 0.5), inverse)
 
 
 def _check_unique(vec: Vector, source: Vector) -> Vector:
@@ -278,31 +247,31 @@ class Evaluator:
         if f == "abs":
             fn = abs
         elif f == "ceil":
-            fn = lambda v: _finite_or(v, math.ceil)  # noqa: E731
+            fn = go_ceil
         elif f == "floor":
-            fn = lambda v: _finite_or(v, math.floor)  # noqa: E731
+            fn = go_floor
         else:
             arg = self._scalar(node.args[1]) if len(node.args) > 1 else 1.0
             if f == "round":
                 fn = lambda v: _round(v, arg)  # noqa: E731
             elif f == "clamp_min":
-                fn = lambda v: _go_max(arg, v)  # noqa: E731
+                fn = lambda v: go_max(arg, v)  # noqa: E731
             else:
-                fn = lambda v: _go_min(arg, v)  # noqa: E731
+                fn = lambda v: go_min(arg, v)  # noqa: E731
         return _check_unique([Sample(None, s.labels, fn(s.value)) for s in vec], vec)
 
 
 def _agg_start(op: str, value: float) -> list[float]:
-    # [result, count, running mean]; avg keeps the sum in result
+    # [value, count, mean]: avg is the mean, the rest keep their result in value
     return [1.0 if op == "count" else value, 1.0, value]
 
 
 def _agg_add(op: str, acc: list[float], value: float) -> None:
     acc[1] += 1
-    if op in ("sum", "avg"):
+    if op == "sum":
         acc[0] += value
-        if op == "avg":
-            _running_mean(acc, value)
+    elif op == "avg":
+        _running_mean(acc, value)
     elif op == "count":
         acc[0] += 1
     elif op == "min":
@@ -313,21 +282,19 @@ def _agg_add(op: str, acc: list[float], value: float) -> None:
 
 
 def _running_mean(acc: list[float], value: float) -> None:
-    """Prometheus's incremental mean, used when the plain sum overflows."""
+    """Prometheus 2.42's incremental mean (promql/engine.go aggregation, case AVG)."""
     mean, n = acc[2], acc[1]
     if math.isinf(mean):
         if math.isinf(value) and (mean > 0) == (value > 0):
             return
         if not math.isinf(value) and not math.isnan(value):
             return
-    acc[2] = mean + value / n - mean / n
+    # each side of the "-" divided by n to avoid overflow, exactly as Prometheus writes it
+    acc[2] = mean + (value / n - mean / n)
 
 
 def _agg_result(op: str, acc: list[float]) -> float:
-    if op != "avg":
-        return acc[0]
-    # sum/count unless the sum overflowed (as Prometheus >= 2.50 does; exact for typical inputs)
-    return acc[2] if math.isinf(acc[0]) and not math.isinf(acc[2]) else acc[0] / acc[1]
+    return acc[2] if op == "avg" else acc[0]
 
 
 def _signature(
@@ -354,6 +321,8 @@ def _set_op(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
 
 
 def _vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
+    if not lhs or not rhs:
+        return []  # nothing can match: Prometheus returns before checking either side
     names = frozenset(node.labels)
     right: dict[tuple[tuple[str, str], ...], SampleLike] = {}
     for rs in rhs:

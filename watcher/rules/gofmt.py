@@ -64,7 +64,7 @@ def format_exp_upper(value: float) -> str:
     if special is not None:
         return special
     if value == 0:
-        return "0E+00"
+        return "-0E+00" if math.copysign(1.0, value) < 0 else "0E+00"
     digits, exp = _digits(value)
     return _exp_form("-" if value < 0 else "", digits, exp, "E")
 

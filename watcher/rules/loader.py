@@ -93,6 +93,15 @@ def _kind(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else f"the value {value}"
 
 
+def _shape(value: object) -> str:
+    """What ``value`` is, never what it says."""
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return "a string" if isinstance(value, str) else "a single value"
+
+
 class _FileReader:
     def __init__(self, doc: Located, problems: list[str]) -> None:
         self.doc = doc
@@ -116,6 +125,10 @@ class _FileReader:
         data = self.doc.data
         if data is None:
             return []  # an empty file is a valid rule file with no groups
+        if not isinstance(data, Mapping):
+            # Only the shape: a glob can match a secret file, whose text must never be echoed.
+            self.problem((), f"expected a rule file (a mapping with groups), got {_shape(data)}")
+            return []
         if not self.mapping(data, (), ("groups",)):
             return []
         raw = data.get("groups")

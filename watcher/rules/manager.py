@@ -27,48 +27,32 @@ from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, Ru
 from watcher.rules.evaluate import Evaluator, SampleLike
 from watcher.rules.loader import RuleGroup
 from watcher.series import Snapshot
+from watcher.state import transaction
 
 log = structlog.get_logger(__name__)
 
 # Alert state is keyed like Prometheus keys rules: a group by (file, name), a rule within it by
 # its alert name and configured labels (Prometheus's nameAndLabels) plus which occurrence of that
-# pair it is. Version 1 (``rule_alerts``) keyed by (group name, alert name) only; it is read once,
-# when this table is created, and otherwise ignored.
-_TABLE = "rule_alerts_v2"
-_LEGACY_TABLE = "rule_alerts"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rule_alerts_v2 (
-    file TEXT NOT NULL,
-    group_name TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    occurrence INTEGER NOT NULL,
-    labels TEXT NOT NULL,
-    annotations TEXT NOT NULL,
-    state TEXT NOT NULL,
-    active_at REAL NOT NULL,
-    fired_at REAL,
-    resolved_at REAL,
-    keep_firing_since REAL,
-    value REAL NOT NULL,
-    PRIMARY KEY (file, group_name, rule, occurrence, labels)
-)
-"""
+# pair it is. The first release keyed by (group name, alert name) only; ``watcher.state`` keeps
+# such a table as ``rule_alerts_legacy``, read once here and then dropped. The tables are
+# created by ``watcher.state``.
+_LEGACY_TABLE = "rule_alerts_legacy"
 _SELECT = (
     "SELECT file, group_name, rule, occurrence, labels, annotations,"
-    " state, active_at, fired_at, resolved_at, keep_firing_since, value FROM rule_alerts_v2"
+    " state, active_at, fired_at, resolved_at, keep_firing_since, value FROM rule_alerts"
 )
 _UPSERT = (
-    "INSERT OR REPLACE INTO rule_alerts_v2 (file, group_name, rule, occurrence, labels,"
+    "INSERT OR REPLACE INTO rule_alerts (file, group_name, rule, occurrence, labels,"
     " annotations, state, active_at, fired_at, resolved_at, keep_firing_since, value)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DELETE_RULE = (
-    "DELETE FROM rule_alerts_v2 WHERE file = ? AND group_name = ? AND rule = ? AND occurrence = ?"
+    "DELETE FROM rule_alerts WHERE file = ? AND group_name = ? AND rule = ? AND occurrence = ?"
 )
 _DELETE_ALERT = _DELETE_RULE + " AND labels = ?"
 _SELECT_LEGACY = (
     "SELECT group_name, alertname, labels, annotations, state, active_at, fired_at,"
-    " resolved_at, keep_firing_since, value FROM rule_alerts"
+    " resolved_at, keep_firing_since, value FROM rule_alerts_legacy"
 )
 
 RuleKey = tuple[str, str, str, int]
@@ -153,14 +137,11 @@ class RuleManager:
         self.db = db
         self.runs: list[_GroupRun] = []
         self._persisted: dict[RuleKey, dict[LabelKey, Timers]] = {}
-        legacy = False
-        if db is not None:
-            legacy = _has_table(db, _LEGACY_TABLE) and not _has_table(db, _TABLE)
-            with db:
-                db.execute(_SCHEMA)
+        #: set after a failed write: the next evaluation retries it
+        self.write_failed = False
         self.replace_groups(groups)
         if db is not None:
-            self._restore(legacy)
+            self._restore()
 
     # --- public ---------------------------------------------------------------------------
 
@@ -235,8 +216,11 @@ class RuleManager:
                 with contextlib.suppress(KeyError):
                     self.metrics.alerts.remove(name, st)
         if self.db is not None and gone:
-            with self.db:
-                self.db.executemany(_DELETE_RULE, gone)
+            try:
+                with transaction(self.db):
+                    self.db.executemany(_DELETE_RULE, gone)
+            except sqlite3.Error as exc:  # rows of rules that are gone are ignored at restore
+                self._write_failed(exc)
         for key in gone:
             self._persisted.pop(key, None)
         self._update_gauges()
@@ -291,12 +275,18 @@ class RuleManager:
             self.metrics.alerts.labels(alertname=name, state=st).set(n)
 
     def _persist(self) -> None:
+        """Write what changed since the last successful write, in one transaction.
+
+        What counts as written is updated only after the commit, so a failed write (a full
+        disk) is retried whole by the next evaluation, never forgotten.
+        """
         if self.db is None:
             return
         upserts: list[tuple[object, ...]] = []
         deletes: list[tuple[object, ...]] = []
+        written: dict[RuleKey, dict[LabelKey, Timers]] = {}
         for rid, state in self._keyed():
-            before = self._persisted.setdefault(rid, {})
+            before = self._persisted.get(rid, {})
             now = {a.key: a.timers() for a in state}
             for key, timers in now.items():
                 if before.get(key) != timers:
@@ -304,14 +294,24 @@ class RuleManager:
                     notes = json.dumps(a.annotations)
                     upserts.append((*rid, json.dumps(key), notes, *timers, a.value))
             deletes.extend((*rid, json.dumps(k)) for k in before if k not in now)
-            self._persisted[rid] = now
-        if not upserts and not deletes:
-            return
-        with self.db:
-            self.db.executemany(_UPSERT, upserts)
-            self.db.executemany(_DELETE_ALERT, deletes)
+            written[rid] = now
+        if upserts or deletes:
+            try:
+                with transaction(self.db):
+                    self.db.executemany(_UPSERT, upserts)
+                    self.db.executemany(_DELETE_ALERT, deletes)
+            except sqlite3.Error as exc:
+                self._write_failed(exc)
+                return
+        self._persisted = written
+        self.write_failed = False
 
-    def _restore(self, legacy: bool) -> None:
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        self.write_failed = True
+        self.metrics.state_write_errors.labels(what="alerts").inc()
+        log.error("state.write_failed", what="alerts", error=str(exc))
+
+    def _restore(self) -> None:
         assert self.db is not None
         states = dict(self._keyed())
         stale: set[RuleKey] = set()
@@ -323,9 +323,9 @@ class RuleManager:
                 continue
             self._restore_alert(rid, state, row[4:])
         if stale:
-            with self.db:
+            with transaction(self.db):
                 self.db.executemany(_DELETE_RULE, sorted(stale))
-        if legacy:
+        if _has_table(self.db, _LEGACY_TABLE):
             self._import_legacy()
         self._update_gauges()
 
@@ -359,7 +359,9 @@ class RuleManager:
             if match is not None:
                 self._restore_alert(match[0], match[1], rest)
                 self._persisted[match[0]].pop(_json_key(rest[0]), None)  # written by _persist
-        self._persist()
+        with transaction(self.db):
+            self._persist()
+            self.db.execute(f"DROP TABLE {_LEGACY_TABLE}")
 
 
 def _json_key(labels: str) -> LabelKey:

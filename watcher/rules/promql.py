@@ -1,4 +1,4 @@
-"""The PromQL subset of PRODUCT.md: parsed by ``promql_parser``, checked and compiled here.
+"""The PromQL subset of docs/product.md: parsed by ``promql_parser``, checked and compiled here.
 
 ``compile_expr`` turns the parser's AST into small frozen nodes the evaluator walks. Every
 construct outside the subset is rejected here, at load, with a message naming it, so an
@@ -101,11 +101,76 @@ Node = Number | Selector | Negate | Binary | Aggregate | Call
 def compile_expr(text: str) -> Node:
     """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct."""
     try:
-        tree = pp.parse(text)
+        tree = parse(text)
     except ValueError as exc:
         msg = f"could not parse expression: {exc}"
         raise RuleError(msg) from None
     return _compile(tree)
+
+
+def parse(text: str) -> pp.Expr:
+    """``promql_parser.parse``, with PromQL's strings kept as Prometheus reads them.
+
+    Two differences of the parser library are worked around before it sees the text: it
+    unescapes a backtick string like a double-quoted one (in PromQL `\\d` is a backslash and
+    a d), and it checks a regex with Rust's syntax, which refuses RE2's ``\\Q...\\E``. So
+    each raw string is re-quoted, and each regex after ``=~`` / ``!~`` is hidden in a
+    placeholder that ``regex_value`` decodes; ``watcher.regex`` then compiles it as RE2.
+    Raise ValueError when the text is not valid PromQL.
+    """
+    return pp.parse(_prepare(text))
+
+
+_REGEX_MARK = "__watcher_re2_"
+
+
+def regex_value(value: str) -> str:
+    """The regex a matcher value placeholder of ``parse`` stands for (other values unchanged)."""
+    if value.startswith(_REGEX_MARK) and value.endswith("__"):
+        return bytes.fromhex(value[len(_REGEX_MARK) : -2]).decode("utf-8")
+    return value
+
+
+def _string_end(text: str, i: int) -> int:
+    """Index just past the string literal starting at ``text[i]``."""
+    quote, j, n = text[i], i + 1, len(text)
+    while j < n and text[j] != quote:
+        j += 2 if text[j] == "\\" and quote != "`" else 1
+    return j + 1
+
+
+def _prepare(text: str) -> str:
+    if not any(c in text for c in "`~"):
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":  # a comment runs to the end of the line
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+            continue
+        if c not in "\"'`":
+            out.append(c)
+            i += 1
+            continue
+        j = _string_end(text, i)
+        literal = text[i:j]
+        if j > n:  # unterminated: the parser reports it
+            out.append(literal)
+            break
+        if c == "`":
+            value = literal[1:-1]
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            literal = f'"{escaped}"'
+        if "".join(out).rstrip().endswith(("=~", "!~")):
+            value = value if c == "`" else str(pp.parse(literal).val)  # type: ignore[attr-defined]
+            literal = f'"{_REGEX_MARK}{value.encode("utf-8").hex()}__"'
+        out.append(literal)
+        i = j
+    return "".join(out)
 
 
 def _unsupported(what: str) -> NoReturn:
@@ -155,7 +220,9 @@ def _selector(e: pp.VectorSelector) -> Selector:
             name = m.value
             continue
         try:
-            matchers.append(Matcher.make(m.name, op, m.value))
+            # Prometheus 2.42 anchors a selector regex as ^(?:re)$, so "." does not match a newline
+            # (model/labels/regexp.go; DotNL came with Prometheus 3)
+            matchers.append(Matcher.make(m.name, op, regex_value(m.value)))
         except ValueError as exc:
             raise RuleError(str(exc)) from None
     return Selector(name, tuple(matchers))

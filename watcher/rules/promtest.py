@@ -27,15 +27,19 @@ from watcher.rules.alerting import RuleState
 from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
 from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import RuleGroup, load_rule_files
-from watcher.rules.promql import compile_expr
+from watcher.rules.promql import compile_expr, parse
 from watcher.yamlpos import Located, load_located
 
 LOOKBACK_MS = 5 * 60 * 1000
 _STALE = object()
-_SEQ = re.compile(
-    r"^(?P<a>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|Inf|NaN|inf|nan))"
-    r"(?:(?P<op>[-+])(?P<b>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+))?x(?P<n>\d+)$"
-)
+# promtool's series values (promql/parser generated_parser.y, series_item): a number, then
+# optionally a signed step, then xN; numbers are read by the parser's number(), where an
+# integer with a leading 0 is octal (010 is 8)
+# (Inf and NaN are identifiers to the lexer when an x follows: "Infx2" is an error)
+_NUM = r"(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_SEQ = re.compile(rf"^(?P<a>[-+]?{_NUM})(?:(?P<b>[-+]{_NUM}))?x(?P<n>\d+)$")
+_VALUE = re.compile(rf"^[-+]?(?:{_NUM}|[iI][nN][fF]|[nN][aA][nN])$")
+_INT64_MAX = (1 << 63) - 1
 # The shape of a test file, after promtool's Go types: a field is SCALAR (a string, number or
 # bool), NUMBER, LABELS (a mapping of scalars), a one-item list [shape] (a list of that shape), or
 # a (Go type name, {field: shape}) pair (a mapping with only those fields).
@@ -99,6 +103,21 @@ def go_duration(ms: int) -> str:
     return sign + s
 
 
+def go_number(text: str) -> float:
+    """A number as PromQL's parser reads it: Go's ParseInt(text, 0, 64), else ParseFloat."""
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    if body.isdigit():
+        base = 8 if len(body) > 1 and body[0] == "0" else 10
+        try:
+            n = int(body, base)
+        except ValueError:
+            n = -1  # e.g. 08: not octal, so Go falls back to ParseFloat
+        if 0 <= n <= _INT64_MAX:
+            return sign * float(n)
+    return sign * float(body)
+
+
 def parse_values(text: str) -> list[object]:
     """Expand promtool's value notation into floats, None (missing) and the stale marker."""
     out: list[object] = []
@@ -110,25 +129,27 @@ def parse_values(text: str) -> list[object]:
         elif tok == "stale":
             out.append(_STALE)
         elif (m := _SEQ.match(tok)) is not None:
-            value = float(m.group("a"))
-            step = float(m.group("b") or 0) * (-1 if m.group("op") == "-" else 1)
+            value = go_number(m.group("a"))
             out.append(value)
+            if m.group("b") is None:  # axN repeats a as is (so -0 stays -0)
+                out.extend([value] * int(m.group("n")))
+                continue
+            step = go_number(m.group("b"))
             for _ in range(int(m.group("n"))):
                 value += step
                 out.append(value)
+        elif _VALUE.match(tok):
+            out.append(go_number(tok))
         else:
-            try:
-                out.append(float(tok))
-            except ValueError:
-                msg = f'invalid value "{tok}" in input series values'
-                raise TestFileError(msg) from None
+            msg = f'invalid value "{tok}" in input series values'
+            raise TestFileError(msg)
     return out
 
 
 def parse_series(text: str) -> tuple[str | None, dict[str, str]]:
     """``name{a="b"}`` -> name and labels."""
     try:
-        expr = pp.parse(text)
+        expr = parse(text)
     except ValueError as exc:
         msg = f'invalid series "{text}": {exc}'
         raise TestFileError(msg) from None
@@ -156,13 +177,40 @@ class _Series:
 
 
 class History:
-    """Samples over time with Prometheus's 5-minute lookback and staleness markers."""
+    """Samples over time with Prometheus's 5-minute lookback and staleness markers.
+
+    Series are kept in creation order, the order Prometheus's head hands them to an
+    aggregation (sum and avg round differently in another order).
+    """
 
     def __init__(self, series: list[_Series]) -> None:
-        self.series = sorted(
-            series, key=lambda s: sorted({**s.labels, "__name__": s.name or ""}.items())
-        )
+        self.series = series
         self.at_ms = 0
+
+    @classmethod
+    def loaded(cls, series: list[_Series], eval_ms: int, max_ms: int) -> History:
+        """The samples promtool's lazy loader holds after its last evaluation step.
+
+        promtool appends samples step by step up to the last evaluation step at or before the
+        largest eval_time, so later samples are never seen; a series is created at the first
+        step that loads one of its samples; a series listed twice keeps its last values
+        (cmd/promtool/unittest.go and promql/test.go, LazyLoader.appendTill).
+        """
+        last_ms = max_ms - max_ms % eval_ms if eval_ms > 0 else max_ms
+        by_key: dict[tuple[str | None, tuple[tuple[str, str], ...]], _Series] = {}
+        for s in series:
+            key = (s.name, tuple(sorted(s.labels.items())))
+            points = [p for p in s.points if p[0] <= last_ms]
+            if key in by_key:
+                by_key[key].points = points
+            else:
+                by_key[key] = _Series(s.name, s.labels, points)
+
+        def created(s: _Series) -> int:
+            return -(-s.points[0][0] // eval_ms) if eval_ms > 0 else 0
+
+        alive = [s for s in by_key.values() if s.points]
+        return cls(sorted(alive, key=created))
 
     def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
@@ -406,13 +454,13 @@ def _run_file(path: Path, out: TextIO) -> list[str]:
 
 
 def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
-    history = History(tg.series)
+    max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
+    history = History.loaded(tg.series, eval_ms, max_ms)
     states = [
         (g, [RuleState(r, g.name, tg.external_labels, tg.external_url) for r in g.rules])
         for g in groups
     ]
     alert_times = sorted({t["_ms"] for t in tg.alert_tests})
-    max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
     errors: list[str] = []
     curr = 0
     ts = 0

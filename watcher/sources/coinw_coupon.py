@@ -1,6 +1,6 @@
 """CoinW Mega Coupon balances: ``GET /v1/perpum/account/almightyGoldInfo``, one request per status.
 
-Upstream page: ../shared/api/coinw-mega-coupon-balance.txt; signing and errors: NOTES.md.
+Upstream contract, signing and errors: docs/upstream-apis.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_query
-from watcher.sources.http import request_json
+from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import code_number, exact_decimal
 
 log = structlog.get_logger()
@@ -31,6 +31,7 @@ PATH = "/v1/perpum/account/almightyGoldInfo"
 REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
+MAX_REMARK = 200  # characters of a coupon's remark kept for the status page
 
 HELP = {
     "coinw_mega_coupon_remaining_amount": "Remaining amount of the Mega Coupon (currentAmount).",
@@ -54,10 +55,19 @@ class CouponSource:
         clock: Clock,
     ) -> None:
         self._config = config
-        self._session = session
         self._clock = clock
+        self._http = UpstreamClient(
+            session,
+            timeout=config.timeout,
+            body_size_limit=config.body_size_limit,
+            secrets=(config.api_key.get(), config.secret_key.get()),
+        )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
-        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._limiter: Limiter = limiters.get(
+            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
+        )
+        #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
+        self.remarks: dict[str, dict[str, str]] = {}
 
     @property
     def config(self) -> CoinwCouponConfig:
@@ -73,7 +83,7 @@ class CouponSource:
         result = PollResult()
         for status in self._config.statuses:
             try:
-                rows = await retry_async(
+                series, skipped = await retry_async(
                     lambda status=status: self._fetch(status),  # type: ignore[misc]
                     on=(TransientSourceError,),
                     attempts=3,
@@ -90,7 +100,6 @@ class CouponSource:
                 result.errors.append(exc)
                 continue
             self._limiter.succeeded()
-            series, skipped = self._series(status, rows)
             result.groups[status] = series
             result.skipped_rows += skipped
         return result
@@ -99,25 +108,25 @@ class CouponSource:
         wait = self._limiter.rate_limited(exc.retry_after)
         log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
-    async def _fetch(self, status: str) -> list[Any]:
+    async def _fetch(self, status: str) -> tuple[list[Series], int]:
         query = build_query({"type": STATUS_TYPE[status]})
         await self._limiter.acquire()
         ts = int(self._clock.time() * 1000)
         headers = self._signer.headers(ts, "GET", PATH, query)
         what = f"GET {PATH}?{query}"
-        resp = await request_json(
-            self._session,
+        return await self._http.request_json(
             "GET",
             f"{self._config.base_url}{PATH}?{query}",
             what=what,
             headers=headers,
-            timeout=self._config.timeout,
             now_ms=ts,
+            # Rows become series in the parse step: a worker thread's work for a large answer.
+            parse=lambda body: self._series(status, parse_response(body, what)),
         )
-        return parse_response(resp.body, what)
 
     def _series(self, status: str, rows: list[Any]) -> tuple[list[Series], int]:
         by_id: dict[str, dict[str, float]] = {}
+        remarks: dict[str, str] = {}
         skipped = 0
         for row in rows:
             try:
@@ -125,10 +134,16 @@ class CouponSource:
             except ValueError as exc:
                 skipped += 1
                 log.warning(
-                    "source.invalid_row", source=self._config.name, status=status, error=str(exc)
+                    "source.invalid_row",
+                    source=self._config.name,
+                    status=status,
+                    error=self._http.clean(str(exc)),
                 )
                 continue
             by_id[coupon_id] = values
+            remark = row.get("remark")
+            remarks[coupon_id] = remark[:MAX_REMARK] if isinstance(remark, str) else ""
+        self.remarks[status] = remarks
         cfg = self._config
         out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
         for coupon_id, values in by_id.items():

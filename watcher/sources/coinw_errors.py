@@ -1,6 +1,6 @@
 """CoinW's error answers, shared by the futures (coupon) and partner (affiliate) APIs.
 
-NOTES.md: 29001 "API access frequently" (rate limited), 6000/6001/6003 auth, 500 internal;
+docs/upstream-apis.md: 29001 "API access frequently" (rate limited), 6000/6001/6003 auth, 500 internal;
 ``msg`` or (for 6003) ``message`` carries the text. A body whose ``code`` is not the API's
 success value is an error even with HTTP 200.
 """

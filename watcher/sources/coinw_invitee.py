@@ -1,6 +1,6 @@
 """CoinW affiliate invitee volume, ``POST PATH`` (the partner "user/volume/list" endpoint).
 
-Upstream page: ../shared/api/coinw-invited-users-volume.txt; signing, errors and limits: NOTES.md.
+Upstream contract, signing, errors and limits: docs/upstream-apis.md.
 One poll reads the whole lookback window, page by page, and replaces the source's one group; a
 poll that cannot read every page changes nothing (partial sums would be wrong sums).
 """
@@ -26,13 +26,13 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_body
-from watcher.sources.http import request_json
+from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import code_number, exact_decimal
 
 log = structlog.get_logger()
 
 PATH = "/api/v3/patener/openapi/v1/partner/invitation/user/volume/list"
-# Sibling partner endpoints allow 5 requests/s per IP and user ID (NOTES.md); 5% margin.
+# Sibling partner endpoints allow 5 requests/s per IP and user ID (docs/upstream-apis.md); 5% margin.
 REQUEST_SPACING = 0.21
 SUCCESS_CODE = "200"
 # Error answers are the futures API's: watcher.sources.coinw_errors.
@@ -94,7 +94,7 @@ def window_dates(now: float, lookback_days: int) -> tuple[str, str]:
 
 
 class InviteeSource:
-    """Reads the invitees' daily volumes over the lookback window and exports PRODUCT.md's sums."""
+    """Reads the invitees' daily volumes over the lookback window and exports docs/product.md's sums."""
 
     def __init__(
         self,
@@ -104,11 +104,18 @@ class InviteeSource:
         clock: Clock,
     ) -> None:
         self._config = config
-        self._session = session
         self._clock = clock
+        self._http = UpstreamClient(
+            session,
+            timeout=config.timeout,
+            body_size_limit=config.body_size_limit,
+            secrets=(config.api_key.get(), config.secret_key.get()),
+        )
         self._signer = CoinwSigner(config.api_key, config.secret_key)
         self._sort_keys = config.signer == "futures_sorted"
-        self._limiter: Limiter = limiters.get(config.api_key.get(), PATH, REQUEST_SPACING)
+        self._limiter: Limiter = limiters.get(
+            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
+        )
 
     @property
     def config(self) -> CoinwInviteeConfig:
@@ -187,7 +194,9 @@ class InviteeSource:
             uid, day, volume = parse_row(row)
         except (TypeError, ValueError) as exc:
             window.skipped += 1
-            log.warning("source.invalid_row", source=self._config.name, error=str(exc))
+            log.warning(
+                "source.invalid_row", source=self._config.name, error=self._http.clean(str(exc))
+            )
             return
         window.add(uid, day, volume)
 
@@ -203,17 +212,15 @@ class InviteeSource:
         headers = self._signer.headers(ts, "POST", PATH, body)
         headers["Content-Type"] = "application/json"
         what = f"POST {PATH} page {page}"
-        resp = await request_json(
-            self._session,
+        return await self._http.request_json(
             "POST",
             f"{self._config.base_url}{PATH}",
             what=what,
             headers=headers,
             data=body,
-            timeout=self._config.timeout,
             now_ms=ts,
+            parse=lambda answer: parse_response(answer, what),
         )
-        return parse_response(resp.body, what)
 
     def _series(self, window: Window) -> list[Series]:
         cfg = self._config

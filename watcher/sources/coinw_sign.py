@@ -1,6 +1,6 @@
 """CoinW request signing: ``base64(HMAC-SHA256(secret, timestamp + METHOD + path + ?query|body))``.
 
-See ../shared/api/NOTES.md "Authentication". The exact bytes that are signed are the bytes that
+See docs/upstream-apis.md, "Authentication". The exact bytes that are signed are the bytes that
 are sent: callers build the query string or body once with this module and send that string.
 """
 

@@ -1,34 +1,34 @@
 """HTTP plumbing shared by every source: one request, its failures mapped to SourceError reasons.
 
-Messages name the method and path, never headers or secrets.
+Each source builds one ``UpstreamClient`` (timeout, body size limit, the secrets to redact) and
+sends every request through it. Messages name the method and path, never headers or secrets:
+upstream text in them passes through ``Redactor.clean``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 
 from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.sources.body import ACCEPT_ENCODING, DEFAULT_BODY_SIZE_LIMIT, decode_json, read_body
+from watcher.sources.redact import Redactor
 
-MAX_BODY = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Response:
-    """A decoded JSON response; floats are ``Decimal`` so money keeps its digits."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
+T = TypeVar("T")
+# Bodies larger than this are decoded and parsed in a worker thread, off the event loop.
+OFF_LOOP_BYTES = 1024 * 1024
+# Request headers whose values are credentials, whichever source sends them.
+SENSITIVE_HEADERS = frozenset({"authorization", "api_key", "sign", "x-api-key", "cookie"})
 
 
-def retry_after_seconds(headers: dict[str, str], now_ms: int | None = None) -> float | None:
-    """``Retry-After`` in seconds, or an ``x-ratelimit-reset`` (seconds, or epoch ms/s) hint."""
+def retry_after_seconds(headers: Mapping[str, str], now_ms: int | None = None) -> float | None:
+    """``Retry-After`` in seconds, or an ``x-ratelimit-reset`` (seconds, or epoch ms/s) hint.
+
+    ``headers`` is case-insensitive (aiohttp's) or has lower-case keys.
+    """
     value = headers.get("retry-after")
     if value:
         try:
@@ -49,65 +49,117 @@ def retry_after_seconds(headers: dict[str, str], now_ms: int | None = None) -> f
     return None
 
 
-async def request_json(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    what: str,
-    headers: dict[str, str],
-    data: str | None = None,
-    timeout: float,
-    now_ms: int | None = None,
-) -> Response:
-    """Send one request and decode its JSON; raise SourceError with a reason on any failure.
+class UpstreamClient:
+    """How one source talks to its upstream; built once per source, so requests carry no setup."""
 
-    ``what`` names the request in messages (``GET /v1/perpum/account/almightyGoldInfo``).
-    """
-    try:
-        async with session.request(
-            method,
-            url,
-            headers=headers,
-            data=data.encode() if data is not None else None,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        ) as resp:
-            raw = await resp.content.read(MAX_BODY)
-            status = resp.status
-            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-    except TimeoutError:
-        msg = f"{what}: no answer within {timeout:g}s"
-        raise TransientSourceError("timeout", msg) from None
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-        msg = f"{what}: connection failed: {type(exc).__name__}"
-        raise TransientSourceError("connection", msg) from None
-    except asyncio.CancelledError:
-        raise
-    except aiohttp.ClientError as exc:
-        msg = f"{what}: request failed: {type(exc).__name__}"
-        raise TransientSourceError("connection", msg) from None
-    if status == 429:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float,
+        body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self._session = session
+        self._timeout_seconds = timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._limit = body_size_limit
+        self.redactor = Redactor(secrets)
+
+    def clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: secrets redacted, one line."""
+        return self.redactor.clean(text)
+
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: dict[str, str],
+        parse: Callable[[Any], T],
+        data: str | None = None,
+        now_ms: int | None = None,
+    ) -> T:
+        """Send one request, decode its JSON and return ``parse(body)``.
+
+        Any failure is a SourceError with a reason and a one-line message starting with
+        ``what`` (``GET /v1/perpum/account/almightyGoldInfo``), secrets redacted; ``parse``
+        raising SourceError is treated the same. ``Accept-Encoding`` is added to ``headers``.
+        """
+        try:
+            return await self._request(method, url, what, headers, parse, data, now_ms)
+        except SourceError as exc:
+            sent = (v for k, v in headers.items() if k.lower() in SENSITIVE_HEADERS)
+            exc.args = (self.redactor.clean(str(exc), sent),)
+            raise
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        headers: dict[str, str],
+        parse: Callable[[Any], T],
+        data: str | None,
+        now_ms: int | None,
+    ) -> T:
+        try:
+            async with self._session.request(
+                method,
+                url,
+                # We inflate ourselves (watcher.sources.body), so we say what we can inflate.
+                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
+                data=data.encode() if data is not None else None,
+                timeout=self._timeout,
+                auto_decompress=False,
+            ) as resp:
+                status = resp.status
+                if status in (418, 429):
+                    _raise_rate_limited(what, status, resp.headers, now_ms)
+                raw = await read_body(resp, self._limit, what)
+        except TimeoutError:
+            msg = f"{what}: no answer within {self._timeout_seconds:g}s"
+            raise TransientSourceError("timeout", msg) from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+            msg = f"{what}: connection failed: {type(exc).__name__}"
+            raise TransientSourceError("connection", msg) from None
+        except aiohttp.ClientError as exc:
+            msg = f"{what}: request failed: {type(exc).__name__}"
+            raise TransientSourceError("connection", msg) from None
+        if len(raw) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(_finish, what, status, raw, parse)
+        return _finish(what, status, raw, parse)
+
+
+def _raise_rate_limited(
+    what: str, status: int, headers: Mapping[str, str], now_ms: int | None
+) -> None:
+    wait = retry_after_seconds(headers, now_ms)
+    if status == 418:
+        msg = f"{what}: HTTP 418, upstream blocked us for persistent overuse"
+    else:
         msg = f"{what}: HTTP 429 too many requests"
-        raise RateLimitedError(msg, retry_after=retry_after_seconds(resp_headers, now_ms))
+    raise RateLimitedError(msg, retry_after=wait)
+
+
+def _finish(what: str, status: int, raw: bytes, parse: Callable[[Any], T]) -> T:
+    """Decode the body, map the status to an error or hand the body to ``parse``."""
     body: Any = None
-    text = raw.decode("utf-8", errors="replace")
     try:
-        body = json.loads(text, parse_float=Decimal) if text.strip() else None
+        body = decode_json(raw)
     except (ValueError, RecursionError):  # bad JSON, 4300+ digit integers, absurd nesting
-        body = None
         if 200 <= status < 300:
+            text = raw[:400].decode("utf-8", errors="replace")
             msg = f"{what}: HTTP {status} with a body that is not JSON ({_preview(text)})"
             raise SourceError("malformed", msg) from None
     if status >= 500 or status == 408:
         msg = f"{what}: HTTP {status}{_api_message(body)}"
         raise TransientSourceError("http", msg)
-    if status == 418:
-        msg = f"{what}: HTTP 418, upstream blocked us for persistent overuse"
-        raise RateLimitedError(msg, retry_after=retry_after_seconds(resp_headers, now_ms))
     if status >= 400:
         msg = f"{what}: HTTP {status}{_api_message(body)}"
         raise SourceError("auth" if status in (401, 403) else "http", msg)
-    return Response(status, resp_headers, body)
+    return parse(body)
 
 
 def _api_message(body: Any) -> str:
@@ -115,7 +167,7 @@ def _api_message(body: Any) -> str:
         code = body.get("code")
         text = body.get("msg") or body.get("message")
         if code is not None or text:
-            return f" (code {code}: {str(text or '')[:200]})"
+            return f" (code {str(code)[:40]}: {str(text or '')[:200]})"
     return ""
 
 

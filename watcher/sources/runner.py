@@ -8,6 +8,7 @@ parts that failed stay until the source's ``stale_after``.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -16,7 +17,7 @@ from watcher.clock import Clock
 from watcher.errors import SourceError
 from watcher.metrics import WatcherMetrics
 from watcher.sources.base import PollResult, Source
-from watcher.store import SeriesStore
+from watcher.store import Health, SeriesStore
 
 log = structlog.get_logger()
 
@@ -48,6 +49,16 @@ class SourceRunner:
         store.configure(name, source.config.stale_after)
         for metric, text in source.metric_help().items():
             store.describe(metric, text)
+        # What the previous process last saw: until this process's first poll, up and the last
+        # success say that (a restart neither fakes a SourceDown nor resolves a SourceStale).
+        previous = store.health(name)
+        if previous is not None:
+            self.last_poll_at = previous.last_poll
+            self.last_success_at = previous.last_success
+            self.last_error = previous.last_error
+            metrics.source_up.labels(source=name).set(1 if previous.up else 0)
+            if previous.last_success is not None:
+                metrics.source_last_success.labels(source=name).set(previous.last_success)
 
     @property
     def name(self) -> str:
@@ -73,8 +84,6 @@ class SourceRunner:
         self._metrics.source_poll_duration.labels(source=name).observe(
             self._clock.monotonic() - started
         )
-        for group, series in result.groups.items():
-            self._store.put(name, group, series, now)
         for err in (*result.retried, *result.errors):
             self._metrics.source_errors.labels(source=name, reason=err.reason).inc()
         if result.skipped_rows:
@@ -101,7 +110,17 @@ class SourceRunner:
                 failed_parts=len(result.errors),
                 ok_parts=len(result.groups),
             )
-        self._store.expire(now)
+        health = Health(ok, now, self.last_success_at, self.last_error)
+        try:
+            self._store.put_groups(name, result.groups, now, health)
+        except sqlite3.Error as exc:  # a full or broken disk: the series stay in memory
+            self._metrics.state_write_errors.labels(what="series").inc()
+            log.error("state.write_failed", what="series", source=name, error=str(exc))
+        try:
+            self._store.expire(now)
+        except sqlite3.Error as exc:
+            self._metrics.state_write_errors.labels(what="series").inc()
+            log.error("state.write_failed", what="series", source=name, error=str(exc))
         if self._on_poll is not None:
             try:
                 await self._on_poll()

@@ -1,9 +1,9 @@
 """TradeBoss account balances: ``POST /api/cats-gateway/get-user-amount``, one request per account.
 
-Upstream page: ../shared/api/tradeboss-account-balance.txt; headers, success rule and limits:
-NOTES.md. Each account is its own group, so one account failing leaves only that account's
-series to go stale. Requests run ``concurrency`` at a time through one limiter per
-``base_url`` + ``companyId``, which an HTTP 429 pauses for every request of the source.
+Upstream contract, headers, success rule and limits: docs/upstream-apis.md. Each account is
+its own group, so one account failing leaves only that account's series to go stale. Requests
+run ``concurrency`` at a time through one limiter per ``base_url`` + ``companyId``, which an
+HTTP 429 pauses for every request of the source.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from watcher.retry import retry_async
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_sign import build_body
-from watcher.sources.http import request_json
+from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import exact_decimal
 
 log = structlog.get_logger()
@@ -61,8 +61,13 @@ class TradebossSource:
         new_trace: Callable[[], str] | None = None,
     ) -> None:
         self._config = config
-        self._session = session
         self._clock = clock
+        self._http = UpstreamClient(
+            session,
+            timeout=config.timeout,
+            body_size_limit=config.body_size_limit,
+            secrets=[secret.get() for secret in config.headers.values()],
+        )
         self._new_trace = new_trace or (lambda: uuid.uuid4().hex)
         # No per-request spacing is documented, only a per-minute quota answered with 429.
         self._limiter: Limiter = limiters.get(f"{config.base_url}|{config.company_id}", PATH, 0.0)
@@ -170,17 +175,15 @@ class TradebossSource:
             }
         )
         what = f"POST {PATH} user {account.user_name} {account.currency}"
-        resp = await request_json(
-            self._session,
+        return await self._http.request_json(
             "POST",
             f"{self._config.base_url}{PATH}",
             what=what,
             headers=headers,
             data=body,
-            timeout=self._config.timeout,
             now_ms=ts,
+            parse=lambda answer: parse_response(answer, what, trace),
         )
-        return parse_response(resp.body, what, trace)
 
 
 def parse_response(body: Any, what: str, trace: str) -> Decimal:

@@ -1,0 +1,36 @@
+"""Every benchmark, one after another: ``python -m bench.run_all [--small]``.
+
+``--small`` runs each at a small size with one repeat, to keep them working (CI and the test
+suite do; they assert what the benchmarks check, such as no rate-limit violation and output
+identical to prometheus-client's, never a timing). Without it, the full sizes of each
+benchmark's own command; ``bench/RESULTS.md`` records such a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import bench_daemon, bench_metrics, bench_poll, bench_rules, rate_limit_soak
+from bench.common import REPEATS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print every table; exit 1 if a benchmark's own check failed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="small sizes, one repeat")
+    args = parser.parse_args(argv)
+    small = args.small
+    repeats = 1 if small else REPEATS
+    print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats))
+    print(bench_metrics.run([1_000] if small else [10_000, 100_000], repeats))
+    print(bench_rules.run([1_000] if small else [10_000, 100_000], repeats))
+    cases = bench_daemon.SMALL if small else bench_daemon.FULL
+    print(bench_daemon.run(cases, repeats, steady_after=0.5 if small else 3.0))
+    text, clean = rate_limit_soak.run(3.0 if small else 20.0, repeats)
+    print(text)
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

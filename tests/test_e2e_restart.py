@@ -1,0 +1,205 @@
+"""Restarts and deploys never cost a page: a real daemon, the simulator and a Slack-shaped sink.
+
+A firing daemon is SIGKILLed or SIGTERMed and started again: Slack gets nothing more (no false
+RESOLVED, no repeated FIRING), the upstream sees no request closer than its limit, and the
+source is never reported down because of the restart. A second daemon on the same state file
+and a daemon whose port is taken are refused before they send anything upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Writer
+from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, until
+from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+
+pytestmark = pytest.mark.e2e
+DAY_MS = 86_400_000
+GROUP_WAIT, GROUP_INTERVAL = 1.0, 2.0
+RULES = """\
+groups:
+  - name: coinw
+    rules:
+      - alert: MegaCouponExpiringSoon
+        expr: (coinw_mega_coupon_expiry_timestamp_seconds - time()) < 3 * 86400
+        labels: {severity: warning}
+        annotations: {summary: "coupon {{ $labels.coupon_id }} expires soon"}
+      - alert: SourceDown
+        expr: watcher_source_up == 0
+        labels: {severity: critical}
+"""
+
+
+@dataclass
+class World:
+    sim: Simulator
+    sink: Sink
+    config: Path
+    port: int
+
+    def daemon(self) -> Daemon:
+        return Daemon(self.config, self.port)
+
+    def violations(self) -> int:
+        return int(self.sim.state.summary()["rate_limit_violations"])
+
+
+@pytest.fixture
+async def world(write: Writer) -> AsyncIterator[World]:
+    sim, sink = Simulator(), Sink()
+    await sim.start()
+    await sink.start()
+    sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS  # expiring
+    write("rules/coupon.yaml", RULES)
+    port = free_port()
+    config = write(
+        "watcher.yaml",
+        f"""\
+global: {{evaluation_interval: 1s}}
+server: {{listen: "127.0.0.1:{port}"}}
+storage: {{path: {write.root}/state.db}}
+sources:
+  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
+     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
+rule_files: [rules/*.yaml]
+route:
+  receiver: slack
+  group_by: [alertname]
+  group_wait: {GROUP_WAIT:g}s
+  group_interval: {GROUP_INTERVAL:g}s
+  repeat_interval: 1h
+receivers:
+  - name: slack
+    slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
+""",
+    )
+    yield World(sim, sink, config, port)
+    await sink.runner.cleanup()
+    await sim.stop()
+
+
+def evaluations(m: dict[str, float]) -> float:
+    return m.get("watcher_rule_evaluation_duration_seconds_count", 0.0)
+
+
+async def quiet_period(daemon: Daemon) -> dict[str, float]:
+    """Let the restarted daemon poll twice and flush its groups several times over."""
+    m = await daemon.wait_for(
+        lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 2
+    )
+    # Every evaluation hands the alerts to the dispatcher; group_wait + 2 group intervals of
+    # evaluations later, anything the restart would send has been sent.
+    target = evaluations(m) + GROUP_WAIT + 2 * GROUP_INTERVAL + 2
+    return await daemon.wait_for(lambda m: evaluations(m) >= target)
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+async def test_restarting_a_firing_daemon_sends_nothing(world: World, stop: str) -> None:
+    """One FIRING before the restart; after it, nothing at all reaches Slack."""
+    first = world.daemon()
+    await first.start()
+    await until(lambda: len(world.sink.delivered()) >= 1, 20, "the first page")
+    assert ["[FIRING:1] MegaCouponExpiringSoon"] == [
+        m["attachments"][0]["title"].split(" (")[0] for m in world.sink.delivered()
+    ]
+    if stop == "SIGKILL":
+        await first.kill()
+    else:
+        assert 0 == await first.terminate()
+
+    second = world.daemon()
+    await second.start()
+    try:
+        m = await quiet_period(second)
+    finally:
+        await second.kill()
+    assert 1 == len(world.sink.posts), [p[2]["attachments"][0]["title"] for p in world.sink.posts]
+    assert 1.0 == m['watcher_source_up{source="sim"}']
+    assert 0 == world.violations()
+
+
+async def test_a_restart_loop_never_breaks_the_upstream_limit(world: World) -> None:
+    """Five restarts in quick succession, each polling at once: no request inside CoinW's 2 s."""
+    for _ in range(5):
+        daemon = world.daemon()
+        await daemon.start()
+        await daemon.wait_for(
+            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
+        )
+        await daemon.kill()
+    assert world.sim.state.summary()["total"] >= 5
+    assert 0 == world.violations()
+
+
+async def test_watcher_once_beside_a_daemon_keeps_the_limit(world: World) -> None:
+    """`watcher once` shares the running daemon's request slots: no violation."""
+    daemon = world.daemon()
+    await daemon.start()
+    try:
+        await daemon.wait_for(
+            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
+        )
+        for _ in range(2):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "watcher", "once", "-c", str(world.config),
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
+            )  # fmt: skip
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert 0 == proc.returncode, err.decode()
+    finally:
+        await daemon.kill()
+    assert 0 == world.violations()
+
+
+async def test_a_second_daemon_on_the_same_state_file_is_refused(world: World) -> None:
+    """The second daemon (own port, same storage.path) exits 1 naming the file in use, before
+    polling anything."""
+    first = world.daemon()
+    await first.start()
+    other = world.config.with_name("other.yaml")
+    other.write_text(
+        world.config.read_text().replace(f"127.0.0.1:{world.port}", f"127.0.0.1:{free_port()}")
+    )
+    try:
+        await first.wait_for(
+            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
+        )
+        before = world.sim.state.summary()["total"]
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "watcher", "run", "-c", str(other),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(second.communicate(), 30)
+        after = world.sim.state.summary()["total"]
+    finally:
+        await first.kill()
+    assert 1 == second.returncode
+    assert "state.db is in use by another watcher" in err.decode()
+    assert 1 == len(err.decode().strip().splitlines())
+    assert after - before <= 1  # at most the first daemon's own next poll
+    assert 0 == world.violations()
+
+
+async def test_a_taken_port_fails_before_any_upstream_request(world: World) -> None:
+    """Binding comes first: exit 1 with a one-line error and no request to the upstream."""
+    with socket.create_server(("127.0.0.1", world.port)):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "watcher", "run", "-c", str(world.config),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT),
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert 1 == proc.returncode
+    assert (
+        f"cannot listen on 127.0.0.1:{world.port}: Address already in use\n"
+        == (err.decode().split("server.listen: ")[1])
+    )
+    assert 0 == world.sim.state.summary()["total"]

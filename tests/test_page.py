@@ -1,0 +1,276 @@
+"""The status page in-process: the view model from a daemon on a fake clock, and the HTML."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import Writer
+from tests.e2e import ROOT
+from watcher.app import Daemon
+from watcher.clock import FakeClock
+from watcher.config import load_config
+from watcher.page import fmt
+from watcher.page.alerts import format_value
+from watcher.page.model import Page, build_page
+from watcher.page.render import render_page, render_parts, title
+from watcher.page.ring import SampleRing
+from watcher.page.thresholds import thresholds
+from watcher.rules import load_rule_files
+from watcher.series import Series
+from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, create_app, default_coupons
+from watcher.simulator.state import SimState
+from watcher.store import SeriesStore
+
+HOSTILE = "<script>alert(1)</script>"
+DAY = 86400.0
+
+
+@pytest.fixture
+async def daemon(write: Writer) -> AsyncIterator[tuple[Daemon, SimState, FakeClock]]:
+    """A daemon on a fake clock against the simulator; polls run only when the test says."""
+    from aiohttp import web
+
+    # 30 s behind real time, so after the test's 61 s the signed timestamps are still within
+    # the simulator's 60 s tolerance.
+    clock = FakeClock(start=float(int(time.time()) - 30))
+    state = SimState(coupons=default_coupons(int(clock.time() * 1000)))
+    state.coupons[800000001]["remark"] = HOSTILE
+    state.coupons[800000006]["type"] = 1  # unused, but past its end time
+    runner = web.AppRunner(create_app(state), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    path = write(
+        "w.yaml",
+        f"""\
+storage: {{path: ":memory:"}}
+sources:
+  - {{name: coupons, type: coinw_mega_coupon, base_url: "{url}", api_key: {DEMO_API_KEY},
+     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 1m}}
+  - {{name: broken, type: coinw_mega_coupon, base_url: "{url}", api_key: "{HOSTILE}",
+     secret_key: nope-secret, statuses: [unused], interval: 1m}}
+  - name: wallet
+    type: tradeboss_balance
+    base_url: "{url}"
+    company_id: 1
+    interval: 1m
+    accounts:
+      - {{third_server_code: tsc-1, user_name: "86000001", currency: HKD}}
+      - {{third_server_code: tsc-2, user_name: "86000003", currency: HKD}}
+rule_files: ["{ROOT}/rules/*.yaml"]
+""",
+    )
+    d = Daemon(load_config(path), clock=clock)
+    d.make_runners()
+    try:
+        yield d, state, clock
+    finally:
+        await d.stop()
+        await runner.cleanup()
+
+
+async def poll(d: Daemon, state: SimState) -> None:
+    """Poll every source once (the simulator's real-time rate limit forgotten), then evaluate."""
+    state.last_request.clear()
+    for r in d.runners.values():
+        await r.poll_once()
+    await d.evaluate()
+
+
+async def test_model_reads_coupons_balances_sources_and_alerts(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """Coupons soonest first (expired last), the rule's window marked, low balance, down first."""
+    d, state, clock = daemon
+    ring = SampleRing()
+    d.store.subscribe(ring.record)
+    await poll(d, state)
+    page = build_page(d, ring)
+
+    (coupons,) = page.coupons
+    assert ["800000001", "800000002", "800000003", "800000006"] == [
+        r.coupon_id for r in coupons.rows
+    ]
+    assert [True, False, False, True] == [r.expiring for r in coupons.rows]
+    assert HOSTILE == coupons.rows[0].remark
+    assert page.coupon_window is not None
+    assert 3 * DAY == page.coupon_window.value
+    assert "MegaCouponExpiringSoon" == page.coupon_window.rule
+
+    low, ok = page.balances
+    assert ("86000001", 42.1098) == (low.user, low.amount)
+    assert low.low is not None
+    assert 1000.0 == low.low.value
+    assert ok.low is None
+
+    assert ["broken", "coupons", "wallet"] == [s.name for s in page.sources]
+    assert ("down", "auth") == (page.sources[0].state, page.sources[0].error_reason)
+    assert [("auth", 1)] == list(page.sources[0].errors)
+    last = d.runners["coupons"].last_poll_at
+    assert last is not None
+    assert last + 60 == page.sources[1].next_poll
+
+    assert {"pending"} == {a.state for a in page.alerts}  # every shipped rule has a `for`
+    expiring = next(a for a in page.alerts if ("coupon_id", "800000001") in a.labels)
+    assert "2d 0h 0m 0s" == expiring.value  # humanizeDuration, as the rule's summary has it
+    assert expiring.hold == 60.0
+
+    clock.advance(61)
+    await poll(d, state)
+    page = build_page(d, ring)
+    firing = [a.name for a in page.alerts if a.state == "firing"]
+    # critical before warning; 800000006 is unused and past its end: the rule fires for it too
+    assert [
+        "AccountBalanceLow",
+        "MegaCouponKycRequired",
+        "MegaCouponExpiringSoon",
+        "MegaCouponExpiringSoon",
+    ] == firing
+    balance = page.alerts[0]
+    assert "42.11 HKD" == balance.value
+    assert clock.time() == balance.since  # firing since, not pending since
+    assert (42.1098, 42.1098) == page.balances[0].history
+
+
+async def test_page_escapes_every_upstream_string_and_shows_no_secret(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """A hostile remark and API key render as text; the one script is the page's own."""
+    d, state, _ = daemon
+    await poll(d, state)
+    page = build_page(d, SampleRing())
+    text = render_page(page)
+    assert 1 == text.count("<script")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "nope-secret" not in text
+    assert DEMO_SECRET_KEY not in text
+    assert DEMO_API_KEY not in text
+    assert set(render_parts(page)) == {"header", "alerts", "coupons", "balances", "sources"}
+
+
+def test_hostile_alert_labels_and_silence_comment_are_escaped() -> None:
+    """Labels, annotations and silence comments are escaped in text and in attributes."""
+    from watcher.page.alerts import AlertRow
+    from watcher.page.model import Header, SilenceRow, SourceRow
+
+    alert = AlertRow(
+        name=HOSTILE,
+        state="firing",
+        severity='"><b>',
+        summary=HOSTILE,
+        description=HOSTILE,
+        value="1",
+        since=0.0,
+        hold=0.0,
+        labels=(("x", '"><img src=x onerror=alert(1)>'),),
+        fingerprint="f",
+        silenced_by=(),
+        inhibited_by=(),
+    )
+    header = Header("0", 100.0, 0.0, True, True, 0.0)
+    page = Page(
+        header,
+        (alert,),
+        0,
+        1,
+        (SilenceRow("id", "a=b", 0, 1, HOSTILE, HOSTILE),),
+        None,
+        (),
+        (),
+        (),
+        (),
+    )
+    text = render_page(page)
+    assert 1 == text.count("<script")
+    assert "<img" not in text
+    assert "<b>" not in text
+    assert "1 firing · watcher" == title(page)
+    down = SourceRow("s", "t", "down", 1, None, 1.0, "auth", HOSTILE, None, (("auth", 1),), None)
+    with_down = replace(page, sources=(down,))
+    assert "1 firing · 1 down · watcher" == title(with_down)
+    assert 1 == render_page(with_down).count("<script")
+
+
+def test_format_value_follows_the_rules_annotations() -> None:
+    """Durations, money with its currency, as the shipped rules' annotations format them."""
+    groups = {
+        r.name: r
+        for g in load_rule_files([ROOT / "rules/coinw.yaml", ROOT / "rules/tradeboss.yaml"])
+        for r in g.rules
+    }
+    assert "1d 0h 0m 0s" == format_value(groups["MegaCouponExpiringSoon"], {}, DAY)
+    assert "42.11 HKD" == format_value(groups["AccountBalanceLow"], {"currency": "HKD"}, 42.1098)
+    assert "1" == format_value(groups["MegaCouponKycRequired"], {}, 1.0)
+
+
+def test_thresholds_come_from_the_loaded_rules() -> None:
+    """The coupon window and the balance threshold are read out of the shipped rules."""
+    groups = load_rule_files([ROOT / "rules/coinw.yaml", ROOT / "rules/tradeboss.yaml"])
+    (window,) = thresholds(groups, "coinw_mega_coupon_expiry_timestamp_seconds")
+    assert (window.op, window.value, window.until) == ("<", 3 * DAY, True)
+    assert window.applies({"status": "unused"})
+    assert not window.applies({"status": "used"})
+    assert window.crossed(1000 + DAY, 1000)
+    assert not window.crossed(1000 + 4 * DAY, 1000)
+    (low,) = thresholds(groups, "tradeboss_account_balance")
+    assert (low.op, low.value, low.until) == ("<", 1000.0, False)
+
+
+def test_formats() -> None:
+    """Durations keep two units; relative times say in/ago; money keeps its decimals."""
+    assert "2d 3h" == fmt.duration(2 * DAY + 3 * 3600 + 59)
+    assert "42s" == fmt.duration(42)
+    assert "in 5m" == fmt.relative(400, 100)
+    assert "5m ago" == fmt.relative(100, 400)
+    assert "never" == fmt.relative(None, 1)
+    assert "42.1098" == fmt.amount(42.1098)
+    assert "18,230.00" == fmt.amount(18230.0)
+    assert "2026-12-01 00:00 UTC" == fmt.absolute(1796083200)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T.*", fmt.iso(0.0))
+
+
+def test_ring_keeps_recent_watched_samples_bounded() -> None:
+    """The store tells the ring of every write; it keeps the last N of watched series only."""
+    store = SeriesStore()
+    ring = SampleRing(size=3, max_series=1)
+    store.subscribe(ring.record)
+    labels = {"source": "w", "currency": "HKD"}
+    for t in range(5):
+        store.put("w", "g", [Series("tradeboss_account_balance", labels, float(t))], float(t))
+        store.put("w", "other", [Series("unwatched", {}, 1.0)], float(t))
+    store.put("w", "g", [Series("tradeboss_account_balance", labels, 9.0)], 4.0)  # same instant
+    store.put("w", "h", [Series("tradeboss_account_balance", {"source": "x"}, 1.0)], 5.0)
+    assert (2.0, 3.0, 9.0) == ring.values("tradeboss_account_balance", labels)
+    assert () == ring.values("unwatched", {})
+    assert () == ring.values("tradeboss_account_balance", {"source": "x"})  # over max_series
+    assert 1 == len(ring)
+
+
+async def test_tables_are_bounded_soonest_expiries_kept(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """However many coupons a source holds, the page lists the 200 expiring soonest."""
+    d, _, clock = daemon
+    now = clock.time()
+    series = [
+        Series(
+            "coinw_mega_coupon_expiry_timestamp_seconds",
+            {"source": "bulk", "coupon_id": str(i), "status": "unused"},
+            now + DAY * (i + 1),
+        )
+        for i in range(250)
+    ]
+    d.store.configure("bulk", 3600)
+    d.store.put("bulk", "unused", series, now)
+    page = build_page(d, SampleRing())
+    (bulk,) = page.coupons
+    assert (200, 50) == (len(bulk.rows), bulk.more)
+    assert [str(i) for i in range(200)] == [r.coupon_id for r in bulk.rows]
+    assert "250 coupons" in render_page(page)
+    assert "50 more, later expiries" in render_page(page)

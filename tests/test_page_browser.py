@@ -1,0 +1,209 @@
+"""The status page in a real headless Chromium, served by the real daemon against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser import chromium, require_browser, screenshot, wait_until
+from tests.conftest import Writer
+from tests.e2e import ROOT, Daemon, Simulator, free_port
+from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
+
+pytestmark = pytest.mark.e2e
+
+REMARK = "<script>alert(1)</script>"
+RULES = """\
+groups:
+  - name: page
+    rules:
+      - alert: AccountBalanceLow
+        expr: tradeboss_account_balance < 1000
+        labels: {severity: critical}
+        annotations:
+          summary: 'Balance of {{ $labels.user_name }} is {{ printf "%.2f" $value }} {{ $labels.currency }}'
+          description: 'Account {{ $labels.user_name }} is below 1000.'
+"""
+
+
+def write_config(write: Writer, sim: Simulator, port: int) -> Path:
+    write("page-rules.yaml", RULES)
+    return write(
+        "watcher.yaml",
+        f"""\
+server: {{listen: "127.0.0.1:{port}"}}
+storage: {{path: {write.root}/state.db}}
+sources:
+  - name: coupons
+    type: coinw_mega_coupon
+    base_url: {sim.url}
+    api_key: {DEMO_API_KEY}
+    secret_key: {DEMO_SECRET_KEY}
+    interval: 1s
+    statuses: [unused]
+  - name: wallet
+    type: tradeboss_balance
+    base_url: {sim.url}
+    company_id: 1
+    interval: 1s
+    accounts:
+      - {{third_server_code: tsc-1, user_name: "86000001", currency: HKD}}
+      - {{third_server_code: tsc-1, user_name: "86000002", currency: USD}}
+rule_files: ["{ROOT}/rules/coinw.yaml", page-rules.yaml]
+""",
+    )
+
+
+@pytest.fixture
+async def daemon(sim: Simulator, write: Writer) -> AsyncIterator[Daemon]:
+    """The daemon, started once the coupon carries a hostile remark, ready and alerting."""
+    require_browser()
+    sim.state.coupons[800000001]["remark"] = REMARK
+    port = free_port()
+    d = Daemon(write_config(write, sim, port), port)
+    await d.start()
+    try:
+        await d.wait_for(
+            lambda m: m.get('watcher_alerts{alertname="AccountBalanceLow",state="firing"}') == 1.0
+        )
+        yield d
+    finally:
+        await d.kill()
+
+
+def post_json(url: str, body: dict[str, Any]) -> None:
+    """POST ``body`` to the simulator's control API (from the browser thread)."""
+    req = urllib.request.Request(  # noqa: S310 - a 127.0.0.1 URL the test built
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+        assert resp.status == 200
+
+
+def rows(driver: WebDriver, section: str) -> list[WebElement]:
+    """The table rows of one part of the page."""
+    return list(driver.find_elements("css selector", f"#{section} tbody tr"))
+
+
+def row_with(driver: WebDriver, section: str, text: str) -> WebElement | None:
+    """The first row of ``section`` whose text contains ``text``."""
+    return next((r for r in rows(driver, section) if text in r.text), None)
+
+
+def browse(base: str, sim_url: str, shots: Path) -> None:
+    """Everything the browser does; runs in a thread so the in-process simulator keeps serving."""
+    with chromium() as driver:
+        driver.get(base + "/")
+        wait_until(
+            driver,
+            "both sources up",
+            lambda d: all(
+                (r := row_with(d, "sources", name)) is not None and " up" in f" {r.text}"
+                for name in ("coupons", "wallet")
+            ),
+        )
+
+        coupon = row_with(driver, "coupons", "800000001")
+        assert coupon is not None
+        assert re.search(r"in 1d 23h\b", coupon.text), coupon.text
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", coupon.text), coupon.text
+        assert "expiring" in (coupon.get_attribute("class") or "")
+        remark = coupon.find_element("css selector", ".remark")
+        assert REMARK == remark.text
+        assert 1 == driver.execute_script("return document.scripts.length")
+
+        firing = driver.find_element("css selector", "#alerts article.alert.firing")
+        assert "AccountBalanceLow" in firing.text
+        assert (
+            "Balance of 86000001 is 42.11 HKD"
+            == firing.find_element("css selector", ".summary").text
+        )
+        pending = [
+            a.text for a in driver.find_elements("css selector", "#alerts article.alert.pending")
+        ]
+        expiring = [t for t in pending if "MegaCouponExpiringSoon" in t]
+        assert 1 == len(expiring), pending
+        assert "pending since" in expiring[0]
+        assert "expires in 1d 23h" in expiring[0]
+
+        low = row_with(driver, "balances", "86000001")
+        assert low is not None
+        assert "42.1098 HKD" in low.text
+        assert "low" in (low.get_attribute("class") or "")
+        assert row_with(driver, "balances", "2,500.50 USD") is not None
+
+        # A silence from the page, then its one-click expiry.
+        firing.find_element("css selector", "details.silence summary").click()
+        form = firing.find_element("css selector", "form.silence-form")
+        form.find_element("name", "createdBy").send_keys("browser-test")
+        form.find_element("name", "comment").send_keys("topping up")
+        form.find_element("css selector", "button[type=submit]").click()
+        silence = wait_until(
+            driver, "the new silence listed", lambda d: row_with(d, "alerts", "browser-test")
+        )
+        assert silence is not None
+        assert 'alertname="AccountBalanceLow"' in silence.text
+        wait_until(
+            driver,
+            "the alert shown silenced",
+            lambda d: (
+                "silenced by" in d.find_element("css selector", "#alerts article.firing").text
+            ),
+        )
+        silence.find_element("css selector", "button.expire").click()
+        wait_until(
+            driver,
+            "the silence gone",
+            lambda d: "No silence in force." in d.find_element("id", "alerts").text,
+        )
+
+        # Upstream changes; the page follows without a reload.
+        driver.execute_script("window.notReloaded = true")
+        post_json(
+            sim_url + "/_sim/balances",
+            {
+                "third_server_code": "tsc-1",
+                "user_name": "86000001",
+                "currency": "HKD",
+                "amount": "5000.25",
+                "amount_digits": 2,
+            },
+        )
+        post_json(sim_url + "/_sim/coupons/800000099", {"type": 1, "remark": "fresh coupon"})
+        wait_until(
+            driver,
+            "the new balance and the new coupon",
+            lambda d: (
+                row_with(d, "balances", "5,000.25 HKD") is not None
+                and row_with(d, "coupons", "800000099") is not None
+            ),
+        )
+        assert driver.execute_script("return window.notReloaded === true")
+
+        screenshot(driver, 1280, str(shots / "desktop.png"))
+        screenshot(driver, 390, str(shots / "phone.png"))
+        assert 390 == driver.execute_script("return window.innerWidth")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+    for name in ("desktop.png", "phone.png"):
+        assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_page_in_chromium_shows_everything_and_follows_upstream(
+    daemon: Daemon, sim: Simulator, tmp_path: Path
+) -> None:
+    """Sources, coupons with expiry, alerts, escaped remark, balances; silence; live updates."""
+    started = time.monotonic()
+    await asyncio.to_thread(browse, daemon.base, sim.url, tmp_path)
+    assert time.monotonic() - started < 60

@@ -1,0 +1,44 @@
+"""The status page at ``GET /``: alerts, Mega Coupons, balances and volume, sources.
+
+``model`` reads the daemon's objects into plain dataclasses, ``render`` turns them into escaped
+HTML, ``assets`` holds the inline style sheet and refresh script; ``GET /page/parts`` serves
+the same parts as JSON for that script.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from watcher.page.model import build_page
+from watcher.page.render import render_page, render_parts, title
+from watcher.page.ring import SampleRing
+
+if TYPE_CHECKING:
+    from watcher.app import Daemon
+
+RING: web.AppKey[SampleRing] = web.AppKey("page_ring", SampleRing)
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def add_page_routes(app: web.Application, daemon: Daemon) -> None:
+    """Register ``GET /`` and ``GET /page/parts``; keep recent samples for the sparklines."""
+    ring = SampleRing()
+    daemon.store.subscribe(ring.record)
+    app[RING] = ring
+
+    async def page(_request: web.Request) -> web.Response:
+        """The whole page."""
+        text = render_page(build_page(daemon, ring))
+        return web.Response(text=text, content_type="text/html", headers=_NO_STORE)
+
+    async def parts(_request: web.Request) -> web.Response:
+        """The page's parts, for the refresh script."""
+        view = build_page(daemon, ring)
+        return web.json_response(
+            {"title": title(view), "parts": render_parts(view)}, headers=_NO_STORE
+        )
+
+    app.router.add_get("/", page)
+    app.router.add_get("/page/parts", parts)

@@ -1,0 +1,351 @@
+"""The status page's view model: plain dataclasses built from the daemon's own objects.
+
+One source of truth: the alerts come from the rule manager and the dispatcher (what
+``/api/v2/alerts`` shows), silences from the dispatcher (``/api/v2/silences``), numbers from one
+store snapshot (what ``/metrics`` shows), sources from their runners. Nothing here formats HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watcher import __version__
+from watcher.page.alerts import AlertRow, alert_rows
+from watcher.page.ring import SampleRing
+from watcher.page.thresholds import Threshold, first_crossed, thresholds
+from watcher.series import Series, Snapshot
+
+if TYPE_CHECKING:
+    from watcher.app import Daemon
+
+COUPON = "coinw_mega_coupon_"
+BALANCE = "tradeboss_account_balance"
+EXPIRY = "coinw_mega_coupon_expiry_timestamp_seconds"
+#: Rows shown per table: the page stays small however much upstream returns (all on /metrics).
+MAX_ROWS = 200
+TOP_INVITEES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The page's first lines."""
+
+    version: str
+    now: float
+    started_at: float
+    ready: bool
+    reload_ok: bool | None
+    reload_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    """One silence in force."""
+
+    id: str
+    matchers: str
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class CouponRow:
+    """One Mega Coupon as the store holds it."""
+
+    source: str
+    coupon_id: str
+    status: str
+    remaining: float | None
+    total: float | None
+    valid_from: float | None
+    expiry: float | None
+    kyc: bool
+    assets_out: bool
+    remark: str
+    expiring: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CouponTable:
+    """The coupons of one source, soonest expiry first."""
+
+    source: str
+    rows: tuple[CouponRow, ...]
+    more: int = 0  # coupons beyond MAX_ROWS, not shown
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    """One TradeBoss account balance."""
+
+    source: str
+    server: str
+    user: str
+    currency: str
+    amount: float
+    low: Threshold | None
+    history: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AffiliateRow:
+    """The affiliate volume of one source."""
+
+    source: str
+    total: float | None
+    last_day: float | None
+    active: float | None
+    top: tuple[tuple[str, float], ...]
+    history: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One source's health."""
+
+    name: str
+    type: str
+    state: str  # "up", "down" or "waiting"
+    polls: int
+    last_success: float | None
+    last_poll: float | None
+    error_reason: str
+    error_text: str
+    mean_poll_seconds: float | None
+    errors: tuple[tuple[str, int], ...]
+    next_poll: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Everything the page shows."""
+
+    header: Header
+    alerts: tuple[AlertRow, ...]  # at most MAX_ROWS
+    pending_count: int  # of every alert, shown or not
+    firing_count: int
+    silences: tuple[SilenceRow, ...]
+    coupon_window: Threshold | None
+    coupons: tuple[CouponTable, ...]
+    balances: tuple[BalanceRow, ...]
+    affiliates: tuple[AffiliateRow, ...]
+    sources: tuple[SourceRow, ...]
+    more_balances: int = 0  # balances beyond MAX_ROWS, not shown
+
+
+def build_page(daemon: Daemon, ring: SampleRing) -> Page:
+    """Read every object the page shows, once, at the daemon clock's now."""
+    snapshot = daemon.snapshot()
+    now = snapshot.time
+    groups = daemon.rules.groups
+    alerts = alert_rows(daemon)
+    shown = alerts[:MAX_ROWS]  # firing and most severe first, so the cap drops the least
+    window = next(iter(t for t in thresholds(groups, EXPIRY) if t.until), None)
+    balances = _balances(snapshot, thresholds(groups, BALANCE), ring)
+    return Page(
+        header=_header(daemon, snapshot),
+        alerts=shown,
+        pending_count=sum(1 for a in alerts if a.state == "pending"),
+        firing_count=sum(1 for a in alerts if a.state == "firing"),
+        silences=_silences(daemon, now),
+        coupon_window=window,
+        coupons=_coupons(daemon, snapshot, window),
+        balances=balances[:MAX_ROWS],
+        affiliates=_affiliates(snapshot, ring),
+        sources=_sources(daemon, snapshot),
+        more_balances=max(0, len(balances) - MAX_ROWS),
+    )
+
+
+def _one(snapshot: Snapshot, name: str) -> float | None:
+    for s in snapshot.select(name):
+        return s.value
+    return None
+
+
+def _header(daemon: Daemon, snapshot: Snapshot) -> Header:
+    ok = _one(snapshot, "watcher_config_last_reload_successful")
+    return Header(
+        version=__version__,
+        now=snapshot.time,
+        started_at=daemon.dispatcher.started_at,
+        ready=daemon.ready,
+        reload_ok=None if ok is None else ok == 1,
+        reload_at=_one(snapshot, "watcher_config_last_reload_success_timestamp_seconds"),
+    )
+
+
+def _silences(daemon: Daemon, now: float) -> tuple[SilenceRow, ...]:
+    return tuple(
+        SilenceRow(
+            s.id,
+            ", ".join(str(m) for m in s.matchers),
+            s.starts_at,
+            s.ends_at,
+            s.created_by,
+            s.comment,
+        )
+        for s in daemon.dispatcher.silences()
+        if s.state(now) == "active"
+    )
+
+
+def _coupons(
+    daemon: Daemon, snapshot: Snapshot, window: Threshold | None
+) -> tuple[CouponTable, ...]:
+    fields: dict[tuple[str, str, str], dict[str, float]] = {}
+    labels_of: dict[tuple[str, str, str], Mapping[str, str]] = {}
+    for name, series in snapshot.by_name.items():
+        if not name.startswith(COUPON) or name == "coinw_mega_coupons":
+            continue
+        for s in series:
+            key = (
+                s.labels.get("source", ""),
+                s.labels.get("coupon_id", ""),
+                s.labels.get("status", ""),
+            )
+            fields.setdefault(key, {})[name.removeprefix(COUPON)] = s.value
+            labels_of.setdefault(key, s.labels)
+    by_source: dict[str, list[CouponRow]] = {}
+    for (source, cid, status), f in fields.items():
+        expiry = f.get("expiry_timestamp_seconds")
+        remaining = f.get("remaining_amount")
+        expiring = (
+            window is not None
+            and expiry is not None
+            and (remaining is None or remaining > 0)
+            and window.crossed(expiry, snapshot.time)  # cheap, and rarely true: first
+            and window.applies(labels_of[(source, cid, status)])
+        )
+        by_source.setdefault(source, []).append(
+            CouponRow(
+                source,
+                cid,
+                status,
+                remaining,
+                f.get("total_amount"),
+                f.get("valid_from_timestamp_seconds"),
+                expiry,
+                f.get("kyc_required") == 1,
+                f.get("assets_out_invalid") == 1,
+                _remark(daemon, source, status, cid),
+                expiring,
+            )
+        )
+    tables = []
+    for source, rows in sorted(by_source.items()):
+        rows.sort(key=lambda r: _expiry_order(r, snapshot.time))
+        tables.append(CouponTable(source, tuple(rows[:MAX_ROWS]), max(0, len(rows) - MAX_ROWS)))
+    return tuple(tables)
+
+
+def _expiry_order(row: CouponRow, now: float) -> tuple[bool, float, str]:
+    """Soonest expiry first; coupons already past their expiry after every live one."""
+    expiry = row.expiry if row.expiry is not None else float("inf")
+    return (expiry <= now, expiry, row.coupon_id)
+
+
+def _remark(daemon: Daemon, source: str, status: str, cid: str) -> str:
+    runner = daemon.runners.get(source)
+    remarks: Mapping[str, Mapping[str, str]] = (
+        getattr(runner.source, "remarks", {}) if runner else {}
+    )
+    return remarks.get(status, {}).get(cid, "")
+
+
+def _balances(
+    snapshot: Snapshot, found: Sequence[Threshold], ring: SampleRing
+) -> tuple[BalanceRow, ...]:
+    rows = [
+        BalanceRow(
+            s.labels.get("source", ""),
+            s.labels.get("third_server_code", ""),
+            s.labels.get("user_name", ""),
+            s.labels.get("currency", ""),
+            s.value,
+            first_crossed(found, s.labels, s.value, snapshot.time),
+            ring.values(BALANCE, s.labels),
+        )
+        for s in snapshot.select(BALANCE)
+    ]
+    return tuple(
+        sorted(rows, key=lambda r: (r.low is None, r.source, r.server, r.user, r.currency))
+    )
+
+
+def _affiliates(snapshot: Snapshot, ring: SampleRing) -> tuple[AffiliateRow, ...]:
+    by_source: dict[str, dict[str, Series]] = {}
+    top: dict[str, list[tuple[str, float]]] = {}
+    for name in (
+        "coinw_affiliate_trading_volume",
+        "coinw_affiliate_trading_volume_last_day",
+        "coinw_affiliate_active_invitees",
+    ):
+        for s in snapshot.select(name):
+            by_source.setdefault(s.labels.get("source", ""), {})[name] = s
+    for s in snapshot.select("coinw_invitee_trading_volume"):
+        top.setdefault(s.labels.get("source", ""), []).append((s.labels.get("uid", ""), s.value))
+    out = []
+    for source in sorted(by_source.keys() | top.keys()):
+        got = by_source.get(source, {})
+        total = got.get("coinw_affiliate_trading_volume")
+        out.append(
+            AffiliateRow(
+                source,
+                None if total is None else total.value,
+                _value(got, "coinw_affiliate_trading_volume_last_day"),
+                _value(got, "coinw_affiliate_active_invitees"),
+                tuple(sorted(top.get(source, []), key=lambda t: -t[1])[:TOP_INVITEES]),
+                () if total is None else ring.values(total.name, total.labels),
+            )
+        )
+    return tuple(out)
+
+
+def _value(got: Mapping[str, Series], name: str) -> float | None:
+    s = got.get(name)
+    return None if s is None else s.value
+
+
+def _sources(daemon: Daemon, snapshot: Snapshot) -> tuple[SourceRow, ...]:
+    errors: dict[str, list[tuple[str, int]]] = {}
+    for s in snapshot.select("watcher_source_errors_total"):
+        if s.value > 0:
+            errors.setdefault(s.labels.get("source", ""), []).append(
+                (s.labels.get("reason", ""), int(s.value))
+            )
+    sums = {
+        s.labels.get("source"): s.value
+        for s in snapshot.select("watcher_source_poll_duration_seconds_sum")
+    }
+    counts = {
+        s.labels.get("source"): s.value
+        for s in snapshot.select("watcher_source_poll_duration_seconds_count")
+    }
+    rows = []
+    for name, runner in daemon.runners.items():
+        reason, _, text = (runner.last_error or "").partition(": ")
+        state = "waiting" if not runner.polls else ("down" if runner.last_error else "up")
+        count = counts.get(name) or 0
+        last = runner.last_poll_at
+        rows.append(
+            SourceRow(
+                name=name,
+                type=runner.source.config.type,
+                state=state,
+                polls=runner.polls,
+                last_success=runner.last_success_at,
+                last_poll=last,
+                error_reason=reason,
+                error_text=text,
+                mean_poll_seconds=sums.get(name, 0.0) / count if count else None,
+                errors=tuple(sorted(errors.get(name, []))),
+                next_poll=None if last is None else last + runner.source.config.interval,
+            )
+        )
+    order = {"down": 0, "waiting": 1, "up": 2}
+    return tuple(sorted(rows, key=lambda r: (order[r.state], r.name)))

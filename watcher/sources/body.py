@@ -1,0 +1,131 @@
+"""Response bodies: read whole but bounded, decompressed by us, decoded as JSON.
+
+``read_body`` reads until the end of the body, however many TCP reads it takes, and stops
+with a ``too_large`` error as soon as the *decompressed* bytes pass the source's
+``body_size_limit`` (Prometheus's ``body_size_limit`` semantics): aiohttp's own decompression is
+off, we inflate at most ``CHUNK`` bytes at a time, so a gzip bomb costs at most the limit plus
+one chunk of memory.
+
+``decode_json`` follows RFC 8259: the text is UTF-8 (a BOM is ignored, §8.1); bytes that are
+not UTF-8, and lone surrogate escapes (§8.2), become U+FFFD in the strings they belong to and
+the rest of the answer is kept. Numbers with a fraction or exponent are ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from watcher.config.model import DEFAULT_BODY_SIZE_LIMIT
+from watcher.errors import SourceError
+
+__all__ = ["ACCEPT_ENCODING", "DEFAULT_BODY_SIZE_LIMIT", "decode_json", "read_body", "too_large"]
+
+CHUNK = 64 * 1024
+# What we can inflate ourselves; anything else from upstream is refused as malformed.
+ACCEPT_ENCODING = "gzip, deflate"
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def too_large(what: str, limit: int) -> SourceError:
+    """The error for a body over ``limit`` bytes."""
+    return SourceError("too_large", f"{what}: body larger than body_size_limit ({limit} bytes)")
+
+
+class _Inflater:
+    """A gzip or deflate stream inflated ``CHUNK`` bytes at a time."""
+
+    def __init__(self, encoding: str, what: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._what = what
+        self._obj: Any = None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._obj is None:
+            # RFC 9110 "deflate" is zlib-wrapped; some servers send raw deflate (as aiohttp
+            # accepts): the first byte tells which.
+            wbits = 31 if self._gzip else (15 if data and data[0] & 0x0F == 8 else -15)
+            self._obj = zlib.decompressobj(wbits)
+        try:
+            while not self._obj.eof:
+                out = self._obj.decompress(data, CHUNK)
+                data = self._obj.unconsumed_tail
+                if out:
+                    yield out
+                if not data and len(out) < CHUNK:
+                    break  # input used up and no output pending
+        except zlib.error:
+            msg = f"{self._what}: body is not valid {'gzip' if self._gzip else 'deflate'}"
+            raise SourceError("malformed", msg) from None
+
+    def finish(self) -> None:
+        if self._obj is not None and not self._obj.eof:
+            msg = f"{self._what}: compressed body ends early"
+            raise SourceError("malformed", msg)
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body of ``resp``, decompressed; SourceError ``too_large`` past ``limit``."""
+    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    inflater: _Inflater | None = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = _Inflater(encoding, what)
+    elif encoding not in ("", "identity"):
+        msg = f"{what}: unsupported Content-Encoding {encoding[:40]!r}"
+        raise SourceError("malformed", msg)
+    elif resp.content_length is not None and resp.content_length > limit:
+        raise too_large(what, limit)
+    parts: list[bytes] = []
+    size = 0
+    async for data in resp.content.iter_chunked(CHUNK):
+        for piece in inflater.feed(data) if inflater is not None else (data,):
+            size += len(piece)
+            if size > limit:
+                raise too_large(what, limit)
+            parts.append(piece)
+    if inflater is not None:
+        inflater.finish()
+    return b"".join(parts)
+
+
+def decode_json(raw: bytes) -> Any:
+    """``raw`` as JSON (None when empty); ValueError/RecursionError when it is not JSON.
+
+    The hooks are Python functions on purpose: the C scanner then returns to the interpreter
+    at every object and fraction, so a parse in a worker thread lets the event loop run.
+    """
+    text = raw.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        return None
+    if _LONE_SURROGATE_ESCAPE.search(text):
+        return _clean(json.loads(text, parse_float=_decimal, object_pairs_hook=_clean_object))
+    return json.loads(text, parse_float=_decimal, object_hook=_keep)
+
+
+def _decimal(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _keep(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _clean_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Objects come here already cleaned (the hook runs innermost first); strings and arrays of
+    # strings directly inside this object are cleaned now.
+    return {_clean(k): _clean(v) for k, v in pairs}
