@@ -279,7 +279,9 @@ class _State:
         msg = f"{node.text} overflows int"
         raise self.error(msg)
 
-    def chain(self, dot: object, chain: n.ChainNode, args: list[n.Node], final: object) -> object:
+    def chain(
+        self, dot: object, chain: n.ChainNode, args: list[n.Node] | None, final: object
+    ) -> object:
         self.node = chain
         if isinstance(chain.node, n.NilNode):
             msg = f"indirection through explicit nil in {chain}"
