@@ -42,6 +42,7 @@ from watcher.notify.outbox import Outbox, Row, transaction
 from watcher.notify.retry import RetryPolicy, deliver_with_retries
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
+from watcher.notify.slack import config_templates
 
 log = structlog.get_logger(__name__)
 
@@ -139,8 +140,9 @@ class Dispatcher:
         self._timeout = valid_for(config.global_.evaluation_interval)
         self._targets: dict[str, list[Target]] = {}
         self._deliverers: dict[tuple[str, str, int], Deliverer] = {}
+        templates = config_templates(config)
         for r in config.receivers:
-            targets = build_targets(r, self._session, self._console)
+            targets = build_targets(r, self._session, self._console, templates)
             self._targets[r.name] = targets
             for t in targets:
                 self._deliverers[(r.name, t.notifier.name, t.index)] = t.notifier

@@ -8,6 +8,7 @@ from typing import Any, Protocol, TextIO
 import aiohttp
 
 from watcher.config import ReceiverConfig
+from watcher.gotemplate import Templates
 from watcher.notify.data import NotificationData
 
 Payload = dict[str, Any]
@@ -54,7 +55,10 @@ class Target:
 
 
 def build_targets(
-    receiver: ReceiverConfig, session: aiohttp.ClientSession, console: TextIO
+    receiver: ReceiverConfig,
+    session: aiohttp.ClientSession,
+    console: TextIO,
+    templates: Templates | None = None,
 ) -> list[Target]:
     """Every notifier of ``receiver`` except ``alertmanager_configs`` (forwarded separately)."""
     from watcher.notify.console import ConsoleNotifier  # noqa: PLC0415 - avoid an import cycle
@@ -63,7 +67,7 @@ def build_targets(
 
     out: list[Target] = []
     out += [
-        Target(receiver.name, i, SlackNotifier(c, session))
+        Target(receiver.name, i, SlackNotifier(c, session, templates))
         for i, c in enumerate(receiver.slack_configs)
     ]
     out += [
