@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from watcher.alerts import Alert
+from watcher.clock import Clock
 from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig
 
 T0 = 1_700_000_000.0
@@ -28,10 +29,12 @@ class Sink:
     accepted: list[Any] = field(default_factory=list)
     auth: list[str | None] = field(default_factory=list)
     url: str = ""
+    clock: Clock | None = None  # when set, each request records its (fake) time as "at"
 
     async def handle(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read())
-        self.requests.append({"path": request.path, "body": body})
+        at = self.clock.time() if self.clock is not None else None
+        self.requests.append({"path": request.path, "body": body, "at": at})
         self.auth.append(request.headers.get("Authorization"))
         status = 500 if self.down else (self.statuses.pop(0) if self.statuses else 200)
         if status == 200:

@@ -92,7 +92,9 @@ async def test_two_replicas_behind_one_alertmanager_page_once(
     url, sink = alertmanager
     receiver = ReceiverConfig(name="ha", alertmanager_configs=(AlertmanagerConfig(url=url),))
     config = make_config([receiver], RouteConfig(receiver="ha"))
-    clock = FakeClock(time.time())
+    # The Alertmanager is another process: time moves only when the test says so, or this
+    # loop, idle while it waits for the answer, would let a delivery timeout pass at once.
+    clock = FakeClock(time.time(), auto_advance=False)
     alert = coupon_alert(starts=clock.time() - 120)
     async with aiohttp.ClientSession() as session:
         replicas = [

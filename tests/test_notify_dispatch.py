@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -238,11 +239,12 @@ async def test_slack_429_retry_after_is_honoured(
     sink.statuses = [429]
     sink.headers = {"Retry-After": "7"}
     clock = FakeClock(T0)
+    sink.clock = clock
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
     await d.send([coupon_alert()], clock.time())
     clock.advance(10)
     await d.tick()
-    assert [7.0] == clock.sleeps
+    assert [T0 + 10, T0 + 17] == [r["at"] for r in sink.requests]
     assert 1 == len(sink.accepted)
 
 
@@ -452,17 +454,17 @@ async def test_secrets_never_reach_logs(
 async def test_run_loop_delivers_and_stops_on_cancel(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
-    """run() flushes and delivers by itself and ends cleanly when cancelled."""
-    import asyncio
-
+    """run() flushes after group_wait and delivers by itself, once, and ends when cancelled."""
     clock = FakeClock(T0)
+    sink.clock = clock
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
     task = asyncio.create_task(d.run())
     await d.send([coupon_alert()], clock.time())
-    for _ in range(200):
-        if sink.accepted:
-            break
-        await asyncio.sleep(0.01)
+    # Fake time moves only while every task waits, so the POST at T0+10 is answered before
+    # the test wakes at T0+11.
+    await clock.sleep(11)
+    assert [T0 + 10] == [r["at"] for r in sink.requests]
+    assert 1 == len(sink.accepted)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -91,6 +91,22 @@ class WatcherMetrics:
             "Notifications waiting in the outbox.",
             registry=registry,
         )
+        self.notification_queue_capacity = Gauge(
+            "watcher_notification_queue_capacity",
+            "Notifications the outbox holds at most (storage.notification_queue_capacity).",
+            registry=registry,
+        )
+        self.notification_queue_overflows = Counter(
+            "watcher_notification_queue_overflows",
+            "Notifications queued while the outbox was full.",
+            registry=registry,
+        )
+        self.notifications_dropped = Counter(
+            "watcher_notifications_dropped",
+            "Resolved notifications dropped undelivered from a full outbox.",
+            ["receiver", "integration"],
+            registry=registry,
+        )
         self.state_write_errors = Counter(
             "watcher_state_write_errors",
             "Writes to the state file that failed (full disk, I/O error); retried.",

@@ -109,8 +109,18 @@ def _v1(db: sqlite3.Connection) -> None:
     _script(db, _SERIES)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Outbox rows carry their delivery deadline and firing count (bounded outbox, pipeline)."""
+    db.execute("ALTER TABLE notify_outbox ADD COLUMN timeout REAL NOT NULL DEFAULT 10")
+    db.execute("ALTER TABLE notify_outbox ADD COLUMN firing INTEGER NOT NULL DEFAULT 1")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS notify_outbox_target "
+        "ON notify_outbox (receiver, integration, idx, next_attempt)"
+    )
+
+
 #: Schema migrations: entry n brings a file from user_version n to n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

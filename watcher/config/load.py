@@ -216,9 +216,16 @@ class _ConfigBuilder:
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)
-        if not r.mapping(p, {"path"}):
+        if not r.mapping(p, {"path", "notification_queue_capacity"}):
             return StorageConfig()
-        return StorageConfig(path=r.string((*p, "path"), StorageConfig.path))
+        return StorageConfig(
+            path=r.string((*p, "path"), StorageConfig.path),
+            notification_queue_capacity=r.integer(
+                (*p, "notification_queue_capacity"),
+                StorageConfig.notification_queue_capacity,
+                minimum=1,
+            ),
+        )
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -487,7 +494,9 @@ class _ConfigBuilder:
         if bearer is not None and basic is not None:
             r.problem(p, "give either authorization or basic_auth, not both")
         return HttpConfig(
-            bearer_token=bearer, basic_auth=basic, timeout=r.duration((*p, "timeout"), 10.0)
+            bearer_token=bearer,
+            basic_auth=basic,
+            timeout=r.duration((*p, "timeout"), 0.0, positive=False),
         )
 
     def _slack(self, p: Path) -> SlackConfig | None:
@@ -496,7 +505,9 @@ class _ConfigBuilder:
     def _webhook(self, p: Path) -> WebhookConfig | None:
         r = self.r
         if not r.mapping(
-            p, {"url", "url_file", "send_resolved", "max_alerts", "http_config"}, required=True
+            p,
+            {"url", "url_file", "send_resolved", "max_alerts", "timeout", "http_config"},
+            required=True,
         ):
             return None
         url = r.secret(p, "url")
@@ -506,15 +517,20 @@ class _ConfigBuilder:
             url=url or _NO_SECRET,
             send_resolved=r.boolean((*p, "send_resolved"), True),
             max_alerts=r.integer((*p, "max_alerts"), 0, minimum=0),
+            timeout=r.duration((*p, "timeout"), 0.0, positive=False),
             http=self._http((*p, "http_config")),
         )
         return cfg if url is not None else None
 
     def _alertmanager(self, p: Path) -> AlertmanagerConfig | None:
         r = self.r
-        if not r.mapping(p, {"url", "http_config"}, required=True):
+        if not r.mapping(p, {"url", "timeout", "http_config"}, required=True):
             return None
-        return AlertmanagerConfig(url=self._url((*p, "url")), http=self._http((*p, "http_config")))
+        return AlertmanagerConfig(
+            url=self._url((*p, "url")),
+            timeout=r.duration((*p, "timeout"), AlertmanagerConfig.timeout),
+            http=self._http((*p, "http_config")),
+        )
 
     def _console(self, p: Path) -> ConsoleConfig | None:
         r = self.r

@@ -72,6 +72,9 @@ class StorageConfig:
     """``storage:``; ``path`` is an SQLite file (``:memory:`` keeps nothing across restarts)."""
 
     path: str = "/var/lib/watcher/state.db"
+    # Undelivered notifications kept at most (Prometheus's notification queue default); when
+    # full, the oldest resolved ones are dropped first, a firing one never.
+    notification_queue_capacity: int = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +158,7 @@ class HttpConfig:
 
     bearer_token: Secret | None = None
     basic_auth: tuple[str, Secret] | None = None
-    timeout: float = 10.0
+    timeout: float = 0.0  # per request; 0 = none (the integration's ``timeout`` is the same)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +227,7 @@ class SlackConfig:
     fields: tuple[SlackField, ...] = ()
     actions: tuple[SlackAction, ...] = ()
     send_resolved: bool = False
+    timeout: float = 0.0  # per request, as Alertmanager's; 0 = none but the dispatch timeout
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
@@ -234,6 +238,7 @@ class WebhookConfig:
     url: Secret
     send_resolved: bool = True
     max_alerts: int = 0
+    timeout: float = 0.0  # per request, as Alertmanager's; 0 = none but the dispatch timeout
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
@@ -242,6 +247,7 @@ class AlertmanagerConfig:
     """``alertmanager_configs[]``: POST /api/v2/alerts to an Alertmanager."""
 
     url: str
+    timeout: float = 10.0  # per request, Prometheus's alertmanager_config default
     http: HttpConfig = field(default_factory=HttpConfig)
 
 

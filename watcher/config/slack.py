@@ -43,6 +43,7 @@ _KEYS = {
     "api_url",
     "api_url_file",
     "send_resolved",
+    "timeout",
     "http_config",
     "link_names",
     "mrkdwn_in",
@@ -116,6 +117,7 @@ def read_slack(
         fields=r.each((*p, "fields"), s.field),
         actions=r.each((*p, "actions"), s.action),
         send_resolved=r.boolean((*p, "send_resolved"), False),
+        timeout=r.duration((*p, "timeout"), 0.0, positive=False),
         http=http((*p, "http_config")),
     )
     if url is not None and not url.get().startswith(("http://", "https://")):

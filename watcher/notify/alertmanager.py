@@ -9,12 +9,13 @@ Grouping, silences and inhibition are the Alertmanager's job here, not ours.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import aiohttp
 
 from watcher.alerts import Alert
-from watcher.config import AlertmanagerConfig
+from watcher.config import AlertmanagerConfig, ReceiverConfig
 from watcher.notify.data import rfc3339
 from watcher.notify.http import post_json
 from watcher.notify.integrations import Payload
@@ -62,6 +63,51 @@ class ResendTracker:
     def forget_before(self, cutoff: float) -> None:
         """Drop bookkeeping for alerts not sent since ``cutoff``."""
         self._last = {fp: v for fp, v in self._last.items() if v[0] >= cutoff}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Alerts due for one ``alertmanager_configs`` entry."""
+
+    key: str  # the outbox key
+    target: tuple[str, str, int]
+    alerts: list[Payload]  # postable alerts
+    firing: int
+
+
+class Forwarder:
+    """Decides what each ``alertmanager_configs`` entry is sent, as Prometheus's notifier."""
+
+    def __init__(self) -> None:
+        self._trackers: dict[str, ResendTracker] = {}
+
+    def batches(
+        self,
+        alerts: Iterable[Alert],
+        receivers_of: Callable[[Alert], Iterable[ReceiverConfig]],
+        now: float,
+        evaluation_interval: float,
+    ) -> list[Batch]:
+        """Per entry of each receiver the alerts route to, the alerts due for (re)sending."""
+        grouped: dict[tuple[str, int], list[Alert]] = {}
+        for a in alerts:
+            for receiver in receivers_of(a):
+                for i in range(len(receiver.alertmanager_configs)):
+                    grouped.setdefault((receiver.name, i), []).append(a)
+        out = []
+        for (name, i), batch in grouped.items():
+            key = f"alertmanager|{name}/alertmanager[{i}]"
+            due = self._trackers.setdefault(key, ResendTracker()).due(batch, now)
+            if due:
+                body = [postable(a, now, evaluation_interval) for a in due]
+                firing = sum(1 for a in due if a.ends_at is None)
+                out.append(Batch(key, (name, "alertmanager", i), body, firing))
+        return out
+
+    def forget_before(self, cutoff: float) -> None:
+        """Drop bookkeeping for alerts not sent since ``cutoff``."""
+        for tracker in self._trackers.values():
+            tracker.forget_before(cutoff)
 
 
 def merge(older: list[Payload], newer: list[Payload]) -> list[Payload]:

@@ -5,8 +5,9 @@ group per matching route; a new group flushes after ``group_wait`` (at once if i
 started longer than ``group_wait`` ago), then every ``group_interval``. A flush drops silenced
 and inhibited alerts, asks the notification log whether each integration needs this state
 (``needs_update``), queues what it does in the outbox together with the log entry, and
-removes the resolved alerts it flushed from the group. Delivery is a separate loop over the
-outbox, so ``send`` never waits on HTTP.
+removes the resolved alerts it flushed from the group. Delivery (``pipeline.py``) runs one
+worker per receiver integration over the outbox, so ``send`` never waits on HTTP and a slow
+receiver never holds up another.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
@@ -24,22 +25,22 @@ import structlog
 from watcher.alerts import Alert
 from watcher.clock import Clock
 from watcher.config import Config, ReceiverConfig
-from watcher.errors import NotifyError
 from watcher.matchers import Matcher
 from watcher.metrics import WatcherMetrics
 from watcher.notify.alertmanager import (
+    RESEND_DELAY,
     AlertmanagerNotifier,
-    ResendTracker,
+    Forwarder,
     merge,
-    postable,
     valid_for,
 )
 from watcher.notify.data import NotificationData, is_resolved, sort_key
 from watcher.notify.inhibit import Inhibitor
-from watcher.notify.integrations import Deliverer, Target, build_targets
+from watcher.notify.integrations import Target, build_targets
 from watcher.notify.nflog import NotificationLog, needs_update
-from watcher.notify.outbox import Outbox, Row, transaction
-from watcher.notify.retry import RetryPolicy, deliver_with_retries
+from watcher.notify.outbox import Outbox, Row, TargetKey, transaction
+from watcher.notify.pipeline import Delivery, Endpoint, dispatch_timeout, pause
+from watcher.notify.retry import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
@@ -47,9 +48,8 @@ from watcher.notify.slack import config_templates
 log = structlog.get_logger(__name__)
 
 RESOLVED_RETENTION = 15 * 60.0  # Prometheus re-sends resolved alerts this long
-MAX_IDLE = 1.0  # loops look again at least this often
+MAX_IDLE = 60.0  # the flush loop looks again at least this often, woken or not
 GC_EVERY = 60.0
-DELIVERY_CONCURRENCY = 8
 
 
 @dataclass(slots=True)
@@ -110,19 +110,19 @@ class Dispatcher:
         self._session = session
         self._clock = clock
         self._console = console
-        self._retry = retry or RetryPolicy()
         self._nflog = NotificationLog(db)
         self._outbox = Outbox(db)
+        self._delivery = Delivery(
+            self._outbox, clock=clock, metrics=metrics, retry=retry or RetryPolicy()
+        )
         self._silences = Silences(db)
         self._alerts: dict[str, _Stored] = {}
         self._groups: dict[tuple[tuple[int, ...], str], _Group] = {}
-        self._am_trackers: dict[str, ResendTracker] = {}
+        self._forwarder = Forwarder()
         self._flush_wake = asyncio.Event()
-        self._deliver_wake = asyncio.Event()
         self._last_gc = 0.0
         self.started_at = clock.time()
         self.reload(config)
-        self._metrics.notification_queue_length.set(len(self._outbox))
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -139,20 +139,23 @@ class Dispatcher:
         self._inhibitor = Inhibitor(config.inhibit_rules)
         self._timeout = valid_for(config.global_.evaluation_interval)
         self._targets: dict[str, list[Target]] = {}
-        self._deliverers: dict[tuple[str, str, int], Deliverer] = {}
+        endpoints: dict[TargetKey, Endpoint] = {}
         templates = config_templates(config)
         for r in config.receivers:
             targets = build_targets(r, self._session, self._console, templates)
             self._targets[r.name] = targets
             for t in targets:
-                self._deliverers[(r.name, t.notifier.name, t.index)] = t.notifier
+                endpoints[t.key] = Endpoint(t.notifier, t.timeout)
             for i, am in enumerate(r.alertmanager_configs):
-                self._deliverers[(r.name, "alertmanager", i)] = AlertmanagerNotifier(
-                    am, self._session
+                endpoints[(r.name, "alertmanager", i)] = Endpoint(
+                    AlertmanagerNotifier(am, self._session), am.timeout or am.http.timeout
                 )
-        for receiver, integration, _ in self._deliverers:
-            self._metrics.notifications.labels(receiver=receiver, integration=integration)
-            self._metrics.notifications_failed.labels(receiver=receiver, integration=integration)
+        for receiver, integration, _ in endpoints:
+            where = {"receiver": receiver, "integration": integration}
+            self._metrics.notifications.labels(**where)
+            self._metrics.notifications_failed.labels(**where)
+            self._metrics.notifications_dropped.labels(**where)
+        self._delivery.configure(endpoints, config.storage.notification_queue_capacity)
         # Alertmanager rebuilds its groups on reload; the notification log prevents repeats.
         self._groups = {}
         now = self._clock.time()
@@ -188,34 +191,25 @@ class Dispatcher:
 
     def _forward(self, alerts: Sequence[Alert], now: float) -> None:
         """Queue alerts for ``alertmanager_configs`` receivers, Prometheus style."""
-        if self._root is None:
-            return
-        batches: dict[tuple[str, int], list[Alert]] = {}
-        for a in alerts:
-            for name in dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)):
-                receiver = self._receivers.get(name)
-                for i in range(len(receiver.alertmanager_configs) if receiver else 0):
-                    batches.setdefault((name, i), []).append(a)
         interval = self._config.global_.evaluation_interval
-        for (name, i), batch in batches.items():
-            key = f"alertmanager|{name}/alertmanager[{i}]"
-            due = self._am_trackers.setdefault(key, ResendTracker()).due(batch, now)
-            if not due:
-                continue
-            body = [postable(a, now, interval) for a in due]
+        for batch in self._forwarder.batches(alerts, self._receivers_of, now, interval):
+            body, firing = batch.alerts, batch.firing
             with transaction(self._db):
-                pending = self._outbox.pending(key)
+                pending = self._outbox.pending(batch.key)
                 if pending is not None:
                     body = merge(pending.payload["alerts"], body)
-                self._outbox.put(
-                    key,
-                    receiver=name,
-                    integration="alertmanager",
-                    index=i,
-                    payload={"alerts": body},
-                    now=now,
+                    firing += pending.firing
+                # Prometheus re-sends every resend delay: an older delivery is superseded.
+                self._delivery.enqueue(
+                    batch.key, batch.target, {"alerts": body}, now, RESEND_DELAY, firing
                 )
-            self._queued()
+            self._delivery.wake(batch.target)
+
+    def _receivers_of(self, alert: Alert) -> list[ReceiverConfig]:
+        if self._root is None:
+            return []
+        names = dict.fromkeys(r.config.receiver for r in self._root.match(alert.labels))
+        return [self._receivers[n] for n in names if n in self._receivers]
 
     # -- flushing --------------------------------------------------------------------------
 
@@ -292,13 +286,13 @@ class Dispatcher:
                         self._config.global_.external_url,
                         now,
                     )
-                    self._outbox.put(
+                    self._delivery.enqueue(
                         key,
-                        receiver=receiver,
-                        integration=notifier.name,
-                        index=target.index,
-                        payload=notifier.render(data),
-                        now=now,
+                        target.key,
+                        notifier.render(data),
+                        now,
+                        dispatch_timeout(group.route.config.group_interval),
+                        sum(1 for a in to_send if a.fingerprint in firing),
                     )
             if to_send:
                 log.info(
@@ -309,11 +303,7 @@ class Dispatcher:
                     firing=len(firing),
                     resolved=len(resolved),
                 )
-                self._queued()
-
-    def _queued(self) -> None:
-        self._metrics.notification_queue_length.set(len(self._outbox))
-        self._deliver_wake.set()
+                self._delivery.wake(target.key)
 
     def _gc(self, now: float) -> None:
         self._last_gc = now
@@ -324,66 +314,13 @@ class Dispatcher:
             a = self._effective(stored)
             if a.ends_at is not None and a.ends_at + RESOLVED_RETENTION < now and fp not in grouped:
                 del self._alerts[fp]
-        for tracker in self._am_trackers.values():
-            tracker.forget_before(now - RESOLVED_RETENTION)
-
-    # -- delivery --------------------------------------------------------------------------
-
-    async def deliver_due(self) -> None:
-        """Try every outbox row that is due (rows for different targets concurrently)."""
-        rows = self._outbox.due(self._clock.time())
-        limit = asyncio.Semaphore(DELIVERY_CONCURRENCY)
-
-        async def one(row: Row) -> None:
-            async with limit:
-                await self._deliver(row)
-
-        await asyncio.gather(*(one(r) for r in rows))
-        self._metrics.notification_queue_length.set(len(self._outbox))
-
-    async def _deliver(self, row: Row) -> None:
-        where = {"receiver": row.receiver, "integration": row.integration}
-        deliverer = self._deliverers.get((row.receiver, row.integration, row.index))
-        if deliverer is None:
-            log.warning("notify.dropped", **where, reason="integration no longer configured")
-            self._outbox.delivered(row.id)
-            return
-
-        def on_failure(exc: NotifyError) -> None:
-            self._metrics.notifications_failed.labels(**where).inc()
-            log.warning("notify.attempt_failed", **where, error=str(exc))
-
-        try:
-            await deliver_with_retries(
-                lambda: deliverer.deliver(row.payload, self._clock.time()),
-                policy=self._retry,
-                sleep=self._clock.sleep,
-                on_failure=on_failure,
-            )
-        except NotifyError as exc:
-            wait = self._retry.backoff(row.attempts + 1, exc.retry_after)
-            self._outbox.failed(row.id, str(exc), self._clock.time() + wait)
-            log.warning(
-                "notify.failed",
-                **where,
-                error=str(exc),
-                retry_in=round(wait, 1),
-                attempts=row.attempts + 1,
-            )
-            return
-        except Exception as exc:  # a bug in an integration must not stop the queue
-            log.exception("notify.deliver_crashed", **where)
-            self._outbox.failed(
-                row.id,
-                type(exc).__name__,
-                self._clock.time() + self._retry.backoff(row.attempts + 1, None),
-            )
-            return
-        self._outbox.delivered(row.id)
-        self._metrics.notifications.labels(**where).inc()
-        log.info("notify.sent", **where)
+        self._forwarder.forget_before(now - RESOLVED_RETENTION)
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    async def deliver_due(self) -> None:
+        """Deliver every due notification now, receivers concurrently."""
+        await self._delivery.deliver_due()
 
     async def tick(self) -> None:
         """Flush what is due, then deliver what is due (tests drive time with this)."""
@@ -391,12 +328,10 @@ class Dispatcher:
         await self.deliver_due()
 
     async def run(self) -> None:
-        """Flush groups and drain the outbox until cancelled."""
+        """Flush groups and run the delivery workers until cancelled."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._loop("flush", self.flush_due, self._flush_wake, self._next_flush))
-            tg.create_task(
-                self._loop("deliver", self.deliver_due, self._deliver_wake, self._outbox.next_due)
-            )
+            tg.create_task(self._flush_loop(), name="notify:flush")
+            tg.create_task(self._delivery.run(), name="notify:deliver")
 
     async def flush_now(self) -> None:
         """Flush every group at once, ignoring group_wait, then deliver (``watcher once --send``)."""
@@ -406,44 +341,28 @@ class Dispatcher:
         await self.tick()
 
     async def drain(self, timeout: float) -> None:
-        """Deliver what is due now, for at most ``timeout`` seconds (on SIGTERM)."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self.tick()
-        except TimeoutError:
-            log.warning("notify.drain_timeout", queued=len(self._outbox))
+        """Finish deliveries in flight, flush and deliver what is due, for at most ``timeout``
+        seconds (on SIGTERM: a request the receiver may already have is not sent twice)."""
+        await self.flush_due()
+        await self._delivery.drain(timeout)
 
     def _next_flush(self) -> float | None:
         return min((g.next_flush for g in self._groups.values()), default=None)
 
-    async def _loop(
-        self,
-        name: str,
-        step: Callable[[], Awaitable[None]],
-        wake: asyncio.Event,
-        next_due: Callable[[], float | None],
-    ) -> None:
+    async def _flush_loop(self) -> None:
+        crashes = 0
         while True:
-            wake.clear()
+            self._flush_wake.clear()
             try:
-                await step()
+                await self.flush_due()
             except Exception:
-                log.exception("notify.loop_failed", loop=name)
-            due = next_due()
+                crashes += 1
+                log.exception("notify.loop_failed", loop="flush")
+                self._metrics.loop_crashes.labels(loop="flush").inc()
+                await self._clock.sleep(min(60.0, 2.0 ** (crashes - 1)))
+            due = self._next_flush()
             delay = MAX_IDLE if due is None else due - self._clock.time()
-            await self._pause(wake, min(MAX_IDLE, max(0.0, delay)))
-
-    async def _pause(self, wake: asyncio.Event, delay: float) -> None:
-        if wake.is_set():
-            return
-        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
-        waiter = asyncio.ensure_future(wake.wait())
-        try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waiter.cancel()
-            await asyncio.gather(sleeper, waiter, return_exceptions=True)
+            await pause(self._clock, self._flush_wake, min(MAX_IDLE, max(0.0, delay)))
 
     # -- views -----------------------------------------------------------------------------
 

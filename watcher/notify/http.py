@@ -59,7 +59,8 @@ async def post_json(
             data=body if isinstance(body, bytes) else json.dumps(body).encode(),
             headers=headers,
             auth=auth,
-            timeout=aiohttp.ClientTimeout(total=http.timeout),
+            # 0 = no timeout of its own: the delivery's deadline bounds it (pipeline.py).
+            timeout=aiohttp.ClientTimeout(total=http.timeout or None),
             allow_redirects=False,
         ) as resp:
             text = (await resp.content.read(4096)).decode(errors="replace").strip()

@@ -47,11 +47,17 @@ class Target:
     receiver: str
     index: int
     notifier: Notifier
+    timeout: float = 0.0  # per request (the integration's ``timeout``); 0 = none
 
     @property
     def id(self) -> str:
         """``receiver/integration[index]``, as Alertmanager names an integration."""
         return f"{self.receiver}/{self.notifier.name}[{self.index}]"
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(receiver, integration, index): how outbox rows name their target."""
+        return (self.receiver, self.notifier.name, self.index)
 
 
 def build_targets(
@@ -67,11 +73,11 @@ def build_targets(
 
     out: list[Target] = []
     out += [
-        Target(receiver.name, i, SlackNotifier(c, session, templates))
+        Target(receiver.name, i, SlackNotifier(c, session, templates), c.timeout or c.http.timeout)
         for i, c in enumerate(receiver.slack_configs)
     ]
     out += [
-        Target(receiver.name, i, WebhookNotifier(c, session))
+        Target(receiver.name, i, WebhookNotifier(c, session), c.timeout or c.http.timeout)
         for i, c in enumerate(receiver.webhook_configs)
     ]
     out += [

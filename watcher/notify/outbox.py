@@ -3,7 +3,8 @@
 A row names its target (receiver, integration, index) rather than its URL, so no credential
 is stored; the URL is looked up in the current config when the row is delivered. A newer row
 with the same key (the same group and integration) replaces an undelivered older one. The
-table is created by ``watcher.state``.
+outbox is bounded: past its capacity the oldest rows holding only resolved alerts are dropped,
+a row with a firing alert never is. The table is created by ``watcher.state``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from watcher.state import transaction
 
-__all__ = ["Outbox", "Row", "transaction"]
+TargetKey = tuple[str, str, int]  # receiver, integration, index
+
+__all__ = ["Outbox", "Row", "TargetKey", "transaction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,13 @@ class Row:
     created: float
     attempts: int
     next_attempt: float
+    timeout: float  # seconds one delivery of it may take, retries included
+    firing: int  # firing alerts in it; 0 means only resolved ones
+
+    @property
+    def target(self) -> TargetKey:
+        """Where it goes."""
+        return (self.receiver, self.integration, self.index)
 
 
 class Outbox:
@@ -48,6 +58,8 @@ class Outbox:
         index: int,
         payload: dict[str, Any],
         now: float,
+        timeout: float,
+        firing: int,
     ) -> int:
         """Queue ``payload``, superseding any undelivered row with the same key.
 
@@ -62,10 +74,34 @@ class Outbox:
         self._db.execute("DELETE FROM notify_outbox WHERE key = ?", (key,))
         cur = self._db.execute(
             "INSERT INTO notify_outbox (key, receiver, integration, idx, payload, created, "
-            "attempts, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, receiver, integration, index, json.dumps(payload), now, attempts, next_attempt),
+            "attempts, next_attempt, timeout, firing) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                receiver,
+                integration,
+                index,
+                json.dumps(payload),
+                now,
+                attempts,
+                next_attempt,
+                timeout,
+                firing,
+            ),
         )
         return int(cur.lastrowid or 0)
+
+    def evict_over(self, capacity: int) -> tuple[list[Row], int]:
+        """Drop the oldest resolved-only rows past ``capacity``; return them and the excess.
+
+        The excess is how many rows are still over capacity because every other row holds a
+        firing alert (those are kept: a page is never dropped to make room).
+        """
+        excess = len(self) - capacity
+        if excess <= 0:
+            return [], 0
+        dropped = self._select("WHERE firing = 0 ORDER BY id LIMIT ?", (excess,))
+        self._db.executemany("DELETE FROM notify_outbox WHERE id = ?", [(r.id,) for r in dropped])
+        return dropped, excess - len(dropped)
 
     def pending(self, key: str) -> Row | None:
         """The undelivered row for ``key``, if any."""
@@ -75,6 +111,37 @@ class Outbox:
     def due(self, now: float) -> list[Row]:
         """Rows whose next attempt is due, oldest first."""
         return self._select("WHERE next_attempt <= ? ORDER BY id", (now,))
+
+    def first_due(self, target: TargetKey, now: float) -> Row | None:
+        """The oldest row for ``target`` whose next attempt is due."""
+        rows = self._select(
+            "WHERE receiver = ? AND integration = ? AND idx = ? AND next_attempt <= ? "
+            "ORDER BY id LIMIT 1",
+            (*target, now),
+        )
+        return rows[0] if rows else None
+
+    def next_due_for(self, target: TargetKey) -> float | None:
+        """When the earliest row for ``target`` is due."""
+        row = self._db.execute(
+            "SELECT MIN(next_attempt) FROM notify_outbox "
+            "WHERE receiver = ? AND integration = ? AND idx = ?",
+            target,
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def targets(self) -> set[TargetKey]:
+        """Every target some row is queued for."""
+        rows = self._db.execute("SELECT DISTINCT receiver, integration, idx FROM notify_outbox")
+        return {(str(r[0]), str(r[1]), int(r[2])) for r in rows}
+
+    def drop_target(self, target: TargetKey) -> int:
+        """Remove every row for ``target`` (no longer configured); return how many."""
+        cur = self._db.execute(
+            "DELETE FROM notify_outbox WHERE receiver = ? AND integration = ? AND idx = ?",
+            target,
+        )
+        return int(cur.rowcount)
 
     def all(self) -> list[Row]:
         """Every queued row, oldest first."""
@@ -102,7 +169,10 @@ class Outbox:
         return int(row[0])
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Row]:
-        columns = "id, key, receiver, integration, idx, payload, created, attempts, next_attempt"
+        columns = (
+            "id, key, receiver, integration, idx, payload, created, attempts, next_attempt, "
+            "timeout, firing"
+        )
         sql = f"SELECT {columns} FROM notify_outbox {where}"  # noqa: S608 - `where` is ours
         return [
             Row(
@@ -115,6 +185,8 @@ class Outbox:
                 float(r[6]),
                 int(r[7]),
                 float(r[8]),
+                float(r[9]),
+                int(r[10]),
             )
             for r in self._db.execute(sql, args).fetchall()
         ]

@@ -13,10 +13,11 @@ the rest of the answer is kept. Numbers with a fraction or exponent are ``Decima
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -71,8 +72,9 @@ class _Inflater:
             raise SourceError("malformed", msg)
 
 
-async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    """The whole body of ``resp``, decompressed; SourceError ``too_large`` past ``limit``."""
+async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> list[bytes]:
+    """The whole body of ``resp``, decompressed, in pieces of at most ``CHUNK`` bytes (never
+    joined: one 64 MiB copy would hold the GIL); SourceError ``too_large`` past ``limit``."""
     encoding = resp.headers.get("Content-Encoding", "").strip().lower()
     inflater: _Inflater | None = None
     if encoding in ("gzip", "x-gzip", "deflate"):
@@ -92,19 +94,33 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> byte
             parts.append(piece)
     if inflater is not None:
         inflater.finish()
-    return b"".join(parts)
+    return parts
 
 
-def decode_json(raw: bytes) -> Any:
-    """``raw`` as JSON (None when empty); ValueError/RecursionError when it is not JSON.
+def decode_json(body: bytes | Sequence[bytes]) -> Any:
+    """``body`` (bytes, or ``read_body``'s pieces) as JSON; None when empty.
 
-    The hooks are Python functions on purpose: the C scanner then returns to the interpreter
-    at every object and fraction, so a parse in a worker thread lets the event loop run.
+    ValueError/RecursionError when it is not JSON. Work is done piece by piece where it can
+    be, and the parse hooks are Python functions on purpose: the C scanner then returns to the
+    interpreter at every object and fraction, so a parse in a worker thread lets the event
+    loop run.
     """
-    text = raw.decode("utf-8-sig", errors="replace")
-    if not text.strip():
+    parts = [body] if isinstance(body, bytes) else body
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pieces = [decoder.decode(part) for part in parts]
+    pieces.append(decoder.decode(b"", final=True))
+    surrogates = any(
+        _LONE_SURROGATE_ESCAPE.search(piece)
+        # an escape may straddle two pieces
+        or (i and _LONE_SURROGATE_ESCAPE.search(pieces[i - 1][-5:] + piece[:5]))
+        for i, piece in enumerate(pieces)
+    )
+    text = "".join(pieces)
+    if text.startswith("\ufeff"):  # RFC 8259 8.1: a parser may ignore a byte order mark
+        text = text[1:]
+    if not text or text.isspace():
         return None
-    if _LONE_SURROGATE_ESCAPE.search(text):
+    if surrogates:
         return _clean(json.loads(text, parse_float=_decimal, object_pairs_hook=_clean_object))
     return json.loads(text, parse_float=_decimal, object_hook=_keep)
 

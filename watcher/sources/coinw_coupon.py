@@ -31,6 +31,8 @@ PATH = "/v1/perpum/account/almightyGoldInfo"
 REQUEST_SPACING = 2.0 + 0.2  # plus a margin: arrival gaps jitter by connection set-up time
 STATUS_TYPE = {"pending": 0, "unused": 1, "used": 2, "expired": 3, "failed": 4}
 TYPE_STATUS = {v: k for k, v in STATUS_TYPE.items()}
+# Invalid rows logged one by one per answer; past this, one summary line.
+MAX_ROW_LOGS = 10
 MAX_REMARK = 200  # characters of a coupon's remark kept for the status page
 
 HELP = {
@@ -133,24 +135,28 @@ class CouponSource:
                 coupon_id, values = parse_row(row)
             except ValueError as exc:
                 skipped += 1
-                log.warning(
-                    "source.invalid_row",
-                    source=self._config.name,
-                    status=status,
-                    error=self._http.clean(str(exc)),
-                )
+                if skipped <= MAX_ROW_LOGS:  # one bad answer must not flood the log
+                    log.warning(
+                        "source.invalid_row",
+                        source=self._config.name,
+                        status=status,
+                        error=self._http.clean(str(exc)),
+                    )
                 continue
             by_id[coupon_id] = values
             remark = row.get("remark")
             remarks[coupon_id] = remark[:MAX_REMARK] if isinstance(remark, str) else ""
         self.remarks[status] = remarks
+        if skipped > MAX_ROW_LOGS:
+            log.warning("source.invalid_rows", source=self._config.name, skipped=skipped)
         cfg = self._config
         out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
+        base = {**cfg.labels, "status": status, "source": cfg.name}
         for coupon_id, values in by_id.items():
-            labels = {"coupon_id": coupon_id, "status": status}
-            out.extend(
-                with_source_labels(cfg, name, labels, value) for name, value in values.items()
-            )
+            # One label set per coupon, shared (read-only) by its series: 100k coupons are 600k
+            # series, built in the parse step.
+            labels = {**base, "coupon_id": coupon_id}
+            out.extend(Series(name, labels, value) for name, value in values.items())
         return out, skipped
 
 

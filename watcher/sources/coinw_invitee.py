@@ -43,6 +43,8 @@ EXTRA_PAGES = 3
 # Whatever total upstream announces, one poll reads at most this many pages (1,000,000 rows at
 # pageSize 1000, about 3.5 minutes at 5 requests/s).
 MAX_PAGES = 1000
+# Invalid rows logged one by one per poll; the count covers the rest (invalid_row errors).
+MAX_ROW_LOGS = 10
 
 HELP = {
     "coinw_invitee_trading_volume": (
@@ -194,9 +196,10 @@ class InviteeSource:
             uid, day, volume = parse_row(row)
         except (TypeError, ValueError) as exc:
             window.skipped += 1
-            log.warning(
-                "source.invalid_row", source=self._config.name, error=self._http.clean(str(exc))
-            )
+            if window.skipped <= MAX_ROW_LOGS:  # one bad window must not flood the log
+                log.warning(
+                    "source.invalid_row", source=self._config.name, error=self._http.clean(str(exc))
+                )
             return
         window.add(uid, day, volume)
 
@@ -255,15 +258,13 @@ def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
     raise_for_code(
         body, what, success=code in (SUCCESS_CODE, int(SUCCESS_CODE)) and not isinstance(code, bool)
     )
+    # A success without data.list is not "no invitees": summing nothing would export a volume
+    # of 0 and page on-call for a drop that did not happen.
     data = body.get("data")
-    if data is None:
-        return [], 0
     if not isinstance(data, dict):
         msg = f"{what}: expected data to be an object, got {type(data).__name__}"
         raise SourceError(reason="malformed", message=msg)
     rows = data.get("list")
-    if rows is None:
-        rows = []
     if not isinstance(rows, list):
         msg = f"{what}: expected data.list to be a list, got {type(rows).__name__}"
         raise SourceError(reason="malformed", message=msg)

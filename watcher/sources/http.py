@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 import aiohttp
 
 from watcher.errors import RateLimitedError, SourceError, TransientSourceError
-from watcher.sources.body import ACCEPT_ENCODING, DEFAULT_BODY_SIZE_LIMIT, decode_json, read_body
+from watcher.sources.body import (
+    ACCEPT_ENCODING,
+    DEFAULT_BODY_SIZE_LIMIT,
+    decode_json,
+    read_body,
+)
 from watcher.sources.redact import Redactor
 
 T = TypeVar("T")
@@ -117,7 +122,7 @@ class UpstreamClient:
                 status = resp.status
                 if status in (418, 429):
                     _raise_rate_limited(what, status, resp.headers, now_ms)
-                raw = await read_body(resp, self._limit, what)
+                parts = await read_body(resp, self._limit, what)
         except TimeoutError:
             msg = f"{what}: no answer within {self._timeout_seconds:g}s"
             raise TransientSourceError("timeout", msg) from None
@@ -127,9 +132,9 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             msg = f"{what}: request failed: {type(exc).__name__}"
             raise TransientSourceError("connection", msg) from None
-        if len(raw) > OFF_LOOP_BYTES:
-            return await asyncio.to_thread(_finish, what, status, raw, parse)
-        return _finish(what, status, raw, parse)
+        if sum(map(len, parts)) > OFF_LOOP_BYTES:
+            return await asyncio.to_thread(_finish, what, status, parts, parse)
+        return _finish(what, status, parts, parse)
 
 
 def _raise_rate_limited(
@@ -143,14 +148,14 @@ def _raise_rate_limited(
     raise RateLimitedError(msg, retry_after=wait)
 
 
-def _finish(what: str, status: int, raw: bytes, parse: Callable[[Any], T]) -> T:
+def _finish(what: str, status: int, parts: list[bytes], parse: Callable[[Any], T]) -> T:
     """Decode the body, map the status to an error or hand the body to ``parse``."""
     body: Any = None
     try:
-        body = decode_json(raw)
+        body = decode_json(parts)
     except (ValueError, RecursionError):  # bad JSON, 4300+ digit integers, absurd nesting
         if 200 <= status < 300:
-            text = raw[:400].decode("utf-8", errors="replace")
+            text = b"".join(parts[:2])[:400].decode("utf-8", errors="replace")
             msg = f"{what}: HTTP {status} with a body that is not JSON ({_preview(text)})"
             raise SourceError("malformed", msg) from None
     if status >= 500 or status == 408:
