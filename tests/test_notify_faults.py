@@ -406,7 +406,7 @@ async def test_receiver_down_for_an_hour_loses_no_page_and_the_outbox_stays_boun
     assert max(sizes) <= 5
     delivered = [body["attachments"][0]["title"] for _, body in slack.accepted]
     assert len(delivered) == len(set(delivered))  # nothing twice
-    assert "[FIRING:1] Coupon19 42" in delivered  # the page still firing arrived
+    assert "[FIRING:1] Coupon19 42 (critical coinw-main)" in delivered  # the page still firing arrived
     assert [] == h.dispatcher.queued()
     assert 0 < h.value("watcher_notification_queue_overflows_total")
     dropped = h.value("watcher_notifications_dropped_total", receiver="pager", integration="slack")
