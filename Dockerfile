@@ -24,12 +24,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /src
 RUN python3 -m venv /opt/build
-# The context is an allowlist (.dockerignore): pyproject.toml, README.md, watcher/ and the files
-# the final stage ships.
+# The context is an allowlist (.dockerignore): pyproject.toml, requirements.lock, README.md,
+# watcher/ and the files the final stage ships.
 COPY . .
-# `pip wheel .` builds watcher's wheel in an isolated build env and fetches the wheels of its
-# dependencies, so the final stage installs offline from /wheels.
-RUN /opt/build/bin/pip wheel --wheel-dir /wheels .
+# The dependencies' wheels at exactly the versions CI tested (requirements.lock, hash-checked),
+# then watcher's own wheel built in an isolated build env without resolving anything again, so
+# the final stage installs offline from /wheels and can only get the locked versions.
+RUN /opt/build/bin/pip wheel --wheel-dir /wheels --require-hashes -r requirements.lock \
+ && /opt/build/bin/pip wheel --wheel-dir /wheels --no-deps .
 
 # ---- final: a venv holding the wheel, run as an unprivileged user ----------------------------
 FROM ${BASE_IMAGE}

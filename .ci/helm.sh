@@ -108,12 +108,24 @@ expect() {  # expect WHAT EXPECTED ACTUAL
     [[ $2 == "$3" ]] || die "$1: expected '$2', got '$3'"
 }
 log "behaviours"
-expect "default kinds" "ConfigMap ConfigMap Deployment Secret Service ServiceAccount" "$(kinds "$OUT/default.yaml")"
+expect "default kinds" \
+    "ConfigMap ConfigMap Deployment NetworkPolicy PodDisruptionBudget Secret Service ServiceAccount" \
+    "$(kinds "$OUT/default.yaml")"
 expect "monitoring kinds" \
-    "ConfigMap ConfigMap ConfigMap Deployment PrometheusRule Secret Service ServiceAccount ServiceMonitor" \
+    "ConfigMap ConfigMap ConfigMap Deployment NetworkPolicy PodDisruptionBudget PrometheusRule Secret Service ServiceAccount ServiceMonitor" \
     "$(kinds "$OUT/monitoring.yaml")"
 expect "existing claim and secret: nothing created for them" \
     "ConfigMap ConfigMap Deployment Service" "$(kinds "$OUT/existing-claim.yaml")"
+expect "NetworkPolicy: Prometheus pods of the monitoring namespace, on the watcher's port" \
+    "9746 monitoring prometheus" "$(field "$OUT/default.yaml" NetworkPolicy \
+    '(lambda r: f"""{r["ports"][0]["port"]} {r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]} {r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]}""")(d["spec"]["ingress"][0])')"
+expect "NetworkPolicy follows server.listen, extraFrom and egress" "8080 2 ['Ingress', 'Egress']" \
+    "$(field "$OUT/everything.yaml" NetworkPolicy \
+    'f"""{d["spec"]["ingress"][0]["ports"][0]["port"]} {len(d["spec"]["ingress"][0]["from"])} {d["spec"]["policyTypes"]}"""')"
+expect "PodDisruptionBudget default" "1 None" "$(field "$OUT/default.yaml" PodDisruptionBudget \
+    'f"""{d["spec"].get("maxUnavailable")} {d["spec"].get("minAvailable")}"""')"
+expect "PodDisruptionBudget minAvailable" "None 1" "$(field "$OUT/everything.yaml" PodDisruptionBudget \
+    'f"""{d["spec"].get("maxUnavailable")} {d["spec"].get("minAvailable")}"""')"
 expect "default strategy" RollingUpdate "$(field "$OUT/default.yaml" Deployment 'd["spec"]["strategy"]["type"]')"
 expect "ReadWriteOnce volume strategy" Recreate "$(field "$OUT/persistence.yaml" Deployment 'd["spec"]["strategy"]["type"]')"
 expect "ReadWriteMany volume strategy" RollingUpdate "$(field "$OUT/existing-claim.yaml" Deployment 'd["spec"]["strategy"]["type"]')"
@@ -146,6 +158,7 @@ must_fail() {  # must_fail WHAT PATTERN helm-args...: rendering fails with PATTE
 must_fail "storage outside the state volume" "must be inside persistence.mountPath" \
     --set config.storage.path=/data/state.db
 must_fail "a misspelt value" "additional properties 'replicas' not allowed" --set replicas=2
+must_fail "two replicas (no HA yet)" 'See "High availability" in helm/watcher/README.md' --set replicaCount=2
 must_fail "extra rule file clashing with a shipped one" "a shipped rule file has that name" \
     --set-json 'rules.extra={"watcher.yaml":{"groups":[]}}'
 must_fail "configFile that is not YAML" "configFile is not YAML" --set-string 'configFile=a: [b'

@@ -46,6 +46,12 @@ def rss(pid: int) -> tuple[float, float]:
     return fields["VmHWM"], fields["VmRSS"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ready(port: int) -> bool:
     """Whether /-/ready answers 200."""
     try:
@@ -56,8 +62,8 @@ def ready(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def daemon(config: str, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, float]]:
-    """Start ``watcher run`` on ``config``; yield (process, port, seconds to ready)."""
+def daemon(config: str, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], float, float]]:
+    """Start ``watcher run`` on ``config``; yield (process, seconds and CPU seconds to ready)."""
     port = free_port()
     path = folder / "watcher.yaml"
     path.write_text(config.replace("127.0.0.1:0", f"127.0.0.1:{port}"))
@@ -74,14 +80,14 @@ def daemon(config: str, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes],
                 msg = f"watcher exited with {proc.returncode} before ready"
                 raise RuntimeError(msg)
             time.sleep(0.01)
-        yield proc, port, time.perf_counter() - started
+        yield proc, time.perf_counter() - started, cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def bare(url: str, n: int) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of a child process doing the bare loop of ``n`` requests."""
+def bare(url: str, n: int) -> tuple[float, float, float]:
+    """(seconds, CPU seconds, peak RSS MB) of a child process doing the bare loop of ``n``."""
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_daemon", "--bare", str(n), url],
@@ -90,7 +96,8 @@ def bare(url: str, n: int) -> tuple[float, float]:
         text=True,
         check=True,
     )
-    return time.perf_counter() - started, float(out.stdout.split()[-1])
+    cpu, peak = out.stdout.split()[-2:]
+    return time.perf_counter() - started, float(cpu), float(peak)
 
 
 def coupon_source(url: str) -> str:
@@ -116,28 +123,34 @@ def run(
             config = storage + tradeboss_yaml(url, n, port=0)
             if c:
                 config += coupon_source(urls["simulator"])
-            readies, peaks, steadies, bare_s, bare_rss = [], [], [], [], []
+            readies, cpus, peaks, steadies = [], [], [], []
+            bare_s, bare_cpu, bare_rss = [], [], []
             for _ in range(repeats):
-                seconds, peak = bare(url, n)
+                seconds, cpu, peak = bare(url, n)
                 bare_s.append(seconds)
+                bare_cpu.append(cpu)
                 bare_rss.append(peak)
                 (folder / "state.db").unlink(missing_ok=True)
-                with daemon(config, folder) as (proc, _, to_ready):
+                with daemon(config, folder) as (proc, to_ready, cpu):
                     readies.append(to_ready)
+                    cpus.append(cpu)
                     time.sleep(steady_after)
                     peak, steady = rss(proc.pid)
                     peaks.append(peak)
                     steadies.append(steady)
             label = f"{n} accounts" + (f" + {c} coupons" if c else "")
             ready_s, base = Spread.of(readies), Spread.of(bare_s)
-            rows_ready.append([label, ready_s, base, f"{ready_s.mid / base.mid:.2f}x"])
+            cpu_s, base_cpu = Spread.of(cpus), Spread.of(bare_cpu)
+            rows_ready.append(
+                [label, ready_s, cpu_s, base, base_cpu, f"{cpu_s.mid / base_cpu.mid:.2f}x"]
+            )
             peak_s, base_rss = Spread.of(peaks), Spread.of(bare_rss)
             rows_rss.append(
                 [label, peak_s, Spread.of(steadies), base_rss, f"{peak_s.mid / base_rss.mid:.2f}x"]
             )
         out = table(
             "Start to ready (s, min/median/max)",
-            ["config", "watcher s", "bare loop s", "ratio"],
+            ["config", "watcher s", "watcher CPU s", "bare loop s", "bare CPU s", "CPU ratio"],
             rows_ready,
         ) + table(
             "Resident memory (MB, min/median/max)",
@@ -180,7 +193,8 @@ def bare_child(n: int, url: str) -> None:
     from bench.bench_poll import bare_poll  # noqa: PLC0415
 
     asyncio.run(bare_poll(url, n))
-    print(rss(os.getpid())[0])
+    times = os.times()
+    print(times.user + times.system, rss(os.getpid())[0])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,15 +11,17 @@ Run: ``python -m bench.bench_metrics [--small]``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import random
 import sys
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest
 
-from bench.common import Spread, ratio, table, timed
+from bench.common import Spread, ratio, table, timed_both
 from watcher.exposition import Format, StoreExposition
 from watcher.series import Series
 from watcher.store import SeriesStore, StoreCollector
@@ -77,28 +79,98 @@ def run(sizes: list[int], repeats: int) -> str:
         def baseline(reg: CollectorRegistry = registry) -> bytes:
             return gzip.compress(generate_latest(reg), 6)  # type: ignore[no-untyped-call]
 
-        base = timed(baseline, repeats)
-        cases: list[tuple[str, Spread]] = []
-        colds = []
+        base_wall, base_cpu = timed_both(baseline, repeats)
+        cases: list[tuple[str, list[tuple[Spread, Spread]]]] = [
+            ("cold", []),
+            ("unchanged", []),
+            ("1% changed", []),
+        ]
+        expo = StoreExposition(store, self_registry, registry)
         for _ in range(repeats):
             expo = StoreExposition(store, self_registry, registry)
-            colds.append(timed(partial(expo.render, fmt, gzip=True), 1).mid)
-        cases.append(("cold", Spread.of(colds)))
-        cases.append(("unchanged", timed(partial(expo.render, fmt, gzip=True), repeats)))
-        samples = []
+            cases[0][1].append(timed_both(partial(expo.render, fmt, gzip=True), 1))
+        cases[1][1].append(timed_both(partial(expo.render, fmt, gzip=True), repeats))
         for _ in range(repeats):
             repoll(store, 0.01, rng)
-            samples.append(timed(partial(expo.render, fmt, gzip=True), 1).mid)
-        cases.append(("1% changed", Spread.of(samples)))
+            cases[2][1].append(timed_both(partial(expo.render, fmt, gzip=True), 1))
         body = expo.render(fmt, gzip=False)
         assert gzip.decompress(expo.render(fmt, gzip=True)) == body
         assert generate_latest(registry) == body  # type: ignore[no-untyped-call]
-        for case, spread in cases:
-            rows.append([n, case, spread.scaled(1e3), base.scaled(1e3), ratio(spread, base)])
+        for case, samples in cases:
+            wall, cpu = samples[0]
+            if len(samples) > 1:  # one sample per repeat
+                wall = Spread.of([w.mid for w, _ in samples])
+                cpu = Spread.of([c.mid for _, c in samples])
+            rows.append(
+                [
+                    n,
+                    case,
+                    wall.scaled(1e3),
+                    cpu.scaled(1e3),
+                    base_wall.scaled(1e3),
+                    base_cpu.scaled(1e3),
+                    ratio(cpu, base_cpu),
+                ]
+            )
     return table(
         "/metrics, OpenMetrics + gzip (ms, min/median/max)",
-        ["series", "case", "watcher ms", "prometheus-client ms", "ratio"],
+        [
+            "series",
+            "case",
+            "watcher wall ms",
+            "watcher CPU ms",
+            "prometheus-client wall ms",
+            "prometheus-client CPU ms",
+            "CPU ratio",
+        ],
         rows,
+    )
+
+
+async def _lag_during(work: Callable[[], Awaitable[object]]) -> float:
+    """The longest the event loop went without running a 1 ms ticker while ``work`` ran."""
+    loop = asyncio.get_running_loop()
+    done = False
+    worst = 0.0
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = loop.time()
+        while not done:
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            worst = max(worst, now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    await work()
+    done = True
+    await task
+    return worst
+
+
+def loop_lag(n: int, repeats: int) -> str:
+    """How long a scrape keeps the event loop (and so every poll) from running."""
+    rng = random.Random(11)
+    fmt, _ = Format.negotiate(ACCEPT)
+    store, registry = build(n, rng)
+    expo = StoreExposition(store, CollectorRegistry(), registry)
+
+    async def ours() -> object:
+        repoll(store, 0.01, rng)
+        return await expo.render_async(fmt, gzip=True)
+
+    async def main_before() -> object:  # main's handler: everything on the loop
+        return gzip.compress(generate_latest(registry), 6)  # type: ignore[no-untyped-call]
+
+    asyncio.run(_lag_during(ours))  # the cold render
+    lag = Spread.of([asyncio.run(_lag_during(ours)) for _ in range(repeats)]).scaled(1e3)
+    base = Spread.of([asyncio.run(_lag_during(main_before)) for _ in range(repeats)]).scaled(1e3)
+    return table(
+        f"Event-loop stall during one scrape at {n} series, 1% of groups changed (ms)",
+        ["longest stall, watcher", "longest stall, prometheus-client on the loop", "ratio"],
+        [[lag, base, ratio(lag, base)]],
     )
 
 
@@ -107,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="1k series, one repeat (CI)")
     args = parser.parse_args(argv)
-    print(run([1_000] if args.small else [10_000, 100_000], 1 if args.small else 3))
+    repeats = 1 if args.small else 3
+    print(run([1_000] if args.small else [10_000, 100_000], repeats))
+    print(loop_lag(5_000 if args.small else 100_000, repeats))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,6 +52,20 @@ def timed(fn: Callable[[], object], repeats: int = REPEATS) -> Spread:
     return Spread.of(out)
 
 
+def timed_both(fn: Callable[[], object], repeats: int = REPEATS) -> tuple[Spread, Spread]:
+    """(wall seconds, CPU seconds of this process) per call of ``fn``, ``repeats`` times.
+
+    On a shared machine the wall time includes waiting for a core; the CPU time does not.
+    """
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return Spread.of(wall), Spread.of(cpu)
+
+
 def ratio(figure: Spread, baseline: Spread) -> str:
     """Median figure / median baseline."""
     return f"{figure.mid / baseline.mid:.2f}x" if baseline.mid else "n/a"
@@ -60,7 +75,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     """A plain-text table (Markdown pipe syntax, so it pastes into RESULTS.md)."""
     cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [f"## {title}", ""]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [f"## {title}", "", f"load average {load} on {os.cpu_count()} CPUs", ""]
     for n, row in enumerate(cells):
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if n == 0:

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if small else REPEATS
     print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats))
     print(bench_metrics.run([1_000] if small else [10_000, 100_000], repeats))
+    print(bench_metrics.loop_lag(5_000 if small else 100_000, repeats))
     print(bench_rules.run([1_000] if small else [10_000, 100_000], repeats))
     cases = bench_daemon.SMALL if small else bench_daemon.FULL
     print(bench_daemon.run(cases, repeats, steady_after=0.5 if small else 3.0))

@@ -49,7 +49,9 @@ def require_browser() -> None:
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
+def chromium(
+    width: int = 1280, height: int = 900, *, javascript: bool = True
+) -> Iterator[WebDriver]:
     """A fresh headless Chromium with its own profile folder, quit afterwards."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -59,6 +61,8 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
+    if not javascript:
+        options.add_argument("--blink-settings=scriptEnabled=false")
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
         yield driver

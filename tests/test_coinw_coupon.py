@@ -9,8 +9,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
 
+from tests.aiohttp_mock import aioresponses
 from watcher.clock import FakeClock
 from watcher.config.model import CoinwCouponConfig, Secret
 from watcher.ratelimit import LimiterRegistry

@@ -340,3 +340,29 @@ def test_group_wait_zero_is_allowed(write: Writer) -> None:
     )
     assert cfg.route is not None
     assert 0.0 == cfg.route.group_wait
+
+
+def test_delivery_timeouts_and_queue_capacity(write: Writer) -> None:
+    """Slack and webhook take Alertmanager's timeout (default 0s: none), alertmanager_configs
+    Prometheus's (default 10s); the outbox capacity defaults to 10000 and must be positive."""
+    text = (
+        "storage: {path: s.db, notification_queue_capacity: 50}\n"
+        "route: {receiver: r}\n"
+        "receivers:\n"
+        "  - name: r\n"
+        "    slack_configs: [{api_url: 'http://s/x', timeout: 5s}, {api_url: 'http://s/y'}]\n"
+        "    webhook_configs: [{url: 'http://h/x', timeout: 0s}]\n"
+        "    alertmanager_configs: [{url: 'http://am:9093'}]\n"
+    )
+    cfg = load_config(write("w.yaml", text))
+    [r] = cfg.receivers
+    assert (5.0, 0.0) == tuple(s.timeout for s in r.slack_configs)
+    assert 0.0 == r.webhook_configs[0].timeout
+    assert 10.0 == r.alertmanager_configs[0].timeout
+    assert 50 == cfg.storage.notification_queue_capacity
+    default = load_config(write("d.yaml", "route: {receiver: r}\nreceivers: [{name: r}]\n"))
+    assert 10_000 == default.storage.notification_queue_capacity
+    path = write("bad.yaml", "storage: {notification_queue_capacity: 0}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert any("storage.notification_queue_capacity" in p for p in info.value.problems)

@@ -8,13 +8,17 @@ duplicate after the restart; the coupon is fixed → exactly one resolved messag
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 
 import pytest
+from aiohttp import web
 
 from tests.conftest import Writer
 from tests.e2e import Daemon, Simulator, Sink, free_port, until
+from tests.reliability import record
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
@@ -109,3 +113,62 @@ async def test_one_page_through_500s_and_sigkill_then_one_resolved(
     assert 2 == len(messages)
     assert "RESOLVED" in messages[1]["attachments"][0]["title"]
     assert 0 == await daemon.terminate()
+
+
+class SlowSink(Sink):
+    """A Slack stand-in that takes ``delay`` seconds to answer (arrivals logged at once)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.arrived = asyncio.Event()
+
+    async def hook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.posts.append((time.monotonic(), 200, body))
+        self.arrived.set()
+        await asyncio.sleep(self.delay)
+        return web.Response(text="ok")
+
+
+async def test_sigterm_during_a_3s_answer_sends_one_copy(write: Writer) -> None:
+    """SIGTERM while Slack takes 3 s to answer: the daemon waits for the answer, exits 0, and
+    neither it nor its successor sends the page again (the issue saw two copies)."""
+    sim, sink = Simulator(), SlowSink(3.0)
+    await sim.start()
+    await sink.start()
+    sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
+    write("rules/coupon.yaml", RULES)
+    port = free_port()
+    path = write(
+        "watcher.yaml",
+        f"""\
+server: {{listen: "127.0.0.1:{port}"}}
+storage: {{path: {write.root}/state.db}}
+sources:
+  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
+     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
+rule_files: [rules/*.yaml]
+route: {{receiver: slack, group_by: [alertname], group_wait: 1s, group_interval: 3s}}
+receivers:
+  - name: slack
+    slack_configs: [{{api_url: "{sink.url}"}}]
+""",
+    )
+    daemon = Daemon(path, port)
+    try:
+        await daemon.start()
+        await asyncio.wait_for(sink.arrived.wait(), 30)
+        assert 0 == await daemon.terminate()
+        assert 1 == len(sink.posts)
+        with closing(sqlite3.connect(write.root / "state.db")) as db:
+            assert (0,) == db.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()
+        await daemon.start()  # polls and evaluates again: the notification log says "sent"
+        await daemon.wait_for(lambda m: m.get('watcher_source_up{source="sim"}') == 1.0)
+        assert 0 == await daemon.terminate()
+        assert 1 == len(sink.posts)
+    finally:
+        await daemon.kill()
+        await sink.runner.cleanup()
+        await sim.stop()
+    record("delivery", "SIGTERM during a 3 s answer (real daemon)", {"posts": len(sink.posts)})

@@ -9,7 +9,11 @@ is a row of the fault table (tests/reliability.py).
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import os
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -562,3 +566,57 @@ async def test_many_invalid_rows_are_counted_not_logged_one_by_one(
         assert await h.poll()
     assert 1000 == h.errors("invalid_row")
     assert 11 == len([e for e in logs if e["event"].startswith("source.invalid_row")])
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_memory_and_open_files_stay_flat(
+    server: FaultServer, session: aiohttp.ClientSession
+) -> None:
+    """300 polls cycling through faults and good answers leak no sockets and no memory."""
+    h = Harness(KINDS[0], session, server)
+    good = json_reply(KINDS[0].good)
+    cycle = [
+        json_reply({"code": 500}, status=500),
+        reset_mid_body({**KINDS[0].good, "padding": "p" * 1000}, sent=300),
+        json_reply(b'{"code": 0, "data": [1,,]}'),
+        json_reply({**KINDS[0].good, "padding": "p" * LIMIT}),
+        _html(502),
+        good,
+    ]
+
+    async def polls(n: int) -> None:
+        for i in range(n):
+            server.default = cycle[i % len(cycle)]
+            await h.poll()
+        server.default = good
+        assert await h.poll()
+        await asyncio.sleep(0.05)  # let closed transports finish closing
+
+    with structlog.testing.capture_logs():
+        await polls(60)  # warm up: pools, caches, lazily created label children
+    files = _open_files()
+    tracemalloc.start()
+    try:
+        gc.collect()  # failed polls leave exception/traceback cycles for the collector
+        before = tracemalloc.take_snapshot()
+        with structlog.testing.capture_logs():
+            await polls(300)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    # What the daemon keeps: allocations by watcher and the HTTP client, not the test's own
+    # records (the fault server's request list, captured log output).
+    mine = [tracemalloc.Filter(True, f"*/{lib}/*") for lib in ("watcher", "aiohttp", "asyncio")]
+    diffs = after.filter_traces(mine).compare_to(before.filter_traces(mine), "lineno")
+    grown = sum(s.size_diff for s in diffs)
+    assert _open_files() <= files + 2
+    assert grown < 512 * 1024, f"{grown} bytes more after 300 polls"
+    record(
+        "upstream",
+        "300 polls cycling 500, reset, malformed, over the cap, HTML, good",
+        {"open_files_delta": _open_files() - files, "python_heap_delta_bytes": grown},
+    )

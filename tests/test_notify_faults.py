@@ -406,7 +406,9 @@ async def test_receiver_down_for_an_hour_loses_no_page_and_the_outbox_stays_boun
     assert max(sizes) <= 5
     delivered = [body["attachments"][0]["title"] for _, body in slack.accepted]
     assert len(delivered) == len(set(delivered))  # nothing twice
-    assert "[FIRING:1] Coupon19 42 (critical coinw-main)" in delivered  # the page still firing arrived
+    assert (
+        "[FIRING:1] Coupon19 42 (critical coinw-main)" in delivered
+    )  # the page still firing arrived
     assert [] == h.dispatcher.queued()
     assert 0 < h.value("watcher_notification_queue_overflows_total")
     dropped = h.value("watcher_notifications_dropped_total", receiver="pager", integration="slack")
@@ -525,3 +527,64 @@ def test_a_full_outbox_drops_the_oldest_resolved_rows_never_a_firing_one(
     dropped, excess = outbox.evict_over(3)
     assert (["r3"], 1) == ([r.key for r in dropped], excess)
     assert ["f1", "f2", "f3", "f4"] == [r.key for r in outbox.all()]
+
+
+async def test_a_hanging_webhook_beside_slack_in_one_receiver_does_not_delay_it(
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    slack: Receiver,
+    hook: Receiver,
+) -> None:
+    """One receiver with a Slack and a webhook integration, one group: the webhook hangs, the
+    Slack message of the same flush still leaves at group_wait and so does the next group's."""
+    hook.default = "hang"
+    receiver = ReceiverConfig(
+        name="pager",
+        slack_configs=(SlackConfig(api_url=Secret(slack.url)),),
+        webhook_configs=(WebhookConfig(url=Secret(hook.url)),),
+    )
+    h = Harness(make_config([receiver], timings("pager")), tmp_path / "s.db", session, clock)
+    task = start(h)
+    h.alerts = [page("CouponGone")]
+    await h.run_for(30)
+    h.alerts.append(page("CouponLow", starts=T0 + 30))
+    await h.run_for(30)
+    await stop(task)
+    assert [10.0, 40.0] == slack.times()
+    assert 2 == len(slack.accepted)
+    record("delivery", "webhook hangs beside slack in one receiver", outcome(h, slack=slack))
+
+
+async def test_a_receiver_added_by_reload_gets_a_worker_while_running(
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    slack: Receiver,
+    hook: Receiver,
+) -> None:
+    """Reloading a config with a new receiver starts its worker; a removed one's queue goes."""
+    only_hook = make_config(
+        [ReceiverConfig(name="pager", webhook_configs=(WebhookConfig(url=Secret(hook.url)),))],
+        timings("pager"),
+    )
+    hook.default = "500"
+    h = Harness(only_hook, tmp_path / "s.db", session, clock)
+    task = start(h)
+    h.alerts = [page("CouponGone")]
+    await h.run_for(20)
+    assert 1 == len(h.dispatcher.queued())  # the webhook keeps failing
+    with_slack = make_config(
+        [ReceiverConfig(name="pager", slack_configs=(SlackConfig(api_url=Secret(slack.url)),))],
+        timings("pager"),
+    )
+    h.dispatcher.reload(with_slack)  # at T0+20
+    h.alerts.append(page("CouponLow", starts=clock.time()))
+    await h.run_for(30)
+    await stop(task)
+    # The new integration is told about the group already firing at once, as Alertmanager
+    # does (its notification log has no entry), and about the new group after group_wait.
+    assert [(T0 + 20, "[FIRING:1] CouponGone 42"), (T0 + 30, "[FIRING:1] CouponLow 42")] == [
+        (at, body["attachments"][0]["title"]) for at, body in slack.accepted
+    ]
+    assert [] == h.dispatcher.queued()

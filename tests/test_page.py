@@ -41,6 +41,7 @@ async def daemon(write: Writer) -> AsyncIterator[tuple[Daemon, SimState, FakeClo
     state = SimState(coupons=default_coupons(int(clock.time() * 1000)))
     state.coupons[800000001]["remark"] = HOSTILE
     state.coupons[800000006]["type"] = 1  # unused, but past its end time
+    state.invitee_rows = 900  # more invitees than the page lists
     runner = web.AppRunner(create_app(state), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -55,6 +56,8 @@ sources:
      secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 1m}}
   - {{name: broken, type: coinw_mega_coupon, base_url: "{url}", api_key: "{HOSTILE}",
      secret_key: nope-secret, statuses: [unused], interval: 1m}}
+  - {{name: affiliate, type: coinw_invitee_volume, base_url: "{url}", api_key: {DEMO_API_KEY},
+     secret_key: {DEMO_SECRET_KEY}, interval: 1m, top_invitees: 12}}
   - name: wallet
     type: tradeboss_balance
     base_url: "{url}"
@@ -109,12 +112,20 @@ async def test_model_reads_coupons_balances_sources_and_alerts(
     assert 1000.0 == low.low.value
     assert ok.low is None
 
-    assert ["broken", "coupons", "wallet"] == [s.name for s in page.sources]
+    assert ["broken", "affiliate", "coupons", "wallet"] == [s.name for s in page.sources]
     assert ("down", "auth") == (page.sources[0].state, page.sources[0].error_reason)
     assert [("auth", 1)] == list(page.sources[0].errors)
     last = d.runners["coupons"].last_poll_at
     assert last is not None
-    assert last + 60 == page.sources[1].next_poll
+    assert last + 60 == page.sources[2].next_poll
+
+    (affiliate,) = page.affiliates
+    snapshot = d.snapshot()
+    (total,) = snapshot.select("coinw_affiliate_trading_volume")
+    assert total.value == affiliate.total
+    volumes = [v for _, v in affiliate.top]
+    assert 10 == len(volumes)  # of the 12 the source keeps
+    assert sorted(volumes, reverse=True) == volumes
 
     assert {"pending"} == {a.state for a in page.alerts}  # every shipped rule has a `for`
     expiring = next(a for a in page.alerts if ("coupon_id", "800000001") in a.labels)
@@ -136,6 +147,8 @@ async def test_model_reads_coupons_balances_sources_and_alerts(
     assert "42.11 HKD" == balance.value
     assert clock.time() == balance.since  # firing since, not pending since
     assert (42.1098, 42.1098) == page.balances[0].history
+    assert 2 == len(page.affiliates[0].history)
+    assert 2 == len(page.affiliates[0].history_active)
 
 
 async def test_page_escapes_every_upstream_string_and_shows_no_secret(
@@ -274,3 +287,64 @@ async def test_tables_are_bounded_soonest_expiries_kept(
     assert [str(i) for i in range(200)] == [r.coupon_id for r in bulk.rows]
     assert "250 coupons" in render_page(page)
     assert "50 more, later expiries" in render_page(page)
+
+
+async def test_page_headers_forbid_any_other_script(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """GET / sends a CSP naming its own inline script and style by hash; parts are JSON."""
+    import base64
+    import hashlib
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from watcher.page import add_page_routes
+    from watcher.page.assets import CSS, SCRIPT
+
+    d, state, _ = daemon
+    await poll(d, state)
+    app = web.Application()
+    add_page_routes(app, d)
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/")
+        csp = resp.headers["Content-Security-Policy"]
+        text = await resp.text()
+        parts = await (await client.get("/page/parts")).json()
+    for inline in (SCRIPT, CSS):
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+        assert inline in text
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "no-store" == resp.headers["Cache-Control"]
+    assert {"header", "alerts", "coupons", "balances", "sources"} == set(parts["parts"])
+    assert parts["parts"]["coupons"] in text  # the script swaps in what the page was built from
+
+
+def test_read_only_silences_show_no_form_and_no_expire_button() -> None:
+    """With server.api.silences read-only the page offers no write, and says why."""
+    from watcher.page.alerts import AlertRow
+    from watcher.page.model import Header, SilenceRow
+
+    alert = AlertRow("A", "firing", "critical", "s", "", "1", 0.0, 0.0, (("a", "b"),), "f", (), ())
+    silence = SilenceRow("id1", 'a="b"', 0, 1000, "me", "c")
+    page = Page(
+        Header("0", 100.0, 0.0, True, True, 0.0), (alert,), 0, 1, (silence,), None, (), (), (), ()
+    )
+    assert "<form" in render_page(page)
+    assert 'class="expire"' in render_page(page)
+    text = render_page(replace(page, silences_api="read-only"))
+    assert "<form" not in text
+    assert 'class="expire"' not in text
+    assert "Silences are read-only here" in text
+
+
+def test_sparkline_draws_low_to_high_and_escapes_its_title() -> None:
+    """Rising values climb left to right; a constant sits midway; one value draws nothing."""
+    from watcher.page.markup import sparkline
+
+    assert 'points="0.0,22.0 50.0,12.0 100.0,2.0"' in sparkline([1.0, 2.0, 3.0], "t")
+    assert 'points="0.0,12.0 100.0,12.0"' in sparkline([5.0, 5.0], "t")
+    assert "" == sparkline([5.0], "t")
+    assert "<title>&lt;b&gt;</title>" in sparkline([1.0, 2.0], "<b>")

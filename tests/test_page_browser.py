@@ -148,6 +148,14 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
         firing.find_element("css selector", "details.silence summary").click()
         form = firing.find_element("css selector", "form.silence-form")
         form.find_element("name", "createdBy").send_keys("browser-test")
+        # A refresh while the form is open leaves it alone: the typed text stays.
+        seen = driver.execute_script("return document.body.dataset.updated || ''")
+        wait_until(
+            driver,
+            "a refresh",
+            lambda d: d.execute_script("return document.body.dataset.updated || ''") != seen,
+        )
+        assert "browser-test" == form.find_element("name", "createdBy").get_attribute("value")
         form.find_element("name", "comment").send_keys("topping up")
         form.find_element("css selector", "button[type=submit]").click()
         silence = wait_until(
@@ -169,7 +177,11 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
             lambda d: "No silence in force." in d.find_element("id", "alerts").text,
         )
 
-        # Upstream changes; the page follows without a reload.
+        # Upstream changes; the page follows without a reload, also the part whose silence
+        # form was opened and closed again (its summary keeps the focus).
+        summary = driver.find_element("css selector", "#alerts details.silence summary")
+        summary.click()
+        summary.click()
         driver.execute_script("window.notReloaded = true")
         post_json(
             sim_url + "/_sim/balances",
@@ -190,6 +202,11 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
                 and row_with(d, "coupons", "800000099") is not None
             ),
         )
+        wait_until(
+            driver,
+            "the resolved alert gone",
+            lambda d: "AccountBalanceLow" not in d.find_element("id", "alerts").text,
+        )
         assert driver.execute_script("return window.notReloaded === true")
 
         screenshot(driver, 1280, str(shots / "desktop.png"))
@@ -198,6 +215,16 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     for name in ("desktop.png", "phone.png"):
         assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    with chromium(javascript=False) as driver:  # the page is whole without its script
+        driver.get(base + "/")
+        assert row_with(driver, "balances", "5,000.25 HKD") is not None
+        coupon = row_with(driver, "coupons", "800000001")
+        assert coupon is not None
+        assert REMARK == coupon.find_element("css selector", ".remark").text
+        driver.find_element("css selector", "#alerts details.silence summary").click()
+        hint = driver.find_element("css selector", "#alerts details.silence[open] noscript p")
+        assert hint.text.startswith("Without JavaScript: amtool silence add")
 
 
 async def test_page_in_chromium_shows_everything_and_follows_upstream(

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from tests.simserver import serve
 from watcher.simulator import SimState
@@ -24,7 +25,7 @@ async def sim() -> AsyncIterator[Sim]:
         yield session, url, state
 
 
-async def call(sim: Sim, body: Any = None, **headers: str) -> tuple[int, dict[str, str], Any]:
+async def call(sim: Sim, body: Any = None, **headers: str) -> tuple[int, CIMultiDict[str], Any]:
     session, url, _ = sim
     sent = {"trace": "t-1", "companyId": "1", "timestamp": str(int(time.time() * 1000))}
     sent.update(headers)
@@ -32,7 +33,8 @@ async def call(sim: Sim, body: Any = None, **headers: str) -> tuple[int, dict[st
     async with session.post(
         f"{url}{TRADEBOSS_PATH}", json=HKD if body is None else body, headers=sent
     ) as resp:
-        return resp.status, dict(resp.headers), await resp.json(content_type=None)
+        # Header names are case-insensitive (aiohttp 3.14 spells known ones its own way).
+        return resp.status, CIMultiDict(resp.headers), await resp.json(content_type=None)
 
 
 async def test_default_low_hkd_balance(sim: Sim) -> None:

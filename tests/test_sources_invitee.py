@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
 
+from tests.aiohttp_mock import aioresponses
 from tests.simserver import serve
 from watcher.clock import FakeClock, SystemClock
 from watcher.config.model import CoinwInviteeConfig, Secret

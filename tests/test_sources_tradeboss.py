@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aioresponses import CallbackResult, aioresponses
 from prometheus_client import CollectorRegistry
 
+from tests.aiohttp_mock import CallbackResult, aioresponses
 from tests.simserver import serve
 from watcher.clock import FakeClock
 from watcher.config.model import Secret, TradebossAccount, TradebossConfig

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from watcher import yamlstream
+
 Path = tuple[str | int, ...]
 
 
@@ -162,6 +164,27 @@ def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> str:
 
 def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
     """Parse ``text`` once; return the document, or None and the one-line syntax error."""
+    loader = _FastLoader(text)
+    try:
+        data, duplicates = yamlstream.build(loader, _MAX_DEPTH, _MAX_NODES)
+    except yamlstream.Unusual:
+        return _load_composed(text, file)
+    except yamlstream.Refused as exc:
+        return None, [f"{file}:1: invalid YAML: {exc}"]
+    except yaml.YAMLError as exc:
+        return None, [_syntax_error(text, file, exc)]
+    finally:
+        loader.dispose()
+    problems: list[str] = []
+    if duplicates:  # composing again is safe: the text nests at most _MAX_DEPTH deep
+        node = _compose(text)
+        if node is not None:
+            _record(node, (), {}, problems, file)
+    return Located(data, file, text), problems
+
+
+def _load_composed(text: str, file: str) -> tuple[Located | None, list[str]]:
+    """``load_located`` through a node tree: all of YAML (merge keys, tags, complex keys)."""
     problems: list[str] = []
     too_deep, aliases = _shape(text)
     if too_deep:

@@ -120,6 +120,7 @@ class Dispatcher:
         self._groups: dict[tuple[tuple[int, ...], str], _Group] = {}
         self._forwarder = Forwarder()
         self._flush_wake = asyncio.Event()
+        self._metrics.loop_crashes.labels(loop="flush")
         self._last_gc = 0.0
         self.started_at = clock.time()
         self.reload(config)
@@ -377,11 +378,7 @@ class Dispatcher:
                 continue
             silenced = tuple(self._silences.silenced_by(a.labels, now))
             inhibited = tuple(self._inhibitor.inhibited_by(a.labels, firing))
-            receivers = (
-                ()
-                if self._root is None
-                else tuple(dict.fromkeys(r.config.receiver for r in self._root.match(a.labels)))
-            )
+            receivers = tuple(r.name for r in self._receivers_of(a))
             out.append(
                 AlertStatus(
                     a,

@@ -80,9 +80,10 @@ SCRIPT = """
   "use strict";
   var body = document.body, every = (Number(body.dataset.refresh) || 5) * 1000;
   var last = {}, timer = null, inflight = false;
-  function busy(el) {
+  function busy(el) {  // typing into a field or an open silence form: leave the part alone
     var a = document.activeElement;
-    return (a && a !== body && el.contains(a)) || el.querySelector("details[open]") !== null;
+    var typing = a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName);
+    return typing || el.querySelector("details[open]") !== null;
   }
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }
   function refresh() {

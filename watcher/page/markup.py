@@ -43,11 +43,12 @@ def sparkline(values: Sequence[float], label: str) -> str:
     if len(values) < 2:
         return ""
     lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
     step = 100 / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{22 - (v - lo) / span * 20:.1f}" for i, v in enumerate(values)
-    )
+
+    def y(v: float) -> float:  # 2 (highest) .. 22 (lowest); a constant series sits midway
+        return 12.0 if hi == lo else 22 - (v - lo) / (hi - lo) * 20
+
+    points = " ".join(f"{i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
     return (
         f'<svg class="spark" viewBox="0 0 100 24" preserveAspectRatio="none" role="img">'
         f"<title>{esc(label)}</title>"

@@ -100,7 +100,9 @@ class AffiliateRow:
     last_day: float | None
     active: float | None
     top: tuple[tuple[str, float], ...]
-    history: tuple[float, ...]
+    history: tuple[float, ...]  # recent window totals
+    history_last_day: tuple[float, ...] = ()
+    history_active: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ class Page:
     affiliates: tuple[AffiliateRow, ...]
     sources: tuple[SourceRow, ...]
     more_balances: int = 0  # balances beyond MAX_ROWS, not shown
+    #: ``server.api.silences``: the forms and Expire buttons only when it is "read-write"
+    silences_api: str = "read-write"
 
 
 def build_page(daemon: Daemon, ring: SampleRing) -> Page:
@@ -158,6 +162,7 @@ def build_page(daemon: Daemon, ring: SampleRing) -> Page:
         affiliates=_affiliates(snapshot, ring),
         sources=_sources(daemon, snapshot),
         more_balances=max(0, len(balances) - MAX_ROWS),
+        silences_api=daemon.config.server.api.silences,
     )
 
 
@@ -292,15 +297,21 @@ def _affiliates(snapshot: Snapshot, ring: SampleRing) -> tuple[AffiliateRow, ...
     out = []
     for source in sorted(by_source.keys() | top.keys()):
         got = by_source.get(source, {})
-        total = got.get("coinw_affiliate_trading_volume")
+
+        def history(name: str, got: Mapping[str, Series] = got) -> tuple[float, ...]:
+            s = got.get(name)
+            return () if s is None else ring.values(name, s.labels)
+
         out.append(
             AffiliateRow(
                 source,
-                None if total is None else total.value,
+                _value(got, "coinw_affiliate_trading_volume"),
                 _value(got, "coinw_affiliate_trading_volume_last_day"),
                 _value(got, "coinw_affiliate_active_invitees"),
                 tuple(sorted(top.get(source, []), key=lambda t: -t[1])[:TOP_INVITEES]),
-                () if total is None else ring.values(total.name, total.labels),
+                history("coinw_affiliate_trading_volume"),
+                history("coinw_affiliate_trading_volume_last_day"),
+                history("coinw_affiliate_active_invitees"),
             )
         )
     return tuple(out)

@@ -93,25 +93,31 @@ def render_alerts(page: Page) -> str:
     ]
     if not page.alerts:
         out.append('<p class="empty">No alert is firing or pending.</p>')
-    out.extend(_alert(a, now) for a in firing)
+    writable = page.silences_api == "read-write"
+    out.extend(_alert(a, now, writable) for a in firing)
     if pending:
         out.append(
             '<p class="note">Pending alerts wait for their rule\'s <code>for</code> before they '
             "fire; until then they are not sent to notification and not in "
             "<code>/api/v2/alerts</code>.</p>"
         )
-    out.extend(_alert(a, now) for a in pending)
+    out.extend(_alert(a, now, writable) for a in pending)
     hidden = page.firing_count + page.pending_count - len(page.alerts)
     if hidden:
         out.append(
             f'<p class="note">{hidden} more, least severe: see <a href="api/v2/alerts">'
             "/api/v2/alerts</a> (firing ones).</p>"
         )
-    out.append(_silences(page.silences, now))
+    if not writable:
+        out.append(
+            f'<p class="note">Silences are {esc(page.silences_api)} here '
+            "(<code>server.api.silences</code>): no silence can be added or expired.</p>"
+        )
+    out.append(_silences(page.silences, now, writable))
     return "".join(out)
 
 
-def _alert(a: AlertRow, now: float) -> str:
+def _alert(a: AlertRow, now: float, writable: bool) -> str:
     sev = a.severity or "none"
     if a.state == "firing":
         since = f"firing since {when(a.since, now)}"
@@ -138,7 +144,9 @@ def _alert(a: AlertRow, now: float) -> str:
         f" {''.join(flags)}</div>"
         f'<p class="summary">{summary}</p>'
         + (f'<p class="description">{esc(a.description)}</p>' if a.description else "")
-        + f'<p class="meta">{since}</p><p class="labels">{labels}</p>{_silence_form(a)}</article>'
+        + f'<p class="meta">{since}</p><p class="labels">{labels}</p>'
+        + (_silence_form(a) if writable else "")
+        + "</article>"
     )
 
 
@@ -170,7 +178,7 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _silences(silences: tuple[SilenceRow, ...], now: float) -> str:
+def _silences(silences: tuple[SilenceRow, ...], now: float, writable: bool) -> str:
     if not silences:
         return '<h3>Silences</h3><p class="empty">No silence in force.</p>'
     rows = [
@@ -181,8 +189,12 @@ def _silences(silences: tuple[SilenceRow, ...], now: float) -> str:
                 when_both(s.ends_at, now),
                 esc(s.created_by),
                 esc(s.comment),
-                f'<button type="button" class="expire" data-silence="{esc(s.id)}">Expire</button>'
-                f"<noscript><code>amtool silence expire {esc(s.id)}</code></noscript>",
+                (
+                    f'<button type="button" class="expire" data-silence="{esc(s.id)}">Expire</button>'
+                    f"<noscript><code>amtool silence expire {esc(s.id)}</code></noscript>"
+                    if writable
+                    else ""
+                ),
             ],
         )
         for s in silences

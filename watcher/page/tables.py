@@ -102,8 +102,10 @@ def _affiliate(a: AffiliateRow) -> str:
         f'<div class="affiliate"><h3>{esc(a.source)} <small>affiliate volume</small></h3>'
         f'<dl class="stats"><div><dt>window total</dt><dd>{num(a.total)} '
         f"{sparkline(a.history, 'recent window totals')}</dd></div>"
-        f"<div><dt>last day</dt><dd>{num(a.last_day)}</dd></div>"
-        f"<div><dt>active invitees</dt><dd>{num(a.active)}</dd></div></dl>"
+        f"<div><dt>last day</dt><dd>{num(a.last_day)} "
+        f"{sparkline(a.history_last_day, 'recent last-day volumes')}</dd></div>"
+        f"<div><dt>active invitees</dt><dd>{num(a.active)} "
+        f"{sparkline(a.history_active, 'recent active invitee counts')}</dd></div></dl>"
         + (f'<h4>Top invitees</h4><ol class="top">{top}</ol>' if top else "")
         + "</div>"
     )

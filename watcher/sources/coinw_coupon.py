@@ -68,6 +68,12 @@ class CouponSource:
         self._limiter: Limiter = limiters.get(
             config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
         )
+        # Query, URL and request name of each status, built once.
+        self._requests: dict[str, tuple[str, str, str]] = {}
+        for status in config.statuses:
+            query = build_query({"type": STATUS_TYPE[status]})
+            url = f"{config.base_url}{PATH}?{query}"
+            self._requests[status] = (query, url, f"GET {PATH}?{query}")
         #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
         self.remarks: dict[str, dict[str, str]] = {}
 
@@ -111,14 +117,13 @@ class CouponSource:
         log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
     async def _fetch(self, status: str) -> tuple[list[Series], int]:
-        query = build_query({"type": STATUS_TYPE[status]})
+        query, url, what = self._requests[status]
         await self._limiter.acquire()
         ts = int(self._clock.time() * 1000)
         headers = self._signer.headers(ts, "GET", PATH, query)
-        what = f"GET {PATH}?{query}"
         return await self._http.request_json(
             "GET",
-            f"{self._config.base_url}{PATH}?{query}",
+            url,
             what=what,
             headers=headers,
             now_ms=ts,

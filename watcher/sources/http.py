@@ -83,7 +83,7 @@ class UpstreamClient:
         what: str,
         headers: dict[str, str],
         parse: Callable[[Any], T],
-        data: str | None = None,
+        data: str | bytes | None = None,
         now_ms: int | None = None,
     ) -> T:
         """Send one request, decode its JSON and return ``parse(body)``.
@@ -106,7 +106,7 @@ class UpstreamClient:
         what: str,
         headers: dict[str, str],
         parse: Callable[[Any], T],
-        data: str | None,
+        data: str | bytes | None,
         now_ms: int | None,
     ) -> T:
         try:
@@ -115,7 +115,7 @@ class UpstreamClient:
                 url,
                 # We inflate ourselves (watcher.sources.body), so we say what we can inflate.
                 headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
-                data=data.encode() if data is not None else None,
+                data=data.encode() if isinstance(data, str) else data,
                 timeout=self._timeout,
                 auto_decompress=False,
             ) as resp:

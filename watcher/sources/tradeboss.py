@@ -69,6 +69,25 @@ class TradebossSource:
             secrets=[secret.get() for secret in config.headers.values()],
         )
         self._new_trace = new_trace or (lambda: uuid.uuid4().hex)
+        # Everything about a request but its trace and timestamp is fixed: built once here.
+        self._url = f"{config.base_url}{PATH}"
+        self._headers = {key: secret.get() for key, secret in config.headers.items()}
+        self._headers.update(
+            {"companyId": str(config.company_id), "Content-Type": "application/json"}
+        )
+        self._requests = {
+            account: (
+                build_body(
+                    {
+                        "thirdServerCode": account.third_server_code,
+                        "userName": account.user_name,
+                        "currency": account.currency,
+                    }
+                ).encode(),
+                f"POST {PATH} user {account.user_name} {account.currency}",
+            )
+            for account in config.accounts
+        }
         # No per-request spacing is documented, only a per-minute quota answered with 429.
         self._limiter: Limiter = limiters.get(f"{config.base_url}|{config.company_id}", PATH, 0.0)
         # After this many accounts fail in a row for transport reasons, the rest are not
@@ -155,29 +174,14 @@ class TradebossSource:
         raise AssertionError(msg)  # pragma: no cover
 
     async def _fetch(self, account: TradebossAccount) -> Decimal:
-        body = build_body(
-            {
-                "thirdServerCode": account.third_server_code,
-                "userName": account.user_name,
-                "currency": account.currency,
-            }
-        )
+        body, what = self._requests[account]
         await self._limiter.acquire()
         trace = self._new_trace()
         ts = int(self._clock.time() * 1000)
-        headers = {key: secret.get() for key, secret in self._config.headers.items()}
-        headers.update(
-            {
-                "trace": trace,
-                "companyId": str(self._config.company_id),
-                "timestamp": str(ts),
-                "Content-Type": "application/json",
-            }
-        )
-        what = f"POST {PATH} user {account.user_name} {account.currency}"
+        headers = {**self._headers, "trace": trace, "timestamp": str(ts)}
         return await self._http.request_json(
             "POST",
-            f"{self._config.base_url}{PATH}",
+            self._url,
             what=what,
             headers=headers,
             data=body,
