@@ -1,7 +1,7 @@
 """Go's text/template, the one template engine of the watcher.
 
 Rule labels and annotations (Prometheus's expander, ``watcher.rules.templates``) and
-notification templates (Alertmanager's, ``watcher.notify.template``) both run here: Go's
+notification templates (Alertmanager's, ``watcher.gotemplate.alertmanager``) both run here: Go's
 syntax (``if``/``else if``, ``range``, ``with``, ``define``/``template``/``block``, variables,
 pipelines), Go's ``fmt`` printing and Go's error texts. Templates see only the values they are
 given; there is no attribute access into Python and no ``query``.
