@@ -584,7 +584,8 @@ async def test_a_receiver_added_by_reload_gets_a_worker_while_running(
     await stop(task)
     # The new integration is told about the group already firing at once, as Alertmanager
     # does (its notification log has no entry), and about the new group after group_wait.
-    assert [(T0 + 20, "[FIRING:1] CouponGone 42"), (T0 + 30, "[FIRING:1] CouponLow 42")] == [
-        (at, body["attachments"][0]["title"]) for at, body in slack.accepted
-    ]
+    assert [
+        (T0 + 20, "[FIRING:1] CouponGone 42 (critical coinw-main)"),
+        (T0 + 30, "[FIRING:1] CouponLow 42 (critical coinw-main)"),
+    ] == [(at, body["attachments"][0]["title"]) for at, body in slack.accepted]
     assert [] == h.dispatcher.queued()
