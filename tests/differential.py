@@ -81,6 +81,20 @@ SELECTORS = (
     *(f'{{__name__=~"a|b"{", " + m if m else ""}}}' for m in ("", *MATCHERS)),
 )  # fmt: skip
 AGGREGATIONS = tuple(f"{a}{g}" for a in AGGS for g in GROUPINGS)
+RANGES = ("[1m]", "[2m]", "[3m]", "[5m]", "[90s]", "[10m]", "[2m] offset 1m", "[5m] offset 3m")
+OFFSETS = (" offset 1m", " offset 3m", " offset -1m", " offset 10m")
+RANGE_FUNCS = (
+    "rate", "increase", "delta", "irate", "idelta", "deriv", "changes", "resets",
+    "avg_over_time", "sum_over_time", "min_over_time", "max_over_time", "count_over_time",
+    "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time",
+    "absent_over_time",
+)  # fmt: skip
+RANGE_CALLS = (
+    *(f"{f}({{}})" for f in RANGE_FUNCS),
+    "predict_linear({}, 60)", "predict_linear({}, -120)", "quantile_over_time(0.5, {})",
+    "quantile_over_time(0.9, {})", "quantile_over_time(-1, {})", "holt_winters({}, 0.5, 0.5)",
+    "holt_winters({}, 0.1, 0.9)",
+)  # fmt: skip
 # one token of a series' values; repeats weight the plain numbers
 VALUE_TOKENS = (*VALUES, *VALUES, *VALUES, "_", "_", "stale", *STEPS)
 
@@ -89,6 +103,9 @@ _SCALAR_OP = st.sampled_from(SCALAR_OPS)
 _VS_OP = st.sampled_from(VECTOR_SCALAR_OPS)
 _VV_OP = st.sampled_from(VECTOR_VECTOR_OPS)
 _SELECTOR = st.sampled_from(SELECTORS)
+_RANGE = st.sampled_from(RANGES)
+_OFFSET = st.sampled_from(OFFSETS)
+_RANGE_CALL = st.sampled_from(RANGE_CALLS)
 _AGGREGATION = st.sampled_from(AGGREGATIONS)
 _FUNC1 = st.sampled_from(("abs", "ceil", "floor", "round", "absent"))
 _FUNC2 = st.sampled_from(("round", "clamp_min", "clamp_max"))
@@ -135,7 +152,11 @@ def scalar_expr(draw: st.DrawFn, depth: int = 2) -> str:
 @st.composite
 def vector_expr(draw: st.DrawFn, depth: int = 3) -> str:
     """A vector-typed expression."""
-    choice = draw(_ints(0, 9 if depth > 0 else 0))
+    choice = draw(_ints(-2, 9 if depth > 0 else 0))
+    if choice == -2:
+        return draw(_RANGE_CALL).format(draw(_SELECTOR) + draw(_RANGE))
+    if choice == -1:
+        return draw(_SELECTOR) + draw(_OFFSET)
     if choice == 0:
         return draw(_SELECTOR)
     if choice == 1:
@@ -174,14 +195,14 @@ def series_values(draw: st.DrawFn, steps: int) -> str:
 _SCALARS = [scalar_expr(depth) for depth in range(3)]
 _VECTORS: list[st.SearchStrategy[str]] = []
 _VECTORS.extend(vector_expr(depth) for depth in range(4))
-_SERIES_VALUES = [series_values(steps) for steps in range(9)]
+_SERIES_VALUES = [series_values(steps) for steps in range(13)]
 
 
 @st.composite
 def group(draw: st.DrawFn, cases: int) -> Group:
     """A test group: up to six series (distinct label sets) and ``cases`` expressions."""
     chosen = draw(_LABEL_SETS)
-    steps = draw(_ints(1, 8))
+    steps = draw(_ints(1, 12))
     series = []
     for name, job, inst in chosen:
         labels = ", ".join(f'{k}="{v}"' for k, v in (("job", job), ("inst", inst)) if v)
@@ -189,7 +210,7 @@ def group(draw: st.DrawFn, cases: int) -> Group:
     g = Group(series)
     for _ in range(cases):
         expr = draw(_VECTORS[3]) if draw(_ints(0, 4)) else draw(_SCALARS[2])
-        g.cases.append((expr, draw(_ints(0, steps + 6))))
+        g.cases.append((expr, draw(_ints(0, steps + 4))))
     return g
 
 

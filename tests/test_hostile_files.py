@@ -88,3 +88,29 @@ def test_rule_glob_matching_a_secret_never_prints_it(
     assert "expected a rule file (a mapping with groups)" in err
     assert SECRET not in err
     assert "1234567890" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\xff\xfe\x00" + SECRET.encode(), "is not UTF-8 text (byte 0)"),
+        (b"x" * (64 * 1024 + 1), "is larger than 65536 bytes"),
+    ],
+    ids=["binary", "huge"],
+)
+def test_bad_secret_file_is_one_line_without_its_content(
+    write: Writer, content: bytes, problem: str
+) -> None:
+    """A binary or oversized `*_file` secret is a one-line problem naming the key, no traceback."""
+    secret = write.root / "secret"
+    secret.write_bytes(content)
+    path = write(
+        "w.yaml",
+        "storage: {path: ':memory:'}\nsources:\n"
+        f"  - {{name: c, type: coinw_mega_coupon, api_key: k, secret_key_file: {secret}}}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {})
+    [line] = err.value.problems
+    assert line == f"{path}:3 sources[0].secret_key_file: secret file {secret} {problem}"
+    assert SECRET not in line

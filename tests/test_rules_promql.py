@@ -142,9 +142,9 @@ def test_dropping_names_that_collide_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("expr", "construct"),
     [
-        ("rate(up[5m])", "function rate()"),
-        ("up[5m]", "range vector selector"),
-        ("up offset 5m", "offset modifier"),
+        ("rate(up[5m])", "range vector selector needs sample history"),
+        ("up offset 5m", "offset modifier needs sample history"),
+        ("up[5m]", "a rule expression must be a vector or a scalar"),
         ("up @ 100", "@ modifier"),
         ("up[5m:1m]", "subquery"),
         ("label_replace(up, 'a', 'b', 'c', 'd')", "function label_replace()"),
@@ -159,6 +159,28 @@ def test_unsupported_constructs_are_rejected_by_name(expr: str, construct: str) 
     """Anything outside the subset fails at load with a message naming it."""
     with pytest.raises(RuleError, match=f"^{construct}"):
         compile_expr(expr)
+
+
+def test_past_samples_compile_only_with_history() -> None:
+    """Range functions and offset compile for `watcher rules test`; the daemon refuses them."""
+    exprs = [
+        "rate(up[5m])",
+        "up offset 1h",
+        "predict_linear(up[6h], 3600) < 0",
+        "holt_winters(up[1h], 0.5, 0.5)",
+    ]
+    for expr in exprs:
+        compile_expr(expr, history=True)
+        with pytest.raises(RuleError, match="needs sample history"):
+            compile_expr(expr)
+
+
+def test_only_the_2_42_name_of_holt_winters_exists() -> None:
+    """Prometheus 2.42 knows holt_winters, not its 3.x name double_exponential_smoothing."""
+    with pytest.raises(
+        RuleError, match="unknown function with name 'double_exponential_smoothing'"
+    ):
+        compile_expr("double_exponential_smoothing(up[1h], 0.5, 0.5)", history=True)
 
 
 def test_parse_error_is_reported() -> None:

@@ -296,3 +296,19 @@ def test_demo_listens_on_loopback_unless_the_image_says_otherwise(
     assert "WATCHER_DEMO_LISTEN=0.0.0.0:9746" in dockerfile
     monkeypatch.setenv("WATCHER_DEMO_LISTEN", "0.0.0.0:9746")
     assert "0.0.0.0:9746" == _parser().parse_args(["demo"]).listen
+
+
+def test_watcher_check_validates_the_web_config(
+    write: Writer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`watcher check` reports the web config's problems with its file and line, exit 1."""
+    from watcher.commands import check
+
+    web_path = write("web.yml", "http_server_config:\n  headers: {X-Frame-Options: allow}\n")
+    config = write("w.yaml", "server: {web_config_file: web.yml}\nstorage: {path: ':memory:'}\n")
+    assert 1 == check(str(config))
+    _, err = capsys.readouterr()
+    assert (
+        f"{web_path}:2 http_server_config.headers.X-Frame-Options: invalid value, expected one of "
+        'deny, sameorigin, got "allow"'
+    ) in err.splitlines()

@@ -48,6 +48,7 @@ def check(path: str, *, strict: bool = False) -> int:
     config = load_config(path)
     problems = check_rules(config)
     warnings = [*config.warnings, *_emptiness(config, problems)]
+    problems += check_web_config(config)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
@@ -59,6 +60,15 @@ def check(path: str, *, strict: bool = False) -> int:
         return 1
     print(f"{path}: OK ({len(config.sources)} sources, {len(config.rule_paths())} rule files)")
     return 0
+
+
+def check_web_config(config: Config) -> list[str]:
+    """Problems in ``server.web_config_file`` (TLS files included); none when it is unset."""
+    try:
+        load_web_config(config.server.web_config_file)
+    except ConfigError as exc:
+        return exc.problems
+    return []
 
 
 def check_rules(config: Config) -> list[str]:

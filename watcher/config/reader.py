@@ -23,6 +23,8 @@ T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MISSING = object()
+#: Largest secret file read (a key, a token, a webhook URL are far smaller).
+MAX_SECRET_FILE = 64 * 1024
 
 
 class Reader:
@@ -209,9 +211,18 @@ class Reader:
             name = str(self.string(file_key))
             file = FsPath(name) if FsPath(name).is_absolute() else self.base_dir / name
             try:
-                return Secret(file.read_text(encoding="utf-8").strip())
+                with file.open("rb") as f:  # bounded: a path like /dev/zero must not hang us
+                    raw = f.read(MAX_SECRET_FILE + 1)
             except OSError as exc:
                 self.problem(file_key, f"cannot read secret file {name}: {exc.strerror}")
+                return None
+            if len(raw) > MAX_SECRET_FILE:
+                self.problem(file_key, f"secret file {name} is larger than {MAX_SECRET_FILE} bytes")
+                return None
+            try:  # the content is never quoted: only where it went wrong
+                return Secret(raw.decode("utf-8").strip())
+            except UnicodeDecodeError as exc:
+                self.problem(file_key, f"secret file {name} is not UTF-8 text (byte {exc.start})")
                 return None
         if has_inline:
             value = self.string(inline)

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
+from watcher.rules import range as range_fn
 from watcher.rules.gofmt import go_quote
 from watcher.rules.gomath import go_ceil, go_floor, go_max, go_min, go_pow
 from watcher.rules.promql import (
     ARITHMETIC,
     COMPARISON,
+    RANGE_FUNCTIONS,
     Aggregate,
     Binary,
     Call,
     Negate,
     Node,
     Number,
+    RangeSelector,
     Selector,
 )
 
@@ -64,6 +67,23 @@ class Queryable(Protocol):
 
     def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Samples of every series named ``name`` (any name when None) matching ``matchers``."""
+        ...
+
+
+@runtime_checkable
+class HistoryQueryable(Queryable, Protocol):
+    """A source that keeps samples over time, so ``offset`` and range vectors can read it."""
+
+    def select_at(
+        self, name: str | None, matchers: Sequence[Matcher], at_ms: int
+    ) -> Iterable[SampleLike]:
+        """Like ``select``, as of ``at_ms`` (the 5-minute lookback before it)."""
+        ...
+
+    def select_range(
+        self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
+        """Each matching series' samples with start_ms <= t <= end_ms, stale markers left out."""
         ...
 
 
@@ -138,6 +158,7 @@ class Evaluator:
     def __init__(self, source: Queryable, time: float) -> None:
         self.source = source
         self.time = time
+        self.ms = round(time * 1000)
 
     def vector(self, node: Node) -> Vector:
         """Evaluate an expression, giving a scalar result as a one-sample vector (as rules do)."""
@@ -151,7 +172,13 @@ class Evaluator:
         if isinstance(node, Number):
             return node.value
         if isinstance(node, Selector):
+            if node.offset_ms:
+                at_ms = self.ms - node.offset_ms
+                return list(self._history().select_at(node.name, node.matchers, at_ms))
             return list(self.source.select(node.name, node.matchers))
+        if isinstance(node, RangeSelector):
+            msg = "a range vector can only be a function argument"
+            raise RuleError(msg)
         if isinstance(node, Negate):
             inner = self.eval(node.expr)
             if isinstance(inner, float):
@@ -161,7 +188,39 @@ class Evaluator:
             return self._binary(node)
         if isinstance(node, Aggregate):
             return self._aggregate(node)
+        if node.func in RANGE_FUNCTIONS:
+            return self._range_call(node)
         return self._call(node)
+
+    def _history(self) -> HistoryQueryable:
+        if not isinstance(self.source, HistoryQueryable):
+            msg = "range vectors and offset need sample history, which this source does not keep"
+            raise RuleError(msg)
+        return self.source
+
+    def _range_call(self, node: Call) -> Vector:
+        """A function of a range vector, once per series with samples in the range."""
+        at = 1 if node.func == "quantile_over_time" else 0
+        rs = node.args[at]
+        assert isinstance(rs, RangeSelector)
+        scalars = [self._scalar(a) for i, a in enumerate(node.args) if i != at]
+        end = self.ms - rs.selector.offset_ms
+        start = end - rs.range_ms
+        keep_name = node.func == "last_over_time"  # it acts like an offset
+        out: Vector = []
+        source: Vector = []
+        for name, labels, points in self._history().select_range(
+            rs.selector.name, rs.selector.matchers, start, end
+        ):
+            if not points:
+                continue
+            value = range_fn.apply(node.func, points, scalars, start, end, self.ms)
+            if value is not None:
+                out.append(Sample(name if keep_name else None, labels, value))
+                source.append(Sample(name, labels, value))
+        if node.func == "absent_over_time":
+            return [] if out else [Sample(None, dict(node.absent_labels), 1.0)]
+        return out if keep_name else _check_unique(out, source)
 
     def _scalar(self, node: Node) -> float:
         value = self.eval(node)

@@ -48,12 +48,15 @@ class RuleGroup:
     limit: int = 0
 
 
-def load_rule_files(paths: Sequence[Path]) -> list[RuleGroup]:
-    """Load every file; raise ConfigError listing every problem of every file."""
+def load_rule_files(paths: Sequence[Path], *, history: bool = False) -> list[RuleGroup]:
+    """Load every file; raise ConfigError listing every problem of every file.
+
+    ``history`` admits expressions that read past samples (range vectors, ``offset``).
+    """
     groups: list[RuleGroup] = []
     problems: list[str] = []
     for path in paths:
-        g, p = _load_file(Path(path))
+        g, p = _load_file(Path(path), history=history)
         groups.extend(g)
         problems.extend(p)
     if problems:
@@ -70,7 +73,7 @@ def check_rule_files(paths: Sequence[Path]) -> list[str]:
     return []
 
 
-def _load_file(path: Path) -> tuple[list[RuleGroup], list[str]]:
+def _load_file(path: Path, *, history: bool) -> tuple[list[RuleGroup], list[str]]:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,7 +83,7 @@ def _load_file(path: Path) -> tuple[list[RuleGroup], list[str]]:
     doc, problems = load_located(text, file)
     if doc is None:
         return [], problems
-    return _FileReader(doc, problems).groups(), problems
+    return _FileReader(doc, problems, history=history).groups(), problems
 
 
 def _kind(value: object) -> str:
@@ -103,9 +106,10 @@ def _shape(value: object) -> str:
 
 
 class _FileReader:
-    def __init__(self, doc: Located, problems: list[str]) -> None:
+    def __init__(self, doc: Located, problems: list[str], *, history: bool) -> None:
         self.doc = doc
         self.problems = problems
+        self.history = history
 
     def problem(self, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(f"{self.doc.where(path)}: {message}")
@@ -207,7 +211,7 @@ class _FileReader:
             ok = False
         else:
             try:
-                node = compile_expr(str(expr))
+                node = compile_expr(str(expr), history=self.history)
             except RuleError as exc:
                 self.problem((*path, "expr"), str(exc))
                 ok = False

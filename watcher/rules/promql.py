@@ -8,7 +8,9 @@ evaluation never meets something it cannot do.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal, NoReturn
 
 import promql_parser as pp
@@ -16,7 +18,7 @@ import promql_parser as pp
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
 
-Kind = Literal["scalar", "vector"]
+Kind = Literal["scalar", "vector", "matrix"]
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -33,6 +35,19 @@ FUNCTIONS: dict[str, tuple[tuple[Kind, ...], int]] = {
     "round": (("vector", "scalar"), 1),
     "clamp_min": (("vector", "scalar"), 0),
     "clamp_max": (("vector", "scalar"), 0),
+}
+# functions of a range vector (they need sample history; see compile_expr's ``history``)
+_OF_RANGE = (
+    "rate", "increase", "delta", "irate", "idelta", "deriv", "changes", "resets",
+    "avg_over_time", "sum_over_time", "min_over_time", "max_over_time", "count_over_time",
+    "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time",
+    "absent_over_time",
+)  # fmt: skip
+RANGE_FUNCTIONS: dict[str, tuple[Kind, ...]] = {
+    **dict.fromkeys(_OF_RANGE, ("matrix",)),
+    "predict_linear": ("matrix", "scalar"),
+    "quantile_over_time": ("scalar", "matrix"),
+    "holt_winters": ("matrix", "scalar", "scalar"),
 }
 
 
@@ -51,6 +66,16 @@ class Selector:
     name: str | None
     matchers: tuple[Matcher, ...]
     kind: Kind = "vector"
+    offset_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSelector:
+    """``selector[range]``: the samples of the last ``range_ms`` (before the offset)."""
+
+    selector: Selector
+    range_ms: int
+    kind: Kind = "matrix"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +120,54 @@ class Call:
     absent_labels: tuple[tuple[str, str], ...] = ()
 
 
-Node = Number | Selector | Negate | Binary | Aggregate | Call
+Node = Number | Selector | RangeSelector | Negate | Binary | Aggregate | Call
 
 
-def compile_expr(text: str) -> Node:
-    """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct."""
+def compile_expr(text: str, *, history: bool = False) -> Node:
+    """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct.
+
+    Range vectors and ``offset`` read samples of the past; they compile only with ``history``
+    (``watcher rules test``, whose input series are a history), as the daemon keeps current
+    series only.
+    """
     try:
         tree = parse(text)
     except ValueError as exc:
         msg = f"could not parse expression: {exc}"
         raise RuleError(msg) from None
-    return _compile(tree)
+    node = _compile(tree)
+    if node.kind == "matrix":
+        msg = "a rule expression must be a vector or a scalar, not a range vector"
+        raise RuleError(msg)
+    if not history:
+        past = _reads_past(node)
+        if past is not None:
+            msg = (
+                f"{past} needs sample history, which the daemon does not keep yet "
+                "(only `watcher rules test` evaluates it)"
+            )
+            raise RuleError(msg)
+    return node
+
+
+def _reads_past(node: Node) -> str | None:
+    """What in ``node`` reads past samples (a range selector or an offset), if anything."""
+    if isinstance(node, RangeSelector):
+        return "range vector selector"
+    if isinstance(node, Selector):
+        return "offset modifier" if node.offset_ms else None
+    children: tuple[Node, ...] = ()
+    if isinstance(node, Negate | Aggregate):
+        children = (node.expr,)
+    elif isinstance(node, Binary):
+        children = (node.lhs, node.rhs)
+    elif isinstance(node, Call):
+        children = node.args
+    for child in children:
+        found = _reads_past(child)
+        if found is not None:
+            return found
+    return None
 
 
 def parse(text: str) -> pp.Expr:
@@ -139,23 +201,40 @@ def _string_end(text: str, i: int) -> int:
     return j + 1
 
 
+# Prometheus 2.42's holt_winters is the parser library's double_exponential_smoothing (its
+# Prometheus 3 name, which 2.42 does not know)
+_HOLT_WINTERS = re.compile(r"\bholt_winters\b")
+_NEW_NAME = re.compile(r"\bdouble_exponential_smoothing\b")
+
+
+def _code(chunk: str) -> str:
+    if _NEW_NAME.search(chunk):
+        msg = "unknown function with name 'double_exponential_smoothing'"
+        raise ValueError(msg)
+    return _HOLT_WINTERS.sub("double_exponential_smoothing", chunk)
+
+
 def _prepare(text: str) -> str:
-    if not any(c in text for c in "`~"):
+    if not any(c in text for c in "`~_"):
         return text
     out: list[str] = []
+    code: list[str] = []
     i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == "#":  # a comment runs to the end of the line
             j = text.find("\n", i)
             j = n if j < 0 else j
-            out.append(text[i:j])
+            out.append(_code("".join(code)) + text[i:j])
+            code = []
             i = j
             continue
         if c not in "\"'`":
-            out.append(c)
+            code.append(c)
             i += 1
             continue
+        out.append(_code("".join(code)))
+        code = []
         j = _string_end(text, i)
         literal = text[i:j]
         if j > n:  # unterminated: the parser reports it
@@ -170,6 +249,7 @@ def _prepare(text: str) -> str:
             literal = f'"{_REGEX_MARK}{value.encode("utf-8").hex()}__"'
         out.append(literal)
         i = j
+    out.append(_code("".join(code)))
     return "".join(out)
 
 
@@ -197,7 +277,7 @@ def _compile(e: object) -> Node:
     if isinstance(e, pp.Call):
         return _call(e)
     if isinstance(e, pp.MatrixSelector):
-        _unsupported(f"range vector selector {e.prettify()}")
+        return RangeSelector(_selector(e.vector_selector), _ms(e.range))
     if isinstance(e, pp.SubqueryExpr):
         _unsupported("subquery")
     if isinstance(e, pp.StringLiteral):
@@ -205,9 +285,12 @@ def _compile(e: object) -> Node:
     _unsupported(type(e).__name__)
 
 
+def _ms(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
 def _selector(e: pp.VectorSelector) -> Selector:
-    if e.offset is not None:
-        _unsupported("offset modifier")
+    offset_ms = _ms(e.offset) if e.offset is not None else 0
     if e.at is not None:
         _unsupported("@ modifier")
     if e.matchers.or_matchers:
@@ -225,7 +308,7 @@ def _selector(e: pp.VectorSelector) -> Selector:
             matchers.append(Matcher.make(m.name, op, regex_value(m.value)))
         except ValueError as exc:
             raise RuleError(str(exc)) from None
-    return Selector(name, tuple(matchers))
+    return Selector(name, tuple(matchers), offset_ms=offset_ms)
 
 
 def _match_op(op: object) -> str:
@@ -279,18 +362,24 @@ def _aggregate(e: pp.AggregateExpr) -> Aggregate:
 
 
 def _call(e: pp.Call) -> Call:
-    name = e.func.name
-    if name not in FUNCTIONS:
+    name = "holt_winters" if e.func.name == "double_exponential_smoothing" else e.func.name
+    if name in RANGE_FUNCTIONS:
+        kinds = RANGE_FUNCTIONS[name]
+    elif name in FUNCTIONS:
+        kinds = FUNCTIONS[name][0]
+    else:
         _unsupported(f"function {name}()")
-    kinds, _ = FUNCTIONS[name]
     args = tuple(_compile(a) for a in e.args)
     for arg, want in zip(args, kinds, strict=False):
         if arg.kind != want:
             msg = f"expected a {want} as argument of {name}(), got a {arg.kind}"
             raise RuleError(msg)
     absent: tuple[tuple[str, str], ...] = ()
-    if name == "absent":
-        absent = _absent_labels(e.args[0])
+    if name in ("absent", "absent_over_time"):
+        arg0 = e.args[0]
+        absent = _absent_labels(
+            arg0.vector_selector if isinstance(arg0, pp.MatrixSelector) else arg0
+        )
     kind: Kind = "scalar" if name == "time" else "vector"
     return Call(name, args, kind, absent)
 

@@ -214,26 +214,45 @@ class History:
 
     def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
         """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
-        out: list[SampleLike] = []
+        return self.select_at(name, matchers, self.at_ms)
+
+    def _matching(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[_Series]:
         for s in self.series:
             if name is not None and s.name != name:
                 continue
-            if not all(
+            if all(
                 m.matches_value(
                     (s.name or "") if m.name == "__name__" else s.labels.get(m.name, "")
                 )
                 for m in matchers
             ):
-                continue
+                yield s
+
+    def select_at(
+        self, name: str | None, matchers: Sequence[Matcher], at_ms: int
+    ) -> Iterable[SampleLike]:
+        """Latest sample of each matching series in [at-5m, at], unless it is a stale marker."""
+        out: list[SampleLike] = []
+        for s in self._matching(name, matchers):
             latest: object = None
             for ts, v in s.points:
-                if ts > self.at_ms:
+                if ts > at_ms:
                     break
-                if ts >= self.at_ms - LOOKBACK_MS:
+                if ts >= at_ms - LOOKBACK_MS:
                     latest = v
             if isinstance(latest, float):
                 out.append(Sample(s.name, s.labels, latest))
         return out
+
+    def select_range(
+        self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
+        """Each matching series' samples in [start_ms, end_ms] (Prometheus 2.x: both ends)."""
+        for s in self._matching(name, matchers):
+            points = [
+                (ts, v) for ts, v in s.points if start_ms <= ts <= end_ms and isinstance(v, float)
+            ]
+            yield s.name, s.labels, points
 
 
 @dataclass
@@ -444,7 +463,7 @@ def _run_file(path: Path, out: TextIO) -> list[str]:
             out.write(f"{f}\n")
         else:
             real.append(f)
-    rule_groups = load_rule_files(real)
+    rule_groups = load_rule_files(real, history=True)
     rank = {name: i for i, name in enumerate(order)}
     rule_groups.sort(key=lambda g: rank.get(g.name, 0))
     errors: list[str] = []
@@ -528,7 +547,7 @@ def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
     quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
     history.at_ms = case["_ms"]
     try:
-        got_vec = Evaluator(history, case["_ms"] / 1000).vector(compile_expr(expr))
+        got_vec = Evaluator(history, case["_ms"] / 1000).vector(compile_expr(expr, history=True))
     except RuleError as exc:
         return [f"    expr: {quoted}, time: {when}, err: {exc}"]
     got = []
