@@ -122,6 +122,8 @@ expect "NetworkPolicy: Prometheus pods of the monitoring namespace, on the watch
 expect "NetworkPolicy follows server.listen, extraFrom and egress" "8080 2 ['Ingress', 'Egress']" \
     "$(field "$OUT/everything.yaml" NetworkPolicy \
     'f"""{d["spec"]["ingress"][0]["ports"][0]["port"]} {len(d["spec"]["ingress"][0]["from"])} {d["spec"]["policyTypes"]}"""')"
+expect "ServiceMonitor over TLS with basic auth" "https watcher-scrape" "$(field "$OUT/everything.yaml" ServiceMonitor \
+    'f"""{d["spec"]["endpoints"][0]["scheme"]} {d["spec"]["endpoints"][0]["basicAuth"]["username"]["name"]}"""')"
 expect "PodDisruptionBudget default" "1 None" "$(field "$OUT/default.yaml" PodDisruptionBudget \
     'f"""{d["spec"].get("maxUnavailable")} {d["spec"].get("minAvailable")}"""')"
 expect "PodDisruptionBudget minAvailable" "None 1" "$(field "$OUT/everything.yaml" PodDisruptionBudget \

@@ -55,6 +55,36 @@ def _resource(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 _RELABELINGS = {"type": "array", "items": {"type": "object"}}
+# prometheus-operator's SecretKeySelector, SecretOrConfigMap and the endpoint's TLSConfig.
+_SECRET_KEY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["key"],
+    "properties": {
+        "name": {"type": "string"},
+        "key": {"type": "string"},
+        "optional": {"type": "boolean"},
+    },
+}
+_SECRET_OR_CONFIGMAP = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"secret": _SECRET_KEY, "configMap": _SECRET_KEY},
+}
+_TLS_CONFIG = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "ca": _SECRET_OR_CONFIGMAP,
+        "cert": _SECRET_OR_CONFIGMAP,
+        "keySecret": _SECRET_KEY,
+        "serverName": {"type": "string"},
+        "insecureSkipVerify": {"type": "boolean"},
+        "caFile": {"type": "string"},
+        "certFile": {"type": "string"},
+        "keyFile": {"type": "string"},
+    },
+}
 SERVICE_MONITOR = _resource(
     "ServiceMonitor",
     {
@@ -92,6 +122,12 @@ SERVICE_MONITOR = _resource(
                         "honorLabels": {"type": "boolean"},
                         "relabelings": _RELABELINGS,
                         "metricRelabelings": _RELABELINGS,
+                        "tlsConfig": _TLS_CONFIG,
+                        "basicAuth": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"username": _SECRET_KEY, "password": _SECRET_KEY},
+                        },
                     },
                 },
             },

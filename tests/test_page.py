@@ -67,6 +67,9 @@ sources:
       - {{third_server_code: tsc-1, user_name: "86000001", currency: HKD}}
       - {{third_server_code: tsc-2, user_name: "86000003", currency: HKD}}
 rule_files: ["{ROOT}/rules/*.yaml"]
+inhibit_rules:
+  - {{source_matchers: ['alertname="MegaCouponKycRequired"'],
+     target_matchers: ['alertname="MegaCouponExpiringSoon"'], equal: [source]}}
 """,
     )
     d = Daemon(load_config(path), clock=clock)
@@ -145,10 +148,27 @@ async def test_model_reads_coupons_balances_sources_and_alerts(
     ] == firing
     balance = page.alerts[0]
     assert "42.11 HKD" == balance.value
+    inhibited = [a for a in page.alerts if a.inhibited_by]
+    assert ["MegaCouponExpiringSoon", "MegaCouponExpiringSoon"] == [a.name for a in inhibited]
+    assert "inhibited by" in render_page(page)
     assert clock.time() == balance.since  # firing since, not pending since
     assert (42.1098, 42.1098) == page.balances[0].history
     assert 2 == len(page.affiliates[0].history)
     assert 2 == len(page.affiliates[0].history_active)
+
+
+async def test_header_shows_a_failed_reload(
+    daemon: tuple[Daemon, SimState, FakeClock],
+) -> None:
+    """A reload that fails turns the header's config badge red; the old config keeps running."""
+    d, _, _ = daemon
+    assert build_page(d, SampleRing()).header.reload_ok is True
+    d.config.file.write_text("sources: [", encoding="utf-8")
+    problems = await d.reload()
+    assert 1 == len(problems)
+    page = build_page(d, SampleRing())
+    assert page.header.reload_ok is False
+    assert "last config reload FAILED, old config running" in render_page(page)
 
 
 async def test_page_escapes_every_upstream_string_and_shows_no_secret(
