@@ -72,19 +72,22 @@ def chromium(
 
 
 def wait_until(
-    driver: WebDriver, what: str, check: Callable[[WebDriver], T], timeout: float = 20.0
+    driver: WebDriver, what: str, check: Callable[[WebDriver], T | None], timeout: float = 20.0
 ) -> T:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
     from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
+    msg = f"not within {timeout}s: {what}"
     try:
-        return WebDriverWait(
+        got = WebDriverWait(
             driver, timeout, poll_frequency=0.1, ignored_exceptions=(WebDriverException,)
         ).until(check)
     except TimeoutException:
-        msg = f"not within {timeout}s: {what}"
         raise AssertionError(msg) from None
+    if got is None:  # until() returns only truthy values; this narrows the type
+        raise AssertionError(msg)
+    return got
 
 
 def viewport(driver: WebDriver, width: int, height: int) -> None:

@@ -368,3 +368,18 @@ def test_sparkline_draws_low_to_high_and_escapes_its_title() -> None:
     assert 'points="0.0,12.0 100.0,12.0"' in sparkline([5.0, 5.0], "t")
     assert "" == sparkline([5.0], "t")
     assert "<title>&lt;b&gt;</title>" in sparkline([1.0, 2.0], "<b>")
+
+
+async def test_silences_are_bounded_too(daemon: tuple[Daemon, SimState, FakeClock]) -> None:
+    """Past 200 active silences the page lists 200 and says how many more there are."""
+    from watcher.matchers import Matcher
+    from watcher.notify.silences import Silence
+
+    d, _, clock = daemon
+    now = clock.time()
+    for i in range(203):
+        matcher = Matcher.make("coupon_id", "=", str(i))
+        d.dispatcher.put_silence(Silence((matcher,), now, now + 3600, "me", "bulk"))
+    page = build_page(d, SampleRing())
+    assert (200, 3) == (len(page.silences), page.more_silences)
+    assert "3 more active silences" in render_page(page)

@@ -102,6 +102,59 @@ def row_with(driver: WebDriver, section: str, text: str) -> WebElement | None:
     return next((r for r in rows(driver, section) if text in r.text), None)
 
 
+def text_of_row(driver: WebDriver, section: str, text: str) -> str | None:
+    """The text of the first row of ``section`` containing ``text``."""
+    row = row_with(driver, section, text)
+    return None if row is None else str(row.text)
+
+
+def row_facts(driver: WebDriver, section: str) -> list[tuple[str, str]]:
+    """(text, class) of every row of ``section``."""
+    return [(r.text, r.get_attribute("class") or "") for r in rows(driver, section)]
+
+
+def coupon_facts(driver: WebDriver) -> tuple[str, str, str] | None:
+    """Text, class and remark of coupon 800000001's row."""
+    row = row_with(driver, "coupons", "800000001")
+    if row is None:
+        return None
+    return (
+        row.text,
+        row.get_attribute("class") or "",
+        row.find_element("css selector", ".remark").text,
+    )
+
+
+def alert_facts(driver: WebDriver) -> tuple[list[tuple[str, str]], list[str]]:
+    """(text, summary) of every firing alert, and the text of every pending one."""
+    firing = [
+        (a.text, a.find_element("css selector", ".summary").text)
+        for a in driver.find_elements("css selector", "#alerts article.alert.firing")
+    ]
+    pending = [
+        a.text for a in driver.find_elements("css selector", "#alerts article.alert.pending")
+    ]
+    return firing, pending
+
+
+def open_silence_form(driver: WebDriver) -> WebElement:
+    """Open the firing alert's silence form; its form, once open."""
+    alert = driver.find_element("css selector", "#alerts article.alert.firing")
+    alert.find_element("css selector", "details.silence summary").click()
+    return driver.find_element(
+        "css selector", "#alerts article.alert.firing details.silence[open] form"
+    )
+
+
+def expire_silence(driver: WebDriver) -> bool:
+    """Click the Expire button of the silence the test made."""
+    row = row_with(driver, "alerts", "browser-test")
+    if row is None:
+        return False
+    row.find_element("css selector", "button.expire").click()
+    return True
+
+
 def browse(base: str, sim_url: str, shots: Path) -> None:
     """Everything the browser does; runs in a thread so the in-process simulator keeps serving."""
     with chromium() as driver:
@@ -115,40 +168,33 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
             ),
         )
 
-        coupon = row_with(driver, "coupons", "800000001")
-        assert coupon is not None
-        assert re.search(r"in 1d 23h\b", coupon.text), coupon.text
-        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", coupon.text), coupon.text
-        assert "expiring" in (coupon.get_attribute("class") or "")
-        remark = coupon.find_element("css selector", ".remark")
-        assert REMARK == remark.text
+        # The script swaps parts every few seconds: each read takes what it needs in one go
+        # and is retried when a swap made its elements stale.
+        text, cls, remark = wait_until(driver, "coupon 800000001", coupon_facts)
+        assert re.search(r"in 1d 23h\b", text), text
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", text), text
+        assert "expiring" in cls
+        assert REMARK == remark
         assert 1 == driver.execute_script("return document.scripts.length")
 
-        firing = driver.find_element("css selector", "#alerts article.alert.firing")
-        assert "AccountBalanceLow" in firing.text
-        assert (
-            "Balance of 86000001 is 42.11 HKD"
-            == firing.find_element("css selector", ".summary").text
-        )
-        pending = [
-            a.text for a in driver.find_elements("css selector", "#alerts article.alert.pending")
-        ]
+        firing, pending = wait_until(driver, "the alerts", alert_facts)
+        assert 1 == len(firing), firing
+        assert "AccountBalanceLow" in firing[0][0]
+        assert "Balance of 86000001 is 42.11 HKD" == firing[0][1]
         expiring = [t for t in pending if "MegaCouponExpiringSoon" in t]
         assert 1 == len(expiring), pending
         assert "pending since" in expiring[0]
         assert "expires in 1d 23h" in expiring[0]
 
-        low = row_with(driver, "balances", "86000001")
-        assert low is not None
-        assert "42.1098 HKD" in low.text
-        assert "low" in (low.get_attribute("class") or "")
-        assert row_with(driver, "balances", "2,500.50 USD") is not None
+        balances = wait_until(driver, "the balances", lambda d: row_facts(d, "balances"))
+        low = next(r for r in balances if "86000001" in r[0])
+        assert "42.1098 HKD" in low[0]
+        assert "low" in low[1]
+        assert any("2,500.50 USD" in t for t, _ in balances)
 
-        # A silence from the page, then its one-click expiry.
-        firing.find_element("css selector", "details.silence summary").click()
-        form = firing.find_element("css selector", "form.silence-form")
+        # A silence from the page, then its one-click expiry. An open form is never swapped.
+        form = wait_until(driver, "the silence form open", open_silence_form)
         form.find_element("name", "createdBy").send_keys("browser-test")
-        # A refresh while the form is open leaves it alone: the typed text stays.
         seen = driver.execute_script("return document.body.dataset.updated || ''")
         wait_until(
             driver,
@@ -159,10 +205,9 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
         form.find_element("name", "comment").send_keys("topping up")
         form.find_element("css selector", "button[type=submit]").click()
         silence = wait_until(
-            driver, "the new silence listed", lambda d: row_with(d, "alerts", "browser-test")
+            driver, "the new silence listed", lambda d: text_of_row(d, "alerts", "browser-test")
         )
-        assert silence is not None
-        assert 'alertname="AccountBalanceLow"' in silence.text
+        assert 'alertname="AccountBalanceLow"' in silence
         wait_until(
             driver,
             "the alert shown silenced",
@@ -170,7 +215,7 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
                 "silenced by" in d.find_element("css selector", "#alerts article.firing").text
             ),
         )
-        silence.find_element("css selector", "button.expire").click()
+        wait_until(driver, "Expire clicked", expire_silence)
         wait_until(
             driver,
             "the silence gone",
@@ -179,9 +224,11 @@ def browse(base: str, sim_url: str, shots: Path) -> None:
 
         # Upstream changes; the page follows without a reload, also the part whose silence
         # form was opened and closed again (its summary keeps the focus).
-        summary = driver.find_element("css selector", "#alerts details.silence summary")
-        summary.click()
-        summary.click()
+        focused = driver.execute_script(
+            "var s = document.querySelector('#alerts details.silence summary');"
+            "s.focus(); s.click(); s.click(); return document.activeElement.tagName;"
+        )
+        assert "SUMMARY" == focused
         driver.execute_script("window.notReloaded = true")
         post_json(
             sim_url + "/_sim/balances",

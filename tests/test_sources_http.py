@@ -371,3 +371,12 @@ def test_bad_body_size_limit_is_one_line(write: Writer, value: str, problem: str
     assert [f"w.yaml:2 sources[0].body_size_limit: {problem}"] == [
         p.replace(str(path.parent) + "/", "") for p in info.value.problems
     ]
+
+
+async def test_dripped_html_is_previewed_whole(
+    server: FaultServer, session: aiohttp.ClientSession
+) -> None:
+    """The not-JSON preview shows the start of the body even when it came a byte at a time."""
+    server.queue(drip(b"<html>maintenance</html>"))
+    err = await fails(get(session, server))
+    assert 'GET /x: HTTP 200 with a body that is not JSON ("<html>maintenance</html>")' == str(err)

@@ -190,7 +190,10 @@ async def test_bounded_bodies(watcher: Watcher) -> None:
     status, _, _ = await watcher.request("POST", "/api/v2/silences", writer, data=big)
     assert 413 == status
     deep = "[" * 100_000 + "]" * 100_000
-    status, text, _ = await watcher.request("POST", "/api/v2/silences", writer, data=deep)
+    json_type = {"Content-Type": "application/json"}
+    status, text, _ = await watcher.request(
+        "POST", "/api/v2/silences", writer, data=deep, headers=json_type
+    )
     assert (400, '"body is nested too deeply"') == (status, text)
 
 

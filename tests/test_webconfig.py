@@ -312,3 +312,24 @@ def test_watcher_check_validates_the_web_config(
         f"{web_path}:2 http_server_config.headers.X-Frame-Options: invalid value, expected one of "
         'deny, sameorigin, got "allow"'
     ) in err.splitlines()
+
+
+async def test_cross_site_writes_are_refused(
+    serve: Callable[[str, str], Awaitable[Request]],
+) -> None:
+    """A form on another site cannot silence through a browser: foreign Origin 403, text/plain 415.
+
+    A `<form enctype="text/plain">` can post a body that parses as JSON without a CORS
+    preflight; Alertmanager's API only consumes application/json, and so does this one.
+    """
+    import json
+
+    request = await serve("", "{}\n")
+    evil = {"Origin": "https://evil.example"}
+    assert 403 == (await request("POST", "/api/v2/silences", json=SILENCE, headers=evil))[0]
+    assert 403 == (await request("POST", "/-/reload", headers=evil))[0]
+    form = {"data": json.dumps(SILENCE), "headers": {"Content-Type": "text/plain"}}
+    assert 415 == (await request("POST", "/api/v2/silences", **form))[0]
+    assert (200, "[]") == await request("GET", "/api/v2/silences", headers=evil)
+    status, _ = await request("POST", "/api/v2/silences", json=SILENCE)
+    assert 200 == status

@@ -11,7 +11,10 @@ Then the watcher's own rules:
 - with basic auth on, every request that changes something (silences, ``POST /-/reload``)
   needs a user listed in ``server.api.writers`` (others 403); reading needs any valid user;
 - request bodies are capped at ``MAX_BODY`` (413) and JSON nested past what the parser can
-  follow is a 400, never a 500.
+  follow is a 400, never a 500;
+- no cross-site request forgery: a write whose ``Origin`` is another site is refused (403), and
+  a write body must be ``application/json`` (415), as Alertmanager's API requires, so an HTML
+  form on another site cannot post a silence through an on-call's browser.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
 
 import bcrypt
 from aiohttp import web
@@ -164,6 +168,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in _READ_METHODS:
         if webcfg.users and user not in api.writers:
             return _text(403, f"Forbidden: user {user!r} is not in server.api.writers")
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            return _text(403, "Forbidden: cross-origin request")
         problem = await _check_body(request)
         if problem is not None:
             return problem
@@ -178,6 +185,8 @@ async def _check_body(request: web.Request) -> web.Response | None:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _text(413, f"Request Entity Too Large: the limit is {MAX_BODY} bytes")
+    if body and request.content_type != "application/json":
+        return _text(415, "Unsupported Media Type: send application/json")
     if body:
         try:
             json.loads(body)

@@ -139,6 +139,7 @@ class Page:
     more_balances: int = 0  # balances beyond MAX_ROWS, not shown
     #: ``server.api.silences``: the forms and Expire buttons only when it is "read-write"
     silences_api: str = "read-write"
+    more_silences: int = 0  # active silences beyond MAX_ROWS, not shown
 
 
 def build_page(daemon: Daemon, ring: SampleRing) -> Page:
@@ -150,12 +151,13 @@ def build_page(daemon: Daemon, ring: SampleRing) -> Page:
     shown = alerts[:MAX_ROWS]  # firing and most severe first, so the cap drops the least
     window = next(iter(t for t in thresholds(groups, EXPIRY) if t.until), None)
     balances = _balances(snapshot, thresholds(groups, BALANCE), ring)
+    silences, more_silences = _silences(daemon, now)
     return Page(
         header=_header(daemon, snapshot),
         alerts=shown,
         pending_count=sum(1 for a in alerts if a.state == "pending"),
         firing_count=sum(1 for a in alerts if a.state == "firing"),
-        silences=_silences(daemon, now),
+        silences=silences,
         coupon_window=window,
         coupons=_coupons(daemon, snapshot, window),
         balances=balances[:MAX_ROWS],
@@ -163,6 +165,7 @@ def build_page(daemon: Daemon, ring: SampleRing) -> Page:
         sources=_sources(daemon, snapshot),
         more_balances=max(0, len(balances) - MAX_ROWS),
         silences_api=daemon.config.server.api.silences,
+        more_silences=more_silences,
     )
 
 
@@ -184,7 +187,8 @@ def _header(daemon: Daemon, snapshot: Snapshot) -> Header:
     )
 
 
-def _silences(daemon: Daemon, now: float) -> tuple[SilenceRow, ...]:
+def _silences(daemon: Daemon, now: float) -> tuple[tuple[SilenceRow, ...], int]:
+    active = [s for s in daemon.dispatcher.silences() if s.state(now) == "active"]
     return tuple(
         SilenceRow(
             s.id,
@@ -194,9 +198,8 @@ def _silences(daemon: Daemon, now: float) -> tuple[SilenceRow, ...]:
             s.created_by,
             s.comment,
         )
-        for s in daemon.dispatcher.silences()
-        if s.state(now) == "active"
-    )
+        for s in active[:MAX_ROWS]
+    ), max(0, len(active) - MAX_ROWS)
 
 
 def _coupons(

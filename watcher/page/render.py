@@ -114,6 +114,11 @@ def render_alerts(page: Page) -> str:
             "(<code>server.api.silences</code>): no silence can be added or expired.</p>"
         )
     out.append(_silences(page.silences, now, writable))
+    if page.more_silences:
+        out.append(
+            f'<p class="note">{page.more_silences} more active silences: see '
+            '<a href="api/v2/silences">/api/v2/silences</a>.</p>'
+        )
     return "".join(out)
 
 

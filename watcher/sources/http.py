@@ -155,7 +155,7 @@ def _finish(what: str, status: int, parts: list[bytes], parse: Callable[[Any], T
         body = decode_json(parts)
     except (ValueError, RecursionError):  # bad JSON, 4300+ digit integers, absurd nesting
         if 200 <= status < 300:
-            text = b"".join(parts[:2])[:400].decode("utf-8", errors="replace")
+            text = _head(parts, 400).decode("utf-8", errors="replace")
             msg = f"{what}: HTTP {status} with a body that is not JSON ({_preview(text)})"
             raise SourceError("malformed", msg) from None
     if status >= 500 or status == 408:
@@ -165,6 +165,16 @@ def _finish(what: str, status: int, parts: list[bytes], parse: Callable[[Any], T
         msg = f"{what}: HTTP {status}{_api_message(body)}"
         raise SourceError("auth" if status in (401, 403) else "http", msg)
     return parse(body)
+
+
+def _head(parts: list[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of a body in pieces (pieces may be one byte each)."""
+    out = bytearray()
+    for part in parts:
+        out += part[: size - len(out)]
+        if len(out) >= size:
+            break
+    return bytes(out)
 
 
 def _api_message(body: Any) -> str:
