@@ -43,8 +43,8 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def run_alertmanager(tmp_path: Path, config_text: str) -> AsyncIterator[str]:
-    """Start Alertmanager with ``config_text``; yield its base URL once it is ready."""
+async def run_alertmanager(tmp_path: Path, config_text: str, *flags: str) -> AsyncIterator[str]:
+    """Start Alertmanager with ``config_text`` (and ``flags``); yield its URL once ready."""
     assert BINARY is not None
     config = tmp_path / "alertmanager.yml"
     config.write_text(config_text)
@@ -55,6 +55,7 @@ async def run_alertmanager(tmp_path: Path, config_text: str) -> AsyncIterator[st
         f"--storage.path={tmp_path / 'am-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--cluster.listen-address=",
+        *flags,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

@@ -118,7 +118,10 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
     assert 1 == len(sink.accepted)
     first = sink.accepted[0]
     assert "#oncall" == first["channel"]
-    assert "[FIRING:1] MegaCouponExpiringSoon coinw-main" == first["attachments"][0]["title"]
+    assert (
+        "[FIRING:1] MegaCouponExpiringSoon coinw-main (42 warning)"
+        == first["attachments"][0]["title"]
+    )
     assert 1.0 == counter(
         metrics, "watcher_notifications_total", receiver="oncall", integration="slack"
     )
@@ -156,7 +159,7 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
         clock.advance(60)
     assert 2 == len(sink.accepted)
     assert (
-        "[FIRING:2] MegaCouponExpiringSoon coinw-main"
+        "[FIRING:2] MegaCouponExpiringSoon coinw-main (warning)"
         == sink.accepted[1]["attachments"][0]["title"]
     )
 
@@ -172,7 +175,7 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
         clock.advance(60)
     assert 3 == len(sink.accepted)
     last = sink.accepted[2]["attachments"][0]
-    assert "[RESOLVED] MegaCouponExpiringSoon coinw-main" == last["title"]
+    assert "[RESOLVED] MegaCouponExpiringSoon coinw-main (warning)" == last["title"]
     assert "good" == last["color"]
     assert "*Value at resolution:* 1.25" in last["text"]
 
@@ -202,7 +205,7 @@ async def test_slack_default_message_has_summary_description_runbook_labels_and_
     )
     assert expected == attachment["text"]
     assert "danger" == attachment["color"]
-    assert "http://watcher:9746" == attachment["title_link"]
+    assert "http://watcher:9746/#/alerts?receiver=oncall" == attachment["title_link"]
 
 
 async def test_slack_title_and_text_templates_override_the_default(
@@ -351,7 +354,7 @@ async def test_inhibition_mutes_a_sources_other_alerts_while_it_is_down(
     clock.advance(10)
     await d.tick()
     titles = sorted(b["attachments"][0]["title"] for b in sink.accepted)
-    assert ["[FIRING:1] SourceDown coinw-main"] == titles
+    assert ["[FIRING:1] SourceDown coinw-main "] == titles  # Alertmanager's trailing space
 
 
 async def test_continue_and_nested_routes_reach_every_matching_receiver(

@@ -409,7 +409,9 @@ async def test_receiver_down_for_an_hour_loses_no_page_and_the_outbox_stays_boun
     assert max(sizes) <= 5
     delivered = [body["attachments"][0]["title"] for _, body in slack.accepted]
     assert len(delivered) == len(set(delivered))  # nothing twice
-    assert "[FIRING:1] Coupon19 42" in delivered  # the page still firing arrived
+    assert (
+        "[FIRING:1] Coupon19 42 (critical coinw-main)" in delivered
+    )  # the page still firing arrived
     assert [] == h.dispatcher.queued()
     assert 0 < h.value("watcher_notification_queue_overflows_total")
     dropped = h.value("watcher_notifications_dropped_total", receiver="pager", integration="slack")
@@ -589,7 +591,8 @@ async def test_a_receiver_added_by_reload_gets_a_worker_while_running(
     await stop(task)
     # The new integration is told about the group already firing at once, as Alertmanager
     # does (its notification log has no entry), and about the new group after group_wait.
-    assert [(T0 + 20, "[FIRING:1] CouponGone 42"), (T0 + 30, "[FIRING:1] CouponLow 42")] == [
-        (at, body["attachments"][0]["title"]) for at, body in slack.accepted
-    ]
+    assert [
+        (T0 + 20, "[FIRING:1] CouponGone 42 (critical coinw-main)"),
+        (T0 + 30, "[FIRING:1] CouponLow 42 (critical coinw-main)"),
+    ] == [(at, body["attachments"][0]["title"]) for at, body in slack.accepted]
     assert [] == h.dispatcher.queued()

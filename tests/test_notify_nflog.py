@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from watcher.gotemplate.alertmanager import check_text, load_templates
 from watcher.notify.nflog import Entry, needs_update
-from watcher.notify.template import check_template
 
 E = Entry(frozenset({"a"}), frozenset(), 1000.0)
 
@@ -43,9 +43,12 @@ def test_repeat_interval() -> None:
     assert (False, True) == (upd(E, {"a"}, set()), upd(E, {"a"}, set(), now=4600.0))
 
 
-def test_template_subset_reports_what_it_cannot_render() -> None:
-    """Supported actions pass; range/if are reported."""
-    assert [] == check_template("{{ .Status | toUpper }} {{ len .Alerts.Firing }}")
-    assert ['unsupported template action "{{ range .Alerts }}"'] == check_template(
-        "{{ range .Alerts }}"
+def test_notification_templates_are_checked_with_gos_parser() -> None:
+    """Go template syntax parses (range, if, template); a broken one gets Go's parse error."""
+    templates = load_templates()
+    ok = '{{ range .Alerts }}{{ if eq .Status "firing" }}x{{ end }}{{ end }}'
+    assert (None, None) == (
+        check_text(templates, ok),
+        check_text(templates, '{{ template "slack.default.title" . }}'),
     )
+    assert "template: :1: unexpected EOF" == check_text(templates, "{{ range .Alerts }}")

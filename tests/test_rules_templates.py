@@ -11,7 +11,14 @@ LABELS = {"job": "wallet", "user": "86000001"}
 
 
 def render(text: str, value: float = 1234.5678) -> str:
-    return parse_template(text).expand(LABELS, value, {"cluster": "prod"}, "http://w")
+    return parse_template(text, "__alert_Foo").expand(
+        LABELS, value, {"cluster": "prod"}, "http://w"
+    )
+
+
+def expansion_error(message: str) -> str:
+    """Prometheus's inline marker for a failed expansion of rule Foo."""
+    return f"<error expanding template: error executing template __alert_Foo: {message}>"
 
 
 @pytest.mark.parametrize(
@@ -50,10 +57,11 @@ def test_large_values_print_like_go() -> None:
 
 
 def test_runtime_error_is_rendered_inline() -> None:
-    """A failing function renders Prometheus's error marker instead of raising."""
-    assert render('{{ humanize "abc" }}').startswith(
-        "<error expanding template: error calling humanize"
-    )
+    """A failing function renders Prometheus's error marker (text and position as promtool)."""
+    assert expansion_error(
+        'template: __alert_Foo:1:115: executing "__alert_Foo" at <humanize "abc">:'
+        ' error calling humanize: strconv.ParseFloat: parsing "abc": invalid syntax'
+    ) == render('{{ humanize "abc" }}')
 
 
 @pytest.mark.parametrize(
@@ -62,19 +70,32 @@ def test_runtime_error_is_rendered_inline() -> None:
         ("{{ $secret }}", 'undefined variable "$secret"'),
         ("{{ env }}", 'function "env" not defined'),
         ("{{ $labels.x ", "unclosed action"),
-        ("{{ if true }}x", "missing {{end}}"),
-        ("{{ range $labels }}{{ end }}", '"range" is not supported'),
-        ('{{ template "x" }}', '"template" is not supported'),
+        ("{{ if true }}x", "template: __alert_:1: unexpected EOF"),
     ],
 )
 def test_nothing_else_is_reachable(text: str, message: str) -> None:
-    """Unknown variables, functions and control structures are load errors."""
+    """Unknown variables and functions and broken structure are load errors (Go's texts)."""
     with pytest.raises(RuleError, match=message.replace("{", r"\{").replace("$", r"\$")):
         parse_template(text)
 
 
 def test_attribute_access_on_value_fails_safely() -> None:
     """Fields of non-maps cannot be read (no Python attribute access)."""
-    assert render("{{ $value.__class__ }}").startswith(
-        "<error expanding template: can't evaluate field __class__"
+    assert expansion_error(
+        'template: __alert_Foo:1:121: executing "__alert_Foo" at <$value.__class__>:'
+        " can't evaluate field __class__ in type float64"
+    ) == render("{{ $value.__class__ }}")
+
+
+def test_range_and_template_run_as_in_prometheus() -> None:
+    """range over a map is in key order; an undefined template fails at expansion, not load."""
+    assert (
+        "job=wallet;user=86000001;",
+        expansion_error(
+            'template: __alert_Foo:1:124: executing "__alert_Foo" at <{{template "x"}}>:'
+            ' template "x" not defined'
+        ),
+    ) == (
+        render("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}"),
+        render('{{ template "x" }}'),
     )

@@ -31,7 +31,10 @@ from watcher.config.model import (
     WebhookConfig,
 )
 from watcher.config.reader import Reader
+from watcher.config.slack import read_slack
 from watcher.errors import ConfigError
+from watcher.gotemplate import Templates
+from watcher.gotemplate.alertmanager import load_templates
 from watcher.yamlpos import Path, load_located
 
 # CoinW allows one almightyGoldInfo request per 2 s per user and IP
@@ -47,6 +50,7 @@ _TOP = {
     "route",
     "receivers",
     "inhibit_rules",
+    "templates",
 }
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
@@ -144,9 +148,16 @@ class _ConfigBuilder:
         self.r = r
         self.file = file
         self.warnings: list[str] = []
+        self.templates: Templates = load_templates()
 
     def build(self) -> Config:
         r = self.r
+        template_files = r.str_list(("templates",))
+        try:
+            self.templates = load_templates(template_files, FsPath(self.file).parent)
+        except ValueError as exc:
+            r.problem(("templates",), str(exc))
+            self.templates = load_templates()
         sources = r.each(("sources",), self.source)
         self._check_unique(("sources",), [s.name for s in sources], "source name")
         receivers = r.each(("receivers",), self.receiver)
@@ -168,6 +179,7 @@ class _ConfigBuilder:
             route=route,
             receivers=receivers,
             inhibit_rules=r.each(("inhibit_rules",), self.inhibit),
+            templates=template_files,
             warnings=tuple(self.warnings),
         )
 
@@ -488,36 +500,7 @@ class _ConfigBuilder:
         )
 
     def _slack(self, p: Path) -> SlackConfig | None:
-        r = self.r
-        keys = {
-            "api_url",
-            "api_url_file",
-            "channel",
-            "username",
-            "icon_emoji",
-            "title",
-            "text",
-            "send_resolved",
-            "timeout",
-            "http_config",
-        }
-        if not r.mapping(p, keys, required=True):
-            return None
-        url = r.secret(p, "api_url")
-        cfg = SlackConfig(
-            api_url=url or _NO_SECRET,
-            channel=r.string((*p, "channel"), None),
-            username=r.string((*p, "username"), None),
-            icon_emoji=r.string((*p, "icon_emoji"), None),
-            title=r.string((*p, "title"), None, expand=False),
-            text=r.string((*p, "text"), None, expand=False),
-            send_resolved=r.boolean((*p, "send_resolved"), False),
-            timeout=r.duration((*p, "timeout"), 0.0, positive=False),
-            http=self._http((*p, "http_config")),
-        )
-        if url is not None and not _URL.match(url.get()):
-            r.problem((*p, "api_url"), "expected an http(s) URL (value not shown: it is a secret)")
-        return cfg if url is not None else None
+        return read_slack(self.r, p, self.templates, self._http)
 
     def _webhook(self, p: Path) -> WebhookConfig | None:
         r = self.r

@@ -162,15 +162,70 @@ class HttpConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SlackField:
+    """``slack_configs[].fields[]``: templated ``title``/``value``; ``short`` or the default."""
+
+    title: str
+    value: str
+    short: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackConfirm:
+    """``actions[].confirm``."""
+
+    text: str = ""
+    title: str = ""
+    ok_text: str = ""
+    dismiss_text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackAction:
+    """``slack_configs[].actions[]``: a button (``type``, ``text``, ``url``...), templated."""
+
+    type: str = ""
+    text: str = ""
+    url: str = ""
+    style: str = ""
+    name: str = ""
+    value: str = ""
+    confirm: SlackConfirm | None = None
+
+
+def _default(name: str) -> str:
+    return '{{ template "slack.default.' + name + '" . }}'
+
+
+@dataclass(frozen=True, kw_only=True)
 class SlackConfig:
-    """``slack_configs[]``: an incoming webhook."""
+    """``slack_configs[]``: an incoming webhook; every text key is a Go template.
+
+    Defaults are Alertmanager's (``config/notifiers.go`` ``DefaultSlackConfig``), except
+    ``text``: None is the watcher's alert list (summary, value, runbook, labels), where
+    Alertmanager's ``slack.default.text`` is empty.
+    """
 
     api_url: Secret
     channel: str | None = None
-    username: str | None = None
-    icon_emoji: str | None = None
-    title: str | None = None
+    username: str = _default("username")
+    icon_emoji: str = _default("iconemoji")
+    icon_url: str = _default("iconurl")
+    title: str = _default("title")
+    title_link: str = _default("titlelink")
+    pretext: str = _default("pretext")
     text: str | None = None
+    fallback: str = _default("fallback")
+    callback_id: str = _default("callbackid")
+    footer: str = _default("footer")
+    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
+    image_url: str = ""
+    thumb_url: str = ""
+    link_names: bool = False
+    mrkdwn_in: tuple[str, ...] = ()
+    short_fields: bool = False
+    fields: tuple[SlackField, ...] = ()
+    actions: tuple[SlackAction, ...] = ()
     send_resolved: bool = False
     timeout: float = 0.0  # per request, as Alertmanager's; 0 = none but the dispatch timeout
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -237,6 +292,7 @@ class Config:
     route: RouteConfig | None = None
     receivers: tuple[ReceiverConfig, ...] = ()
     inhibit_rules: tuple[InhibitRule, ...] = ()
+    templates: tuple[str, ...] = ()  # Alertmanager's notification template file globs
     warnings: tuple[str, ...] = ()
 
     def rule_paths(self) -> list[Path]:

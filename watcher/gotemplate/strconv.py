@@ -39,3 +39,76 @@ def _rune(ch: str) -> str:
 def quote(text: str) -> str:
     """Return ``text`` double-quoted with Go's escapes."""
     return '"' + "".join(_rune(ch) for ch in text) + '"'
+
+
+_UNESCAPE = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+}
+_HEX_LEN = {"x": 2, "u": 4, "U": 8}
+
+
+def _escape(body: str, i: int, mark: str) -> tuple[str, int]:
+    """Decode the escape at ``body[i]`` (after the backslash); return it and the next index."""
+    c = body[i : i + 1]
+    if c in _UNESCAPE:
+        return _UNESCAPE[c], i + 1
+    if c == mark:
+        return c, i + 1
+    if c in _HEX_LEN:
+        digits = body[i + 1 : i + 1 + _HEX_LEN[c]]
+        if len(digits) != _HEX_LEN[c] or not all(d in "0123456789abcdefABCDEF" for d in digits):
+            msg = "invalid syntax"
+            raise ValueError(msg)
+        code = int(digits, 16)
+        if c == "x":
+            return chr(code), i + 3  # a byte; templates only ever hold text
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            msg = "invalid syntax"
+            raise ValueError(msg)
+        return chr(code), i + 1 + len(digits)
+    if c in "01234567":
+        digits = body[i : i + 3]
+        if len(digits) != 3 or not all(d in "01234567" for d in digits) or int(digits, 8) > 255:
+            msg = "invalid syntax"
+            raise ValueError(msg)
+        return chr(int(digits, 8)), i + 3
+    msg = "invalid syntax"
+    raise ValueError(msg)
+
+
+def unquote(text: str) -> str:
+    """Go's ``strconv.Unquote`` for ``"..."``, raw backquoted and ``'x'`` literals."""
+    if len(text) < 2 or text[0] != text[-1] or text[0] not in "\"'`":
+        msg = "invalid syntax"
+        raise ValueError(msg)
+    mark, body = text[0], text[1:-1]
+    if mark == "`":
+        if "`" in body:
+            msg = "invalid syntax"
+            raise ValueError(msg)
+        return body.replace("\r", "")
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            decoded, i = _escape(body, i + 1, mark)
+            out.append(decoded)
+            continue
+        if ch in (mark, "\n"):
+            msg = "invalid syntax"
+            raise ValueError(msg)
+        out.append(ch)
+        i += 1
+    result = "".join(out)
+    if mark == "'" and len(result) != 1:
+        msg = "invalid syntax"
+        raise ValueError(msg)
+    return result

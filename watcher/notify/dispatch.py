@@ -43,6 +43,7 @@ from watcher.notify.pipeline import Delivery, Endpoint, dispatch_timeout, pause
 from watcher.notify.retry import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
+from watcher.notify.slack import config_templates
 
 log = structlog.get_logger(__name__)
 
@@ -140,8 +141,9 @@ class Dispatcher:
         self._timeout = valid_for(config.global_.evaluation_interval)
         self._targets: dict[str, list[Target]] = {}
         endpoints: dict[TargetKey, Endpoint] = {}
+        templates = config_templates(config)
         for r in config.receivers:
-            targets = build_targets(r, self._session, self._console)
+            targets = build_targets(r, self._session, self._console, templates)
             self._targets[r.name] = targets
             for t in targets:
                 endpoints[t.key] = Endpoint(t.notifier, t.timeout)

@@ -44,7 +44,8 @@ async def post_json(
     what: str,
     now: float,
 ) -> None:
-    """POST ``body`` as JSON; raise ``NotifyError`` (with ``Retry-After``) on any failure."""
+    """POST ``body`` as JSON (bytes are sent as they are, already encoded); raise ``NotifyError``
+    (with ``Retry-After``) on any failure."""
     headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
     if http.bearer_token is not None:
         headers["Authorization"] = f"Bearer {http.bearer_token.get()}"
@@ -55,7 +56,7 @@ async def post_json(
     try:
         async with session.post(
             url,
-            data=json.dumps(body).encode(),
+            data=body if isinstance(body, bytes) else json.dumps(body).encode(),
             headers=headers,
             auth=auth,
             # 0 = no timeout of its own: the delivery's deadline bounds it (pipeline.py).

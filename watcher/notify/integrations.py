@@ -8,6 +8,7 @@ from typing import Any, Protocol, TextIO
 import aiohttp
 
 from watcher.config import ReceiverConfig
+from watcher.gotemplate import Templates
 from watcher.notify.data import NotificationData
 
 Payload = dict[str, Any]
@@ -60,7 +61,10 @@ class Target:
 
 
 def build_targets(
-    receiver: ReceiverConfig, session: aiohttp.ClientSession, console: TextIO
+    receiver: ReceiverConfig,
+    session: aiohttp.ClientSession,
+    console: TextIO,
+    templates: Templates | None = None,
 ) -> list[Target]:
     """Every notifier of ``receiver`` except ``alertmanager_configs`` (forwarded separately)."""
     from watcher.notify.console import ConsoleNotifier  # noqa: PLC0415 - avoid an import cycle
@@ -69,7 +73,7 @@ def build_targets(
 
     out: list[Target] = []
     out += [
-        Target(receiver.name, i, SlackNotifier(c, session), c.timeout or c.http.timeout)
+        Target(receiver.name, i, SlackNotifier(c, session, templates), c.timeout or c.http.timeout)
         for i, c in enumerate(receiver.slack_configs)
     ]
     out += [

@@ -1,32 +1,41 @@
-"""``slack_configs``: a Slack incoming-webhook message with one attachment per group.
+"""``slack_configs``: the incoming-webhook message Alertmanager's Slack notifier sends.
 
-Body shape as Alertmanager sends it (https://api.slack.com/messaging/webhooks,
-https://api.slack.com/reference/messaging/attachments): ``channel``/``username``/``icon_emoji``
-and ``attachments[]`` with ``title``, ``title_link``, ``text``, ``fallback``, ``color``,
-``mrkdwn_in``. The default text lists each alert's summary, description, value (the value at
-resolution for resolved alerts), runbook link and labels.
+Field for field as ``notify/slack/slack.go`` (request and attachment structs, their order and
+``omitempty``), every text key a Go template over Alertmanager's data, encoded as Go's JSON
+encoder writes it. Label and annotation values are escaped for Slack mrkdwn (``&`` ``<``
+``>``; https://api.slack.com/reference/surfaces/formatting#escaping) before any template sees
+them, so an upstream string can neither ping ``<!channel>`` nor plant a link; the template
+text an operator wrote is markup and stays as written. URL keys see the values unescaped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import cache
 
 import aiohttp
+import structlog
 
 from watcher.alerts import Alert
-from watcher.config import SlackConfig
+from watcher.config import Config, SlackConfig
+from watcher.gotemplate import ExecError, Templates
+from watcher.gotemplate.alertmanager import load_templates, template_data
+from watcher.gotemplate.values import Struct
 from watcher.notify.data import NotificationData, is_resolved
+from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
 from watcher.notify.integrations import Payload
-from watcher.notify.template import render
 
-# Worst severity present picks the colour of a firing message.
-_SEVERITY_COLOURS = (
-    (("critical", "page", "error"), "danger"),
-    (("warning", "warn"), "warning"),
-    (("info", "none"), "#439FE0"),
-)
+log = structlog.get_logger(__name__)
+
+MAX_TITLE_RUNES = 1024  # Slack truncates longer titles; Alertmanager cuts them first
 _RUNBOOK_KEYS = ("runbook_url", "runbook")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def format_value(value: float) -> str:
@@ -38,73 +47,132 @@ def format_value(value: float) -> str:
     return f"{value:.6g}"
 
 
-def colour(data: NotificationData) -> str:
-    """``good`` once resolved, else by the worst ``severity`` label among firing alerts."""
-    if data.status == "resolved":
-        return "good"
-    severities = {a.labels.get("severity", "").lower() for a in data.firing}
-    for names, name_colour in _SEVERITY_COLOURS:
-        if severities & set(names):
-            return name_colour
-    return "danger"
-
-
-def default_title(data: NotificationData) -> str:
-    """``[FIRING:2] CouponExpiring coinw-main``, like Alertmanager's ``slack.default.title``."""
-    count = f":{len(data.firing)}" if data.status == "firing" else ""
-    values = " ".join(v for _, v in sorted(data.group_labels.items()))
-    return f"[{data.status.upper()}{count}] {values}".rstrip()
-
-
 def _alert_text(alert: Alert, now: float) -> list[str]:
+    e = escape_mrkdwn
     resolved = is_resolved(alert, now)
     summary = alert.annotations.get("summary") or alert.name
     severity = alert.labels.get("severity")
     lines = [
-        f"*Alert:* {summary}"
-        + (f" - `{severity}`" if severity else "")
+        f"*Alert:* {e(summary)}"
+        + (f" - `{e(severity)}`" if severity else "")
         + (" (resolved)" if resolved else "")
     ]
     if description := alert.annotations.get("description"):
-        lines.append(f"*Description:* {description}")
+        lines.append(f"*Description:* {e(description)}")
     at = " at resolution" if resolved else ""
     lines.append(f"*Value{at}:* {format_value(alert.value)}")
     runbook = next((alert.annotations[k] for k in _RUNBOOK_KEYS if alert.annotations.get(k)), None)
     if runbook:
-        lines.append(f"*Runbook:* <{runbook}|:notebook:>")
+        lines.append(f"*Runbook:* <{e(runbook)}|:notebook:>")
     lines.append("*Details:*")
-    lines.extend(f" • *{k}:* `{v}`" for k, v in sorted(alert.labels.items()))
+    lines.extend(f" • *{k}:* `{e(v)}`" for k, v in sorted(alert.labels.items()))
     return lines
 
 
 def default_text(data: NotificationData) -> str:
-    """Every alert of the group, firing ones first."""
+    """The watcher's default ``text``: every alert of the group, firing ones first."""
     blocks = ["\n".join(_alert_text(a, data.now)) for a in (*data.firing, *data.resolved)]
     return "\n\n".join(blocks)
 
 
-def slack_payload(config: SlackConfig, data: NotificationData) -> Payload:
-    """The incoming-webhook body."""
-    title = render(config.title, data) if config.title is not None else default_title(data)
-    text = render(config.text, data) if config.text is not None else default_text(data)
-    attachment: Payload = {
-        "title": title,
-        "text": text,
-        "fallback": title,
-        "color": colour(data),
-        "mrkdwn_in": ["fallback", "pretext", "text"],
-    }
-    if data.external_url:
-        attachment["title_link"] = data.external_url
-    body: Payload = {"attachments": [attachment]}
+def truncate_runes(text: str, limit: int) -> str:
+    """``notify.TruncateInRunes``: at most ``limit`` runes, the last one ``…`` when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@cache
+def _default_templates() -> Templates:
+    return load_templates()
+
+
+def config_templates(config: Config) -> Templates:
+    """The defaults plus the config's ``templates:`` files (checked when the config loaded)."""
+    if not config.templates:
+        return _default_templates()
+    try:
+        return load_templates(config.templates, config.file.parent)
+    except ValueError as exc:  # a file changed since the config was checked
+        log.error("notify.templates_failed", error=str(exc))
+        return _default_templates()
+
+
+def _renderer(templates: Templates, data: Struct, what: str) -> Callable[[str], str]:
+    def render(text: str) -> str:
+        try:
+            return templates.execute_text(text, data)
+        except ExecError as exc:
+            # Alertmanager drops the notification; a page with the error in it is better.
+            log.warning("notify.template_failed", integration="slack", key=what, error=str(exc))
+            return str(exc)
+
+    return render
+
+
+def slack_payload(
+    config: SlackConfig, data: NotificationData, templates: Templates | None = None
+) -> Payload:
+    """The incoming-webhook body, in Alertmanager's field order."""
+    templates = templates or _default_templates()
+    text_of = _renderer(templates, template_data(data, escape_mrkdwn), "text")
+    url_of = _renderer(templates, template_data(data), "url")
+    attachment: Payload = {}
+
+    def put(key: str, value: str, *, omit_empty: bool = True) -> None:
+        if value or not omit_empty:
+            attachment[key] = value
+
+    put("title", truncate_runes(text_of(config.title), MAX_TITLE_RUNES))
+    put("title_link", url_of(config.title_link))
+    put("pretext", text_of(config.pretext))
+    text = default_text(data) if config.text is None else text_of(config.text)
+    put("text", text, omit_empty=False)
+    put("fallback", text_of(config.fallback), omit_empty=False)
+    put("callback_id", text_of(config.callback_id), omit_empty=False)
+    if config.fields:
+        attachment["fields"] = [
+            {
+                **({"title": t} if (t := text_of(f.title)) else {}),
+                **({"value": v} if (v := text_of(f.value)) else {}),
+                "short": config.short_fields if f.short is None else f.short,
+            }
+            for f in config.fields
+        ]
+    if config.actions:
+        attachment["actions"] = [_action(a, text_of, url_of) for a in config.actions]
+    put("image_url", url_of(config.image_url))
+    put("thumb_url", url_of(config.thumb_url))
+    put("footer", text_of(config.footer), omit_empty=False)
+    put("color", text_of(config.color))
+    attachment["mrkdwn_in"] = list(config.mrkdwn_in) or ["fallback", "pretext", "text"]
+    body: Payload = {}
     for key, value in (
-        ("channel", config.channel),
-        ("username", config.username),
-        ("icon_emoji", config.icon_emoji),
+        ("channel", text_of(config.channel or "")),
+        ("username", text_of(config.username)),
+        ("icon_emoji", text_of(config.icon_emoji)),
+        ("icon_url", url_of(config.icon_url)),
     ):
         if value:
             body[key] = value
+    if config.link_names:
+        body["link_names"] = True
+    body["attachments"] = [attachment]
     return body
+
+
+def _action(action: object, text_of: Callable[[str], str], url_of: Callable[[str], str]) -> Payload:
+    out: Payload = {}
+    for key in ("type", "text", "url", "style", "name", "value"):
+        value = (url_of if key == "url" else text_of)(getattr(action, key))
+        if value:
+            out[key] = value
+    confirm = getattr(action, "confirm", None)
+    if confirm is not None:
+        out["confirm"] = {
+            k: v
+            for k in ("text", "title", "ok_text", "dismiss_text")
+            if (v := text_of(getattr(confirm, k)))
+        }
+    return out
 
 
 class SlackNotifier:
@@ -112,9 +180,15 @@ class SlackNotifier:
 
     name = "slack"
 
-    def __init__(self, config: SlackConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        config: SlackConfig,
+        session: aiohttp.ClientSession,
+        templates: Templates | None = None,
+    ) -> None:
         self._config = config
         self._session = session
+        self._templates = templates
 
     @property
     def send_resolved(self) -> bool:
@@ -123,14 +197,14 @@ class SlackNotifier:
 
     def render(self, data: NotificationData) -> Payload:
         """The Slack body."""
-        return slack_payload(self._config, data)
+        return slack_payload(self._config, data, self._templates)
 
     async def deliver(self, payload: Payload, now: float) -> None:
-        """POST it."""
+        """POST it, encoded as Alertmanager's Go encoder writes it."""
         await post_json(
             self._session,
             self._config.api_url.get(),
-            payload,
+            encode(payload),
             self._config.http,
             what="slack",
             now=now,

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watcher.alerts import fingerprint
+from watcher.gotemplate.funcs import humanize, humanize_duration, humanize_timestamp
 from watcher.page import fmt
 from watcher.rules import RuleGroup
 from watcher.rules.loader import AlertingRule
-from watcher.rules.templates import (
-    TemplateExecError,
-    humanize,
-    humanize_duration,
-    humanize_timestamp,
-)
 
 if TYPE_CHECKING:
     from watcher.app import Daemon
@@ -103,7 +98,7 @@ def format_value(rule: AlertingRule | None, labels: Mapping[str, str], value: fl
     """``$value`` as the rule's annotations format it, else by the unit in the metric's name."""
     try:
         return _format(rule, labels, value)
-    except TemplateExecError:  # a timestamp out of range: show the number
+    except ValueError:  # a timestamp out of range: show the number
         return fmt.number(value)
 
 

@@ -252,9 +252,9 @@ class _FileReader:
                 continue
             text = _scalar_text(value)
             try:
-                out.append((name, parse_template(text)))
+                out.append((name, parse_template(text, f"__alert_{alert}")))
             except RuleError as exc:
-                self.problem(where, f"template: __alert_{alert}: {exc}")
+                self.problem(where, str(exc))
                 ok = False
         return tuple(sorted(out, key=lambda kv: kv[0])) if ok else None
 

@@ -1,0 +1,237 @@
+"""Slack bodies byte-identical to real Alertmanager's, for its defaults and custom templates.
+
+The same alerts go through a real ``prometheus-alertmanager`` (its ``slack_configs`` pointed at
+a local sink) and through the watcher's dispatcher with the same receivers, routes and
+template file; every receiver's body must be the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from watcher.alerts import Alert
+from watcher.clock import FakeClock
+from watcher.config import parse_config
+from watcher.metrics import WatcherMetrics
+from watcher.notify import Dispatcher
+from watcher.notify.data import rfc3339
+from watcher.state import open_db
+
+TEMPLATE_FILE = r"""
+{{ define "custom.title" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} for {{ .CommonLabels.job }}{{ end }}
+{{ define "custom.text" }}{{ range .Alerts }}*Alert:* {{ .Annotations.summary }}{{ if .Labels.severity }} - `{{ .Labels.severity }}`{{ end }}
+*Description:* {{ .Annotations.description }}
+*Details:*
+{{ range .Labels.SortedPairs }} • *{{ .Name }}:* `{{ .Value }}`
+{{ end }}{{ end }}{{ end }}
+{{ define "slack.default.footer" }}footer from a template file{{ end }}
+"""
+
+# One receiver per entry: the Slack keys after api_url. r0 is Alertmanager's defaults (text
+# set to its default explicitly: the watcher's own default text is richer).
+RECEIVERS = [
+    """text: '{{ template "slack.default.text" . }}'""",
+    """title: '{{ template "custom.title" . }}'
+        text: '{{ template "custom.text" . }}'""",
+    """title: '{{ .GroupLabels.SortedPairs.Values | join " " }}'
+        text: '{{ .CommonAnnotations.SortedPairs.Names | join "," }}'""",
+    """text: '{{ range $i, $a := .Alerts }}{{ $i }}:{{ $a.Fingerprint }} {{ $a.Status }} {{ $a.StartsAt }}{{ "\\n" }}{{ end }}'""",
+    """color: '{{ if eq .Status "firing" }}{{ if eq .CommonLabels.severity "critical" }}danger{{ else }}warning{{ end }}{{ else }}good{{ end }}'
+        text: '{{ len .Alerts.Firing }} firing, {{ len .Alerts.Resolved }} resolved'""",
+    """pretext: '{{ .Receiver }} {{ .ExternalURL }}'
+        text: '{{ with .CommonLabels.missing }}has{{ else }}none{{ end }}'""",
+    """fields:
+          - {title: Severity, value: '{{ .CommonLabels.severity }}', short: true}
+          - {title: Alerts, value: '{{ len .Alerts }}'}
+        text: ''""",
+    """actions:
+          - {type: button, text: 'Runbook {{ .CommonLabels.alertname }}', url: '{{ .CommonAnnotations.runbook_url }}', style: primary}
+          - type: button
+            text: Silence
+            url: '{{ .ExternalURL }}/#/silences/new'""",
+    """username: 'bot-{{ .CommonLabels.job }}'
+        icon_emoji: ':fire:'
+        channel: '#alerts-{{ .CommonLabels.job }}'
+        link_names: true""",
+    """icon_url: 'https://example.com/{{ .Status }}.png'
+        mrkdwn_in: [text, pretext]
+        callback_id: 'cb-{{ .CommonLabels.alertname }}'""",
+    """title_link: '{{ .ExternalURL }}/alerts?g={{ .GroupLabels.alertname | urlquery }}'
+        footer: '{{ .CommonLabels.job | toUpper }}'""",
+    """text: '{{ range .Alerts.Firing }}{{ .Labels.instance }} {{ end }}|{{ range .Alerts.Resolved }}{{ .Labels.instance }}{{ else }}none{{ end }}'""",
+    """text: '{{ define "loc" }}<{{ . }}>{{ end }}{{ template "loc" .Status }}{{ block "blk" .Receiver }}[{{ . }}]{{ end }}'""",
+    """text: '{{ $n := len .Alerts }}{{ if gt $n 2 }}many{{ else if eq $n 1 }}one{{ else }}few{{ end }} {{ printf "%03d|%5.2f|%q|%v" $n 3.14159 .Status .GroupLabels }}'""",
+    """text: '{{ .CommonLabels.Remove (stringSlice "alertname" "job") }} {{ .CommonLabels.Names }} {{ .GroupLabels.Values }}'""",
+    """text: '{{ title "hello wORLD" }} {{ toLower "ABC" }} {{ reReplaceAll "i-([0-9]+)" "host$1" "i-42 i-7" }} {{ match "^i-" "i-1" }}'""",
+    """text: '{{ range .Alerts }}{{ .StartsAt.Format "2006-01-02 15:04:05" }} {{ .GeneratorURL }}{{ "\\n" }}{{ end }}'""",
+    """text: '{{ range .Alerts }}{{ range $k, $v := .Annotations }}{{ $k }}={{ $v }};{{ end }}{{ end }}'""",
+    """text: '{{ template "__text_alert_list" .Alerts.Firing }}'""",
+    """text: '{{ template "__subject" . }} / {{ template "__alertmanagerURL" . }} / {{ template "__alertmanager" . }}'""",
+    """text: '{{ range .Alerts }}{{ if and (eq .Labels.severity "critical") (ne .Status "resolved") }}!{{ else }}.{{ end }}{{ end }} {{ or .CommonLabels.nope "dflt" }} {{ not false }}'""",
+    """text: '{{ (index .Alerts 0).Labels.instance }} {{ index .CommonLabels "job" }} {{ .Alerts | len }}'""",
+    """text: '{{ .Status | printf "%s!" }} {{ "x" | printf "%s-%s" "y" }} {{ print 1 2 "a" }} {{ println "b" }}'""",
+    """text: '{{ .Alerts.Firing | len }} {{ .CommonAnnotations.summary | toUpper }} {{ safeHtml "<b>" }} & more'""",
+    """title: '{{ range .Alerts }}{{ .Annotations.long }}{{ end }}'""",
+    """text: '{{ .Alerts.Resolved }}' """,
+    """text: '{{ range .Alerts }}{{ .Status }}{{ end }} {{ .Receiver | len }}'""",
+]
+
+
+def _keys(keys: str) -> str:
+    """A receiver's keys; without ``text`` it gets Alertmanager's (empty) default text."""
+    if keys.startswith("text:") or "\n        text:" in keys:
+        return keys
+    return keys + """\n        text: '{{ template "slack.default.text" . }}'"""
+
+
+def _config(global_yaml: str, sink_url: str) -> str:
+    routes = "\n".join(
+        f"    - {{receiver: r{i}, matchers: ['alertname=~\".+\"'], continue: true}}"
+        for i in range(len(RECEIVERS))
+    )
+    receivers = "\n".join(
+        f"  - name: r{i}\n    slack_configs:\n      - api_url: '{sink_url}/r{i}'\n"
+        f"        send_resolved: true\n        {_keys(keys)}"
+        for i, keys in enumerate(RECEIVERS)
+    )
+    return (
+        f"{global_yaml}"
+        "templates: ['*.tmpl']\n"
+        "route:\n  receiver: r0\n  group_by: [alertname]\n  group_wait: 1s\n"
+        f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
+        f"receivers:\n{receivers}\n"
+    )
+
+
+def _alerts(now: float) -> list[Alert]:
+    # Alerts start now, so Alertmanager waits group_wait for the whole batch (an older alert
+    # would flush its group at once, before the rest of the POST is inserted). The resolved
+    # one ends before the flush.
+    start = round(now, 3)
+    long = "é" * 600
+    common = {"summary": "Coupon expiring ☃", "runbook_url": "https://runbooks.example/c?x=1"}
+    return [
+        Alert(
+            {"alertname": "Coupon", "job": "coinw", "instance": "i-1", "severity": "critical"},
+            {**common, "description": "first", "long": long},
+            start,
+            None,
+            1.0,
+            "http://prom.example/graph?g0.expr=up",
+        ),
+        Alert(
+            {"alertname": "Coupon", "job": "coinw", "instance": "i-2", "severity": "warning"},
+            {**common, "description": "second", "long": long},
+            start + 0.125,
+            None,
+            2.0,
+            "http://prom.example/graph?g0.expr=up",
+        ),
+        Alert(
+            {"alertname": "Coupon", "job": "coinw", "instance": "i-3", "severity": "warning"},
+            {**common, "description": "gone"},
+            start,
+            start + 0.5,
+            3.0,
+            "http://prom.example/graph?g0.expr=up",
+        ),
+        Alert(
+            {"alertname": "Balance café", "job": "tradeboss", "instance": "acct-1"},
+            {"summary": "Balance low", "description": "below 10 USDT"},
+            start + 0.25,
+            None,
+            4.0,
+            "",
+        ),
+    ]
+
+
+class RawSink:
+    """Records each request's path and raw body bytes."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[str, bytes]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.bodies.append((request.path, await request.read()))
+        return web.Response(text="ok")
+
+
+async def _serve(sink: RawSink) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", sink.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+EXTERNAL_URL = "http://am.example:9093"
+
+
+@needs_alertmanager
+async def test_slack_bodies_are_byte_identical_to_alertmanagers(tmp_path: Path) -> None:
+    """Default and 26 custom Slack configs: the watcher's bodies equal Alertmanager's bytes."""
+    (tmp_path / "custom.tmpl").write_text(TEMPLATE_FILE)
+    ours_sink, am_sink = RawSink(), RawSink()
+    runner, url = await _serve(am_sink)
+    try:
+        async with run_alertmanager(
+            tmp_path, _config("", url), f"--web.external-url={EXTERNAL_URL}"
+        ) as am:
+            now = time.time()  # after Alertmanager is up: see _alerts
+            alerts = _alerts(now)
+            await post_alerts(
+                am,
+                [
+                    {
+                        "labels": dict(a.labels),
+                        "annotations": dict(a.annotations),
+                        "startsAt": rfc3339(a.starts_at),
+                        **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
+                        "generatorURL": a.generator_url,
+                    }
+                    for a in alerts
+                ],
+            )
+            await poll(lambda: len(am_sink.bodies) >= 2 * len(RECEIVERS))
+    finally:
+        await runner.cleanup()
+
+    runner, url = await _serve(ours_sink)
+    try:
+        watcher_yaml = _config(f"global: {{external_url: '{EXTERNAL_URL}'}}\n", url)
+        config = parse_config(watcher_yaml, tmp_path / "watcher.yaml")
+        clock = FakeClock(now)
+        async with aiohttp.ClientSession() as session:
+            d = Dispatcher(
+                config,
+                db=open_db(str(tmp_path / "w.db")),
+                session=session,
+                clock=clock,
+                console=io.StringIO(),
+                metrics=WatcherMetrics(CollectorRegistry()),
+            )
+            await d.send(alerts, clock.time())
+            clock.advance(2)
+            await d.tick()
+    finally:
+        await runner.cleanup()
+    assert 2 * len(RECEIVERS) == len(ours_sink.bodies)
+
+    differ = [
+        (path, theirs.decode(), ours.decode())
+        for (path, ours), (_, theirs) in zip(
+            sorted(ours_sink.bodies), sorted(am_sink.bodies), strict=True
+        )
+        if ours != theirs
+    ]
+    assert [] == differ
