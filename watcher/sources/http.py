@@ -90,7 +90,7 @@ class UpstreamClient:
 
         Any failure is a SourceError with a reason and a one-line message starting with
         ``what`` (``GET /v1/perpum/account/almightyGoldInfo``), secrets redacted; ``parse``
-        raising SourceError is treated the same. ``Accept-Encoding`` is added to ``headers``.
+        raising SourceError is treated the same. ``Accept-Encoding`` is sent with ``headers``.
         """
         try:
             return await self._request(method, url, what, headers, parse, data, now_ms)
