@@ -94,3 +94,13 @@ def test_retention_is_the_longest_window_plus_lookback(
     rules = tmp_path / "r.yaml"
     rules.write_text(f"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: '{expr}'\n")
     assert window_ms + LOOKBACK_MS == required_retention(load_rule_files([rules]))
+
+
+def test_a_vanished_series_ages_out_with_its_points() -> None:
+    """A series no poll returns any more is forgotten once its last sample is past retention."""
+    history = SampleHistory(retention_ms=2 * 60_000)
+    store = _store(history)
+    store.put("s", "g", [Series("x", {"a": "1"}, 1.0), Series("x", {"a": "2"}, 2.0)], 0.0)
+    for minute in range(1, 6):
+        store.put("s", "g", [Series("x", {"a": "1"}, 1.0)], minute * 60.0)
+    assert [{"a": "1"}] == [dict(labels) for _, labels, _ in history.matching("x", [])]

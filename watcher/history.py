@@ -60,6 +60,8 @@ class SampleHistory:
         self._points: dict[_Key, deque[tuple[int, float | None]]] = {}
         self._names: dict[_Key, tuple[str, Mapping[str, str]]] = {}
         self._groups: dict[tuple[str, str], set[_Key]] = {}
+        #: series no group writes any more, kept until their points age out
+        self._orphans: set[_Key] = set()
 
     def record(self, source: str, group: str, series: Sequence[Series], now: float) -> None:
         """Append ``series`` polled at ``now``; stale markers for the group's vanished series."""
@@ -72,10 +74,16 @@ class SampleHistory:
             current.add(key)
             self._append(key, ms, s.value)
             self._names[key] = (s.name, s.labels)
-        for key in self._groups.get((source, group), set()) - current:
+        vanished = self._groups.get((source, group), set()) - current
+        for key in vanished:
             self._append(key, ms, _STALE)
         self._groups[(source, group)] = current
-        self._trim(ms)
+        # only this group's series and the ones no group writes any more age here, so a
+        # poll costs its own series, not the whole history
+        self._orphans |= vanished
+        self._orphans -= current
+        self._trim(ms, current)
+        self._orphans = self._trim(ms, self._orphans)
 
     def _append(self, key: _Key, ms: int, value: float | None) -> None:
         points = self._points.get(key)
@@ -85,15 +93,22 @@ class SampleHistory:
             return  # out of order or the same poll twice: Prometheus keeps the first
         points.append((ms, value))
 
-    def _trim(self, now_ms: int) -> None:
+    def _trim(self, now_ms: int, keys: Iterable[_Key]) -> set[_Key]:
+        """Drop the points of ``keys`` older than the retention; return the keys still held."""
         oldest = now_ms - self.retention_ms
-        for key in list(self._points):
-            points = self._points[key]
+        kept: set[_Key] = set()
+        for key in keys:
+            points = self._points.get(key)
+            if points is None:
+                continue
             while points and points[0][0] < oldest:
                 points.popleft()
-            if not points:
+            if points:
+                kept.add(key)
+            else:
                 del self._points[key]
                 del self._names[key]
+        return kept
 
     def __len__(self) -> int:
         return sum(len(p) for p in self._points.values())
