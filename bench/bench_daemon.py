@@ -110,14 +110,18 @@ def coupon_source(url: str) -> str:
 
 
 def run(
-    cases: list[tuple[int, int]], repeats: int, growth: float = 0.0, steady_after: float = 3.0
+    cases: list[tuple[int, int]],
+    repeats: int,
+    growth: float = 0.0,
+    steady_after: float = 3.0,
+    growth_accounts: int = 1_000,
 ) -> str:
     """The tables for (accounts, coupons) ``cases``."""
     rows_ready: list[list[object]] = []
     rows_rss: list[list[object]] = []
     folder = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
     storage = f"storage: {{path: {folder}/state.db}}\n"
-    with fake_upstream(max(c for _, c in cases)) as urls:
+    with fake_upstream(max((c for _, c in cases), default=0)) as urls:
         url = urls["tradeboss"]
         for n, c in cases:
             config = storage + tradeboss_yaml(url, n, port=0)
@@ -148,17 +152,22 @@ def run(
             rows_rss.append(
                 [label, peak_s, Spread.of(steadies), base_rss, f"{peak_s.mid / base_rss.mid:.2f}x"]
             )
-        out = table(
-            "Start to ready (s, min/median/max)",
-            ["config", "watcher s", "watcher CPU s", "bare loop s", "bare CPU s", "CPU ratio"],
-            rows_ready,
-        ) + table(
-            "Resident memory (MB, min/median/max)",
-            ["config", "watcher peak", "watcher steady", "bare loop peak", "peak ratio"],
-            rows_rss,
+        out = (
+            ""
+            if not cases
+            else table(
+                "Start to ready (s, min/median/max)",
+                ["config", "watcher s", "watcher CPU s", "bare loop s", "bare CPU s", "CPU ratio"],
+                rows_ready,
+            )
+            + table(
+                "Resident memory (MB, min/median/max)",
+                ["config", "watcher peak", "watcher steady", "bare loop peak", "peak ratio"],
+                rows_rss,
+            )
         )
         if growth:
-            out += grow(storage + tradeboss_yaml(url, cases[-1][0], port=0), folder, growth)
+            out += grow(storage + tradeboss_yaml(url, growth_accounts, port=0), folder, growth)
     return out
 
 
@@ -202,15 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="10 accounts + 10 coupons, once")
     parser.add_argument("--growth", type=float, default=0.0, help="seconds of RSS sampling")
+    parser.add_argument("--growth-accounts", type=int, default=1_000, help="accounts then")
+    parser.add_argument("--growth-only", action="store_true", help="skip the other rows")
     parser.add_argument("--bare", nargs=2, metavar=("N", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
         bare_child(int(args.bare[0]), args.bare[1])
         return 0
     if args.small:
-        print(run(SMALL, 1, args.growth))
+        print(run(SMALL, 1, args.growth, growth_accounts=args.growth_accounts))
+    elif args.growth and args.growth_only:
+        print(run([], 0, args.growth, growth_accounts=args.growth_accounts))
     else:
-        print(run(FULL, REPEATS, args.growth))
+        print(run(FULL, REPEATS, args.growth, growth_accounts=args.growth_accounts))
     return 0
 
 

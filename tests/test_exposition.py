@@ -250,3 +250,19 @@ def test_promtool_check_metrics_is_clean() -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, check=False
     )
     assert (0, b"", b"") == (result.returncode, result.stdout, result.stderr)
+
+
+def test_gzip_after_a_change_in_one_of_many_blocks_decodes_to_the_new_body() -> None:
+    """With groups spread over many deflated blocks, changing one still yields the exact body."""
+    store, self_registry = SeriesStore(), self_metrics()
+    for g in range(5 * exposition.BLOCK):
+        store.put("s", f"g{g}", [Series("m", {"g": str(g)}, 1.0), Series("n", {}, 2.0)], 0.0)
+    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    fmt, _ = Format.negotiate("")
+    expo.render(fmt, gzip=True)
+    store.put("s", "g40", [Series("m", {"g": "40"}, 3.5)], 1.0)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert expected(_Both(self_registry, store), "") == inflater.decompress(
+        expo.render(fmt, gzip=True)
+    )
+    assert (True, b"") == (inflater.eof, inflater.unused_data)
