@@ -57,7 +57,12 @@ class World:
 
 @pytest.fixture(name="world")
 async def world_fixture(write: Writer) -> AsyncIterator[World]:
-    """The simulator (one coupon expiring), a Slack-shaped sink and a daemon config for both."""
+    """The simulator (one coupon expiring), a Slack-shaped sink and a daemon config for both.
+
+    ``stale_after`` is 5m as for a production interval: with the default 5 x 2 s, a run of
+    restarts that are killed before they poll leaves the series unrefreshed for > 10 s, and
+    they then expire (and the alert resolves) exactly as Prometheus's staleness would.
+    """
     sim, sink = Simulator(), Sink()
     await sim.start()
     await sink.start()
@@ -72,7 +77,7 @@ server: {{listen: "127.0.0.1:{port}"}}
 storage: {{path: {write.root}/state.db}}
 sources:
   - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
-     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
+     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s, stale_after: 5m}}
 rule_files: [rules/*.yaml]
 route:
   receiver: slack
