@@ -114,3 +114,14 @@ def test_bad_secret_file_is_one_line_without_its_content(
     [line] = err.value.problems
     assert line == f"{path}:3 sources[0].secret_key_file: secret file {secret} {problem}"
     assert SECRET not in line
+
+
+def test_config_or_web_config_that_is_a_secret_is_not_echoed(write: Writer) -> None:
+    """`-c` or `web_config_file` pointed at a token file: the error names its shape, not its text."""
+    from watcher.webconfig import load_web_config
+
+    secret = write("token", f"{SECRET}\n")
+    for load in (load_config, load_web_config):
+        with pytest.raises(ConfigError) as err:
+            load(secret)
+        assert [f"{secret}:1: expected a mapping, got a scalar"] == err.value.problems

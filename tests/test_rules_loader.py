@@ -91,11 +91,9 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     f = str(path)
     assert [
         f"{f}:6 groups[0].rules[0].colour: unknown key (expected one of alert, record, expr, for, keep_firing_for, labels, annotations)",
-        f"{f}:5 groups[0].rules[0].expr: range vector selector needs sample history, which the daemon does not keep yet (only `watcher rules test` evaluates it)",
         f"{f}:7 groups[0].rules[1].record: recording rules are not supported: watcher evaluates alerting rules only (write the expression into the alert's expr)",
         f'{f}:11 groups[0].rules[2].for: expected a duration like 30s, 5m or 1h30m, got "soon"',
         f"{f}:13 groups[0].rules[2].annotations.s: template: __alert_B:1: unclosed action",
-        f"{f}:15 groups[0].rules[3].expr: offset modifier needs sample history, which the daemon does not keep yet (only `watcher rules test` evaluates it)",
         f'{f}:20 groups[0].rules[5].labels.bad-name: invalid label name "bad-name"',
     ] == check_rule_files([path])
 

@@ -162,7 +162,7 @@ def test_unsupported_constructs_are_rejected_by_name(expr: str, construct: str) 
 
 
 def test_past_samples_compile_only_with_history() -> None:
-    """Range functions and offset compile for `watcher rules test`; the daemon refuses them."""
+    """Range functions and offset compile only for a source that keeps sample history."""
     exprs = [
         "rate(up[5m])",
         "up offset 1h",

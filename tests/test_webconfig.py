@@ -229,15 +229,37 @@ async def test_rate_limit_answers_429_past_the_burst(
     assert [200, 200, 429] == statuses
 
 
-def test_min_version_is_enforced(write: Writer, pki: Pki) -> None:
-    """`min_version: TLS13` sets the context's floor (exporter-toolkit's default is TLS12)."""
+async def test_min_version_is_enforced(write: Writer, pki: Pki) -> None:
+    """`min_version: TLS13`: a TLS 1.2-only client gets no session; a TLS 1.3 client does."""
     path = write(
         "web.yml",
         f"tls_server_config: {{cert_file: {pki.cert}, key_file: {pki.key}, min_version: TLS13}}\n",
     )
-    context = load_web_config(path).ssl
-    assert context is not None
-    assert ssl.TLSVersion.TLSv1_3 == context.minimum_version
+    state = WebState(load_web_config(path))
+    app = web.Application()
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=state.listening_context())
+        await site.start()
+        url = f"https://127.0.0.1:{runner.addresses[0][1]}/"
+
+        async def get(maximum: ssl.TLSVersion) -> int:
+            tls = ssl.create_default_context(cafile=str(pki.ca))
+            tls.maximum_version = maximum
+            async with aiohttp.ClientSession() as s, s.get(url, ssl=tls) as r:
+                return r.status
+
+        assert 200 == await get(ssl.TLSVersion.TLSv1_3)
+        with pytest.raises(aiohttp.ClientError):
+            await get(ssl.TLSVersion.TLSv1_2)
+    finally:
+        await runner.cleanup()
 
 
 async def test_renewed_certificate_applies_on_reload_without_restart(

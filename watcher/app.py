@@ -27,6 +27,7 @@ from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
 from watcher.errors import ConfigError, StateError
+from watcher.history import SampleHistory, required_retention
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, add_api_routes
 from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
@@ -140,6 +141,9 @@ class Daemon:
         if self.state.moved_aside is not None:
             self.metrics.state_corruptions.inc()
         self.store = SeriesStore(self.db)
+        # samples over time for range vectors and offset, appended on every store write
+        self.history = SampleHistory(required_retention(groups))
+        self.store.subscribe(self.history.record)
         for source in config.sources:
             self.store.configure(source.name, source.stale_after)
         self.store.restore([s.name for s in config.sources], self.clock.time())
@@ -164,6 +168,7 @@ class Daemon:
             external_url=config.global_.external_url,
             db=self.db,
         )
+        self.rules.history = self.history
         self._session = aiohttp.ClientSession(headers={"User-Agent": "watcher"})
         self.dispatcher = Dispatcher(
             config,
@@ -334,6 +339,7 @@ class Daemon:
         self.rules.external_labels = dict(new.global_.external_labels)
         self.rules.external_url = new.global_.external_url
         self.rules.replace_groups(groups)
+        self.history.retention_ms = required_retention(groups)
         self.dispatcher.reload(new)
         self.metrics.config_last_reload_successful.set(1)
         self.metrics.config_last_reload_success_timestamp.set(self.clock.time())

@@ -67,7 +67,9 @@ class Reader:
                 self.problem(path, "is required")
             return False
         if not isinstance(value, Mapping):
-            self.problem(path, f"expected a mapping, got {_kind(value)}")
+            # At the top the value is the whole file, which may be a secret pointed at by mistake.
+            got = _kind(value) if path else ("a list" if isinstance(value, list) else "a scalar")
+            self.problem(path, f"expected a mapping, got {got}")
             return False
         for key in value:
             if key not in allowed:

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from watcher import __version__
-from watcher.config import Config, HttpConfig, RouteConfig
-from watcher.durations import format_duration
+from watcher.config import Config
 from watcher.errors import SilenceError, SilenceNotFoundError
 from watcher.matchers import Matcher, parse_matchers
-from watcher.notify.data import parse_rfc3339, rfc3339
+from watcher.notify.amconfig import alertmanager_yaml
+from watcher.notify.data import parse_rfc3339, rfc3339, sort_key
 from watcher.notify.dispatch import AlertStatus, Dispatcher
+from watcher.notify.incoming import MAX_POSTED_ALERTS, postable_alert
+from watcher.notify.router import build_routes
 from watcher.notify.silences import Silence, matches_filter
 from watcher.regex import compile_anchored
 
@@ -31,9 +33,11 @@ _REDACTED = "<secret>"
 
 
 def add_api_routes(app: web.Application, dispatcher: Dispatcher) -> None:
-    """Register ``/api/v2/{alerts,silences,silence/{id},status,receivers}``."""
+    """Register ``/api/v2/{alerts,alerts/groups,silences,silence/{id},status,receivers}``."""
     app[DISPATCHER_KEY] = dispatcher
     app.router.add_get("/api/v2/alerts", _get_alerts)
+    app.router.add_post("/api/v2/alerts", _post_alerts)
+    app.router.add_get("/api/v2/alerts/groups", _get_groups)
     app.router.add_get("/api/v2/silences", _get_silences)
     app.router.add_post("/api/v2/silences", _post_silence)
     app.router.add_get("/api/v2/silence/{id}", _get_silence)
@@ -108,6 +112,85 @@ async def _get_alerts(request: web.Request) -> web.Response:
         out.append(alert_json(s))
     out.sort(key=lambda a: str(a["fingerprint"]))  # Alertmanager sorts by fingerprint
     return web.json_response(out)
+
+
+def _alert_filter(request: web.Request) -> Callable[[AlertStatus], bool]:
+    """Alertmanager's ``alertFilter``: filter matchers and the active/silenced/inhibited flags."""
+    filters = _filters(request)
+    active, silenced, inhibited = (_flag(request, n) for n in ("active", "silenced", "inhibited"))
+
+    def keep(s: AlertStatus) -> bool:
+        if not matches_filter(filters, s.alert.labels):
+            return False
+        if (not silenced and s.silenced_by) or (not inhibited and s.inhibited_by):
+            return False
+        return active or s.state != "active"
+
+    return keep
+
+
+async def _get_groups(request: web.Request) -> web.Response:
+    """``GET /api/v2/alerts/groups``: one entry per aggregation group and receiver."""
+    dispatcher = request.app[DISPATCHER_KEY]
+    try:
+        keep = _alert_filter(request)
+        receiver = request.query.get("receiver")
+        receiver_re = compile_anchored(receiver) if receiver else None
+    except ValueError as exc:
+        return _error(f"bad request: {exc}", 400)
+    config = dispatcher.config
+    root = build_routes(config.route) if config.route is not None else None
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[AlertStatus]] = {}
+    for s in dispatcher.alerts():
+        if root is None or not keep(s):
+            continue
+        for route in root.match(s.alert.labels):
+            name = route.config.receiver
+            if receiver_re is not None and not receiver_re.fullmatch(name):
+                continue
+            labels = tuple(sorted(route.group_labels(s.alert.labels).items()))
+            groups.setdefault((name, labels), []).append(s)
+    ordered = sorted(groups.items(), key=lambda kv: (_labels_key(kv[0][1]), kv[0][0]))
+    return web.json_response(
+        [
+            {
+                "alerts": [alert_json(s) for s in sorted(members, key=lambda s: sort_key(s.alert))],
+                "labels": dict(labels),
+                "receiver": {"name": name},
+            }
+            for (name, labels), members in ordered
+        ]
+    )
+
+
+def _labels_key(labels: tuple[tuple[str, str], ...]) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """``LabelSet.Before`` order for same-size sets: fewer labels first, then pairs in order."""
+    return len(labels), labels
+
+
+async def _post_alerts(request: web.Request) -> web.Response:
+    """``POST /api/v2/alerts`` (``postableAlerts``), as Prometheus and ``amtool alert add`` send."""
+    dispatcher = request.app[DISPATCHER_KEY]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error("body is not JSON", 400)
+    if not isinstance(body, list):
+        return _error("expected a JSON list of alerts", 400)
+    now = dispatcher.now()
+    valid, problems = [], []
+    for i, raw in enumerate(body[:MAX_POSTED_ALERTS]):
+        try:
+            valid.append(postable_alert(raw, now))
+        except ValueError as exc:
+            problems.append(f"alerts[{i}]: {exc}")
+    if len(body) > MAX_POSTED_ALERTS:
+        problems.append(f"at most {MAX_POSTED_ALERTS} alerts per request")
+    if valid:
+        await dispatcher.send(valid, now)
+    if problems:
+        return _error("; ".join(problems), 400)
+    return web.Response(status=200)
 
 
 # -- silences -------------------------------------------------------------------------------
@@ -226,86 +309,9 @@ async def _delete_silence(request: web.Request) -> web.Response:
 # -- status ---------------------------------------------------------------------------------
 
 
-def _url(url: str) -> str:
-    return re.sub(r"://[^/@]*@", f"://{_REDACTED}@", url)
-
-
-def _http(http: HttpConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if http.bearer_token is not None:
-        out["authorization"] = {"type": "Bearer", "credentials": _REDACTED}
-    if http.basic_auth is not None:
-        out["basic_auth"] = {"username": http.basic_auth[0], "password": _REDACTED}
-    return out
-
-
-def _route(r: RouteConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "receiver": r.receiver,
-        "group_by": ["..."] if r.group_by is None else list(r.group_by),
-        "group_wait": format_duration(r.group_wait),
-        "group_interval": format_duration(r.group_interval),
-        "repeat_interval": format_duration(r.repeat_interval),
-    }
-    if r.matchers:
-        out["matchers"] = [str(m) for m in r.matchers]
-    if r.continue_:
-        out["continue"] = True
-    if r.routes:
-        out["routes"] = [_route(c) for c in r.routes]
-    return out
-
-
 def redacted_config(config: Config) -> str:
-    """The notification part of the config as YAML, every secret shown as ``<secret>``."""
-    receivers = []
-    for r in config.receivers:
-        rec: dict[str, Any] = {"name": r.name}
-        if r.slack_configs:
-            rec["slack_configs"] = [
-                {
-                    "api_url": _REDACTED,
-                    "channel": c.channel,
-                    "send_resolved": c.send_resolved,
-                    **({"http_config": _http(c.http)} if _http(c.http) else {}),
-                }
-                for c in r.slack_configs
-            ]
-        if r.webhook_configs:
-            rec["webhook_configs"] = [
-                {
-                    "url": _REDACTED,
-                    "send_resolved": c.send_resolved,
-                    "max_alerts": c.max_alerts,
-                    **({"http_config": _http(c.http)} if _http(c.http) else {}),
-                }
-                for c in r.webhook_configs
-            ]
-        if r.alertmanager_configs:
-            rec["alertmanager_configs"] = [
-                {"url": _url(c.url), **({"http_config": _http(c.http)} if _http(c.http) else {})}
-                for c in r.alertmanager_configs
-            ]
-        if r.console_configs:
-            rec["console_configs"] = [{"send_resolved": c.send_resolved} for c in r.console_configs]
-        receivers.append(rec)
-    doc: dict[str, Any] = {
-        "global": {
-            "evaluation_interval": format_duration(config.global_.evaluation_interval),
-            "external_labels": dict(config.global_.external_labels),
-        },
-        "route": _route(config.route) if config.route is not None else None,
-        "receivers": receivers,
-        "inhibit_rules": [
-            {
-                "source_matchers": [str(m) for m in i.source_matchers],
-                "target_matchers": [str(m) for m in i.target_matchers],
-                "equal": list(i.equal),
-            }
-            for i in config.inhibit_rules
-        ],
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+    """The notification config as Alertmanager YAML, every secret shown as ``<secret>``."""
+    return alertmanager_yaml(config)
 
 
 async def _get_status(request: web.Request) -> web.Response:

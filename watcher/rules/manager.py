@@ -15,7 +15,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -28,6 +28,9 @@ from watcher.rules.evaluate import Evaluator, SampleLike
 from watcher.rules.loader import RuleGroup
 from watcher.series import Snapshot
 from watcher.state import transaction
+
+if TYPE_CHECKING:
+    from watcher.history import SampleHistory
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +142,8 @@ class RuleManager:
         self._persisted: dict[RuleKey, dict[LabelKey, Timers]] = {}
         #: set after a failed write: the next evaluation retries it
         self.write_failed = False
+        #: samples over time (range vectors, offset); set by the daemon, None in tests
+        self.history: SampleHistory | None = None
         self.replace_groups(groups)
         if db is not None:
             self._restore()
@@ -158,7 +163,8 @@ class RuleManager:
         """
         started = time.perf_counter()
         ts = snapshot.time
-        evaluator = Evaluator(SnapshotQueryable(snapshot), ts)
+        current = SnapshotQueryable(snapshot)
+        evaluator = Evaluator(current if self.history is None else self.history.over(current), ts)
         for run in self.runs:
             if not run.due(ts):
                 continue

@@ -126,9 +126,9 @@ Node = Number | Selector | RangeSelector | Negate | Binary | Aggregate | Call
 def compile_expr(text: str, *, history: bool = False) -> Node:
     """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct.
 
-    Range vectors and ``offset`` read samples of the past; they compile only with ``history``
-    (``watcher rules test``, whose input series are a history), as the daemon keeps current
-    series only.
+    Range vectors and ``offset`` read samples of the past; they compile only with ``history``,
+    for a source that keeps samples over time (the daemon's ``watcher.history``, a unit test's
+    input series).
     """
     try:
         tree = parse(text)
@@ -142,10 +142,7 @@ def compile_expr(text: str, *, history: bool = False) -> Node:
     if not history:
         past = _reads_past(node)
         if past is not None:
-            msg = (
-                f"{past} needs sample history, which the daemon does not keep yet "
-                "(only `watcher rules test` evaluates it)"
-            )
+            msg = f"{past} needs sample history, which this evaluation does not keep"
             raise RuleError(msg)
     return node
 

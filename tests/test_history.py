@@ -1,0 +1,106 @@
+"""Sample history: rules read range vectors and offset over the samples of past polls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.history import LOOKBACK_MS, SampleHistory, required_retention
+from watcher.rules.evaluate import Evaluator, Sample
+from watcher.rules.loader import load_rule_files
+from watcher.rules.manager import SnapshotQueryable
+from watcher.rules.promql import compile_expr
+from watcher.series import Series
+from watcher.store import SeriesStore
+
+
+def _store(history: SampleHistory) -> SeriesStore:
+    store = SeriesStore()
+    store.subscribe(history.record)
+    return store
+
+
+def _eval(store: SeriesStore, history: SampleHistory, expr: str, at: float) -> list[Sample]:
+    evaluator = Evaluator(history.over(SnapshotQueryable(store.snapshot(at))), at)
+    return [
+        Sample(s.name, dict(s.labels), s.value)
+        for s in evaluator.vector(compile_expr(expr, history=True))
+    ]
+
+
+def test_rate_over_polls() -> None:
+    """A counter polled every minute: rate() over 2m is Prometheus's per-second increase."""
+    history = SampleHistory(retention_ms=10 * 60_000)
+    store = _store(history)
+    for minute, value in enumerate([0, 60, 120]):
+        store.put("s", "g", [Series("errors_total", {"source": "s"}, float(value))], minute * 60.0)
+    assert [Sample(None, {"source": "s"}, 1.0)] == _eval(
+        store, history, "rate(errors_total[2m])", 120
+    )
+    assert [Sample(None, {"source": "s"}, 120.0)] == _eval(
+        store, history, "increase(errors_total[2m])", 120
+    )
+
+
+def test_vanished_series_gets_a_stale_marker() -> None:
+    """A series a poll no longer returns is stale at once for offset, as a scrape marks it."""
+    history = SampleHistory(retention_ms=10 * 60_000)
+    store = _store(history)
+    both = [Series("balance", {"user": "a"}, 1.0), Series("balance", {"user": "b"}, 2.0)]
+    store.put("s", "g", both, 0.0)
+    store.put("s", "g", both[:1], 60.0)
+    assert [Sample("balance", {"user": "a"}, 1.0)] == _eval(store, history, "balance offset 1s", 61)
+    assert [Sample("balance", {"user": "a"}, 1.0), Sample("balance", {"user": "b"}, 2.0)] == sorted(
+        _eval(store, history, "balance offset 1s", 59), key=lambda s: s.labels["user"]
+    )
+    # stale markers are not samples: b's range still holds its one real sample
+    assert [1.0, 2.0] == sorted(
+        s.value for s in _eval(store, history, "count_over_time(balance[5m])", 60)
+    )
+
+
+def test_samples_older_than_the_retention_are_dropped() -> None:
+    """Only as much is kept as the rules can read: memory stays bounded."""
+    history = SampleHistory(retention_ms=2 * 60_000)
+    store = _store(history)
+    for minute in range(10):
+        store.put("s", "g", [Series("x", {}, float(minute))], minute * 60.0)
+    assert 3 == len(history)  # t = 7m, 8m, 9m: the oldest one inside [9m - 2m, 9m]
+
+
+def test_nothing_is_recorded_when_no_rule_reads_the_past(tmp_path: Path) -> None:
+    """Rules without ranges or offset need no history, so none is kept."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("groups:\n- name: g\n  rules:\n  - {alert: A, expr: x > 1}\n")
+    history = SampleHistory(required_retention(load_rule_files([rules])))
+    _store(history).put("s", "g", [Series("x", {}, 2.0)], 0.0)
+    assert (0, 0) == (history.retention_ms, len(history))
+
+
+@pytest.mark.parametrize(
+    ("expr", "window_ms"),
+    [
+        ("rate(x[5m]) > 0", 5 * 60_000),
+        ("x < 0.5 * x offset 7d", 7 * 86_400_000),
+        ("delta(x[1h] offset 30m) < 0", 90 * 60_000),
+        ("predict_linear(x[6h], 6 * 3600) < 0", 6 * 3_600_000),
+    ],
+)
+def test_retention_is_the_longest_window_plus_lookback(
+    tmp_path: Path, expr: str, window_ms: int
+) -> None:
+    """Retention = longest range + offset any rule reads, plus the 5-minute lookback."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(f"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: '{expr}'\n")
+    assert window_ms + LOOKBACK_MS == required_retention(load_rule_files([rules]))
+
+
+def test_a_vanished_series_ages_out_with_its_points() -> None:
+    """A series no poll returns any more is forgotten once its last sample is past retention."""
+    history = SampleHistory(retention_ms=2 * 60_000)
+    store = _store(history)
+    store.put("s", "g", [Series("x", {"a": "1"}, 1.0), Series("x", {"a": "2"}, 2.0)], 0.0)
+    for minute in range(1, 6):
+        store.put("s", "g", [Series("x", {"a": "1"}, 1.0)], minute * 60.0)
+    assert [{"a": "1"}] == [dict(labels) for _, labels, _ in history.matching("x", [])]
