@@ -57,7 +57,9 @@ def ts(text: str) -> float:
         ),
     ],
 )
-def test_interval_contains_as_alertmanager(entry: dict, instant: str, inside: bool) -> None:
+def test_interval_contains_as_alertmanager(
+    entry: dict[str, object], instant: str, inside: bool
+) -> None:
     """Each field matches as upstream: end time exclusive, ranges inclusive, negative days."""
     assert inside == parse_interval(entry).contains(ts(instant))
 
@@ -78,7 +80,7 @@ def test_interval_contains_as_alertmanager(entry: dict, instant: str, inside: bo
         ({"location": "Mars/Olympus"}, "unknown time zone Mars/Olympus"),
     ],
 )
-def test_bad_intervals_are_refused(entry: dict, message: str) -> None:
+def test_bad_intervals_are_refused(entry: dict[str, object], message: str) -> None:
     """Refused with Alertmanager's reason."""
     with pytest.raises(ValueError, match=message):
         parse_interval(entry)
