@@ -114,6 +114,17 @@ class Daemon:
         msg = f"condition not met within {timeout}s; last metrics: {sorted(last)[:50]}"
         raise AssertionError(msg)
 
+    async def evaluations_later(self, n: float, timeout: float = 60.0) -> dict[str, float]:
+        """Wait until the daemon has evaluated its rules ``n`` more times.
+
+        Proves "nothing more was sent" in the daemon's own time: every evaluation hands the
+        alerts to the dispatcher, so once enough of them have passed, whatever the daemon would
+        send has been sent, however slow the machine is (a fixed sleep races it instead).
+        """
+        key = "watcher_rule_evaluation_duration_seconds_count"
+        start = (await self.wait_for(lambda m: key in m)).get(key, 0.0)
+        return await self.wait_for(lambda m: m.get(key, 0.0) >= start + n, timeout)
+
     async def terminate(self, timeout: float = 15.0) -> int:
         """SIGTERM, then the exit code."""
         assert self.proc is not None

@@ -98,7 +98,7 @@ async def test_one_page_through_500s_and_sigkill_then_one_resolved(
     sink.script = [500, 500, 500]
     await daemon.start()
     await until(lambda: len(sink.delivered()) >= 1, 40, "the queued page after restart")
-    await asyncio.sleep(8)  # several group intervals: a duplicate would show up here
+    await daemon.evaluations_later(5)  # several group intervals: a duplicate would show up here
     firing = sink.delivered()
     assert 1 == len(firing)
     attachment = firing[0]["attachments"][0]
@@ -108,7 +108,7 @@ async def test_one_page_through_500s_and_sigkill_then_one_resolved(
 
     sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 40 * DAY_MS
     await until(lambda: len(sink.delivered()) >= 2, 20, "the resolved message")
-    await asyncio.sleep(6)
+    await daemon.evaluations_later(4)
     messages = sink.delivered()
     assert 2 == len(messages)
     assert "RESOLVED" in messages[1]["attachments"][0]["title"]

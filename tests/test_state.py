@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from tests.reliability import record
 from tests.test_rules_state import LOW, T0, groups, manager
 from watcher.errors import StateError
 from watcher.metrics import WatcherMetrics
@@ -25,6 +26,7 @@ def test_a_second_open_of_the_same_file_is_refused(tmp_path: Path) -> None:
         StateFile.open(path)
     first.close()
     StateFile.open(path).close()
+    record("storage", "second daemon on the same state file", {"refused": "one line, exit 1"})
 
 
 def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
@@ -38,6 +40,7 @@ def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
     assert ["state.corrupt"] == [e["event"] for e in logs if e["log_level"] == "error"]
     assert [("ok",)] == state.db.execute("PRAGMA integrity_check").fetchall()
     state.close()
+    record("storage", "state file that is not a database", {"moved_aside": True, "crash": 0})
 
 
 def test_a_corrupt_page_is_moved_aside(tmp_path: Path) -> None:
@@ -57,6 +60,7 @@ def test_a_corrupt_page_is_moved_aside(tmp_path: Path) -> None:
     assert state.moved_aside is not None
     assert 0 == state.db.execute("SELECT COUNT(*) FROM notify_silences").fetchone()[0]
     state.close()
+    record("storage", "corrupt page in the state file", {"moved_aside": True, "crash": 0})
 
 
 def test_files_of_the_previous_release_are_migrated(tmp_path: Path) -> None:
@@ -122,6 +126,7 @@ def test_a_full_disk_loses_no_alert_state(tmp_path: Path) -> None:
     db.close()
     restarted = manager(groups(tmp_path, LOW), open_db(path))
     assert 200 * [("pending", T0)] == [(a.state, a.active_at) for a in restarted.active()]
+    record("storage", "full disk (alert state)", {"lost": 0, "counted": True, "retried": True})
 
 
 def test_series_and_health_outlive_the_process_and_age_from_their_poll(tmp_path: Path) -> None:
@@ -155,6 +160,7 @@ def test_series_stay_in_memory_when_the_disk_is_full(tmp_path: Path) -> None:
     db.execute("PRAGMA max_page_count = 1073741823")
     store.put_groups("src", {"a": big}, T0 + 60)  # unchanged, but rewritten after the failure
     assert 1 == db.execute("SELECT COUNT(*) FROM series_groups").fetchone()[0]
+    record("storage", "full disk (series)", {"lost": 0, "in_memory_view": "kept", "retried": True})
 
 
 def test_metrics_name_every_state_write_error_kind() -> None:

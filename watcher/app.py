@@ -12,8 +12,6 @@ import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TextIO
 
 import aiohttp
@@ -26,7 +24,7 @@ from prometheus_client.registry import Collector
 from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
-from watcher.errors import ConfigError, StateError
+from watcher.errors import ConfigError, StateError, StateLockedError
 from watcher.history import SampleHistory, required_retention
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, add_api_routes
@@ -60,33 +58,29 @@ class _RegistryCollector(Collector):
         yield from self._registry.collect()
 
 
-@dataclass(frozen=True)
-class AlertView:
-    """An active alert as the status page shows it."""
+def _open_state(config: Config, path: str, metrics: WatcherMetrics) -> StateFile:
+    """The state file; a second daemon is refused, an unusable file falls back to memory.
 
-    state: str
-    name: str
-    labels: Mapping[str, str]
-    value: float
-    active_at: float
-
-
-@dataclass(frozen=True)
-class SilenceView:
-    """An active silence as the status page shows it."""
-
-    id: str
-    matchers: str
-    ends: str
-    comment: str
-
-
-def _open_state(config: Config, path: str) -> StateFile:
+    A daemon that cannot write its state (read-only volume, wrong permissions) still pages:
+    it runs on an in-memory state, logs the error and sets ``watcher_state_persistent`` 0, so
+    only what a restart would keep is lost, not the pages themselves.
+    """
     try:
-        return StateFile.open(path)
-    except StateError as exc:
+        state = StateFile.open(path)
+    except StateLockedError as exc:
         msg = f"{config.file}: storage.path: {exc}"
         raise ConfigError([msg]) from None
+    except StateError as exc:
+        log.error(
+            "state.unavailable",
+            problem=f"{config.file}: storage.path: {exc}",
+            effect="state is kept in memory only: a restart loses alert state and the outbox",
+        )
+        metrics.state_write_errors.labels(what="open").inc()
+        metrics.state_persistent.set(0)
+        return StateFile.open(":memory:")
+    metrics.state_persistent.set(1 if path != ":memory:" else 0)
+    return state
 
 
 def _slot_book() -> SlotBook:
@@ -136,7 +130,7 @@ class Daemon:
         self.self_registry = CollectorRegistry(auto_describe=True)
         self.metrics = WatcherMetrics(self.self_registry)
         groups = load_rule_files(config.rule_paths())
-        self.state = _open_state(config, storage_path or config.storage.path)
+        self.state = _open_state(config, storage_path or config.storage.path, self.metrics)
         self.db = self.state.db
         if self.state.moved_aside is not None:
             self.metrics.state_corruptions.inc()
@@ -270,27 +264,6 @@ class Daemon:
             except Exception:
                 self.metrics.loop_crashes.labels(loop="rules").inc()
                 log.exception("rules.evaluation_crashed")
-
-    def active_alerts(self) -> list[AlertView]:
-        """Pending and firing alerts."""
-        return [
-            AlertView(a.state, a.alertname, a.labels, a.value, a.active_at)
-            for a in self.rules.active()
-        ]
-
-    def active_silences(self) -> list[SilenceView]:
-        """Silences in force now."""
-        now = self.clock.time()
-        return [
-            SilenceView(
-                s.id,
-                ", ".join(str(m) for m in s.matchers),
-                datetime.fromtimestamp(s.ends_at, UTC).isoformat(timespec="seconds"),
-                s.comment,
-            )
-            for s in self.dispatcher.silences()
-            if s.state(now) == "active"
-        ]
 
     # -- reload -------------------------------------------------------------------------------
 

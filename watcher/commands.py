@@ -246,9 +246,9 @@ async def once(path: str, *, send: bool) -> int:
         await daemon.evaluate()
         sys.stdout.write(generate_latest(daemon.registry).decode())
         # Pending alerts too: with `for:` a single evaluation can only start the timer.
-        for alert in daemon.active_alerts():
+        for alert in daemon.rules.active():
             labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-            print(f"# ALERT {alert.state} {alert.name} {{{labels}}} value={alert.value:g}")
+            print(f"# ALERT {alert.state} {alert.alertname} {{{labels}}} value={alert.value:g}")
         if send:
             await daemon.dispatcher.flush_now()
     finally:

@@ -70,3 +70,7 @@ class SilenceNotFoundError(SilenceError):
 
 class StateError(WatcherError):
     """The state file cannot be used: locked by another daemon, unreadable, or from the future."""
+
+
+class StateLockedError(StateError):
+    """Another watcher process holds the state file: two daemons on one file would double-page."""

@@ -113,8 +113,13 @@ class WatcherMetrics:
             ["what"],
             registry=registry,
         )
-        for what in ("series", "alerts", "notifications", "silences"):
+        for what in ("open", "series", "alerts", "notifications", "silences"):
             self.state_write_errors.labels(what=what)
+        self.state_persistent = Gauge(
+            "watcher_state_persistent",
+            "1 if state is written to storage.path; 0 if it is kept in memory only.",
+            registry=registry,
+        )
         self.state_corruptions = Counter(
             "watcher_state_corruptions",
             "State files found corrupt at start and moved aside (the daemon started fresh).",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import structlog
 
-from watcher.errors import StateError
+from watcher.errors import StateError, StateLockedError
 
 log = structlog.get_logger(__name__)
 
@@ -199,6 +199,8 @@ class StateFile:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             fd = _lock(path)
+        except StateLockedError:
+            raise
         except OSError as exc:
             msg = f"cannot open {path}: {exc.strerror or exc}"
             raise StateError(msg) from None
@@ -246,7 +248,7 @@ def _lock(path: str) -> int:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
         msg = f"{path} is in use by another watcher (pid {holder}); each daemon needs its own storage.path"
-        raise StateError(msg) from None
+        raise StateLockedError(msg) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd

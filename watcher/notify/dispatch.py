@@ -44,8 +44,12 @@ from watcher.notify.retry import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
+from watcher.timeinterval import in_any
 
 log = structlog.get_logger(__name__)
+
+#: How soon a group whose notification could not be written (a full disk) flushes again.
+WRITE_RETRY = 5.0
 
 RESOLVED_RETENTION = 15 * 60.0  # Prometheus re-sends resolved alerts this long
 MAX_IDLE = 60.0  # the flush loop looks again at least this often, woken or not
@@ -111,7 +115,7 @@ class Dispatcher:
         self._clock = clock
         self._console = console
         self._nflog = NotificationLog(db)
-        self._outbox = Outbox(db)
+        self._outbox = Outbox(db, on_error=self._write_failed)
         self._delivery = Delivery(
             self._outbox, clock=clock, metrics=metrics, retry=retry or RetryPolicy()
         )
@@ -195,15 +199,19 @@ class Dispatcher:
         interval = self._config.global_.evaluation_interval
         for batch in self._forwarder.batches(alerts, self._receivers_of, now, interval):
             body, firing = batch.alerts, batch.firing
-            with transaction(self._db):
-                pending = self._outbox.pending(batch.key)
-                if pending is not None:
-                    body = merge(pending.payload["alerts"], body)
-                    firing += pending.firing
-                # Prometheus re-sends every resend delay: an older delivery is superseded.
-                self._delivery.enqueue(
-                    batch.key, batch.target, {"alerts": body}, now, RESEND_DELAY, firing
-                )
+            try:
+                with transaction(self._db):
+                    pending = self._outbox.pending(batch.key)
+                    if pending is not None:
+                        body = merge(pending.payload["alerts"], body)
+                        firing += pending.firing
+                    # Prometheus re-sends every resend delay: an older delivery is superseded.
+                    self._delivery.enqueue(
+                        batch.key, batch.target, {"alerts": body}, now, RESEND_DELAY, firing
+                    )
+            except sqlite3.Error as exc:  # the next evaluation sends the alerts again
+                self._write_failed(exc)
+                continue
             self._delivery.wake(batch.target)
 
     def _receivers_of(self, alert: Alert) -> list[ReceiverConfig]:
@@ -251,10 +259,18 @@ class Dispatcher:
             if not self._silences.silenced_by(a.labels, now)
             and not self._inhibitor.inhibited_by(a.labels, firing_all)
         ]
-        if unmuted:
+        if unmuted and not self._time_muted(group.route, now):
             self._notify(group, unmuted, now)
         # Flushed resolved alerts leave the group (Alertmanager's DeleteIfNotModified).
         group.alerts -= {a.fingerprint for a in alerts if is_resolved(a, now)}
+
+    def _time_muted(self, route: Route, now: float) -> bool:
+        """Alertmanager's TimeMuteStage and TimeActiveStage for the group's route."""
+        intervals, cfg = self._config.time_intervals, route.config
+        if any(in_any(intervals.get(n, ()), now) for n in cfg.mute_time_intervals):
+            return True
+        active = cfg.active_time_intervals
+        return bool(active) and not any(in_any(intervals.get(n, ()), now) for n in active)
 
     def _notify(self, group: _Group, alerts: list[Alert], now: float) -> None:
         receiver = group.route.config.receiver
@@ -276,25 +292,32 @@ class Dispatcher:
             to_send = (
                 alerts if notifier.send_resolved else [a for a in alerts if a.fingerprint in firing]
             )
-            with transaction(self._db):
-                self._nflog.log(key, firing, resolved, now)
-                if to_send:
-                    data = NotificationData(
-                        receiver,
-                        group.key,
-                        group.labels,
-                        tuple(to_send),
-                        self._config.global_.external_url,
-                        now,
-                    )
-                    self._delivery.enqueue(
-                        key,
-                        target.key,
-                        notifier.render(data),
-                        now,
-                        dispatch_timeout(group.route.config.group_interval),
-                        sum(1 for a in to_send if a.fingerprint in firing),
-                    )
+            try:
+                with transaction(self._db):
+                    self._nflog.log(key, firing, resolved, now)
+                    if to_send:
+                        data = NotificationData(
+                            receiver,
+                            group.key,
+                            group.labels,
+                            tuple(to_send),
+                            self._config.global_.external_url,
+                            now,
+                        )
+                        self._delivery.enqueue(
+                            key,
+                            target.key,
+                            notifier.render(data),
+                            now,
+                            dispatch_timeout(group.route.config.group_interval),
+                            sum(1 for a in to_send if a.fingerprint in firing),
+                        )
+            except sqlite3.Error as exc:
+                # Neither the log entry nor the message was written (one transaction): the
+                # group flushes again soon and queues it then, so the page is late, not lost.
+                self._write_failed(exc)
+                group.next_flush = min(group.next_flush, now + WRITE_RETRY)
+                continue
             if to_send:
                 log.info(
                     "notify.queued",
@@ -306,10 +329,17 @@ class Dispatcher:
                 )
                 self._delivery.wake(target.key)
 
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        self._metrics.state_write_errors.labels(what="notifications").inc()
+        log.error("state.write_failed", what="notifications", error=str(exc))
+
     def _gc(self, now: float) -> None:
         self._last_gc = now
-        self._nflog.gc(now)
-        self._silences.gc(now)
+        try:
+            self._nflog.gc(now)
+            self._silences.gc(now)
+        except sqlite3.Error as exc:  # expired rows stay until the next collection
+            self._write_failed(exc)
         grouped = set().union(*(g.alerts for g in self._groups.values()))
         for fp, stored in list(self._alerts.items()):
             a = self._effective(stored)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from watcher.state import transaction
@@ -44,10 +45,23 @@ class Row:
 
 
 class Outbox:
-    """Queued notifications."""
+    """Queued notifications.
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    A write that fails after a delivery (a full disk) must not send the message again: a row
+    whose delete failed is remembered as delivered and hidden until a later delete succeeds,
+    and a failed backoff update is kept in memory, so the row still waits it out. Such
+    failures go to ``on_error`` (counted and logged by the dispatcher), never up the stack.
+    """
+
+    def __init__(
+        self, db: sqlite3.Connection, on_error: Callable[[sqlite3.Error], None] | None = None
+    ) -> None:
         self._db = db
+        self._on_error = on_error or (lambda _exc: None)
+        #: delivered rows whose DELETE failed; hidden, deleted again on the next write
+        self._gone: set[int] = set()
+        #: next attempts whose UPDATE failed, by row id
+        self._backoff: dict[int, tuple[int, float]] = {}
 
     def put(
         self,
@@ -110,25 +124,21 @@ class Outbox:
 
     def due(self, now: float) -> list[Row]:
         """Rows whose next attempt is due, oldest first."""
-        return self._select("WHERE next_attempt <= ? ORDER BY id", (now,))
+        return [r for r in self._select("ORDER BY id", ()) if r.next_attempt <= now]
 
     def first_due(self, target: TargetKey, now: float) -> Row | None:
         """The oldest row for ``target`` whose next attempt is due."""
-        rows = self._select(
-            "WHERE receiver = ? AND integration = ? AND idx = ? AND next_attempt <= ? "
-            "ORDER BY id LIMIT 1",
-            (*target, now),
-        )
-        return rows[0] if rows else None
+        rows = self._for(target)
+        return next((r for r in rows if r.next_attempt <= now), None)
 
     def next_due_for(self, target: TargetKey) -> float | None:
         """When the earliest row for ``target`` is due."""
-        row = self._db.execute(
-            "SELECT MIN(next_attempt) FROM notify_outbox "
-            "WHERE receiver = ? AND integration = ? AND idx = ?",
-            target,
-        ).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+        return min((r.next_attempt for r in self._for(target)), default=None)
+
+    def _for(self, target: TargetKey) -> list[Row]:
+        return self._select(
+            "WHERE receiver = ? AND integration = ? AND idx = ? ORDER BY id", target
+        )
 
     def targets(self) -> set[TargetKey]:
         """Every target some row is queued for."""
@@ -153,28 +163,55 @@ class Outbox:
         return None if row is None or row[0] is None else float(row[0])
 
     def delivered(self, row_id: int) -> None:
-        """Remove a delivered row."""
-        self._db.execute("DELETE FROM notify_outbox WHERE id = ?", (row_id,))
+        """Remove a delivered row (hidden at once, even when the disk refuses the delete)."""
+        self._gone.add(row_id)
+        self._backoff.pop(row_id, None)
+        self._sweep(report=True)
+
+    def _sweep(self, *, report: bool) -> None:
+        """Delete the delivered rows whose delete failed before; keep them hidden meanwhile.
+
+        Only a delivery reports a failure; the retries on every read stay quiet, so a full
+        disk is one error per delivery, not one per look at the queue.
+        """
+        try:
+            self._db.executemany(
+                "DELETE FROM notify_outbox WHERE id = ?", [(i,) for i in sorted(self._gone)]
+            )
+        except sqlite3.Error as exc:
+            if report:
+                self._on_error(exc)
+            return
+        self._gone.clear()
 
     def failed(self, row_id: int, error: str, next_attempt: float) -> None:
         """Keep a row for another try at ``next_attempt``."""
-        self._db.execute(
-            "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ? "
-            "WHERE id = ?",
-            (error, next_attempt, row_id),
-        )
+        attempts = self._backoff.get(row_id, (0, 0.0))[0] + 1
+        try:
+            self._db.execute(
+                "UPDATE notify_outbox SET attempts = attempts + ?, last_error = ?,"
+                " next_attempt = ? WHERE id = ?",
+                (attempts, error[:1000], next_attempt, row_id),
+            )
+        except sqlite3.Error as exc:
+            self._backoff[row_id] = (attempts, next_attempt)
+            self._on_error(exc)
+            return
+        self._backoff.pop(row_id, None)
 
     def __len__(self) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()
-        return int(row[0])
+        return int(row[0]) - len(self._gone)
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Row]:
+        if self._gone:
+            self._sweep(report=False)
         columns = (
             "id, key, receiver, integration, idx, payload, created, attempts, next_attempt, "
             "timeout, firing"
         )
         sql = f"SELECT {columns} FROM notify_outbox {where}"  # noqa: S608 - `where` is ours
-        return [
+        rows = [
             Row(
                 int(r[0]),
                 r[1],
@@ -190,3 +227,11 @@ class Outbox:
             )
             for r in self._db.execute(sql, args).fetchall()
         ]
+        if not self._gone and not self._backoff:
+            return rows
+        return [self._in_memory(r) for r in rows if r.id not in self._gone]
+
+    def _in_memory(self, row: Row) -> Row:
+        if (known := self._backoff.get(row.id)) is None:
+            return row
+        return replace(row, attempts=row.attempts + known[0], next_attempt=known[1])
