@@ -32,9 +32,11 @@ from watcher.config.model import (
 )
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
+from watcher.config.timeintervals import read_time_intervals
 from watcher.errors import ConfigError
 from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import load_templates
+from watcher.timeinterval import TimeInterval
 from watcher.yamlpos import Path, load_located
 
 # CoinW allows one almightyGoldInfo request per 2 s per user and IP
@@ -51,6 +53,8 @@ _TOP = {
     "receivers",
     "inhibit_rules",
     "templates",
+    "time_intervals",
+    "mute_time_intervals",
 }
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
@@ -72,6 +76,8 @@ _SOURCE_KEYS = {
 }
 SIGNERS = ("futures", "futures_sorted")
 _ROUTE_KEYS = {
+    "mute_time_intervals",
+    "active_time_intervals",
     "receiver",
     "group_by",
     "group_wait",
@@ -149,9 +155,11 @@ class _ConfigBuilder:
         self.file = file
         self.warnings: list[str] = []
         self.templates: Templates = load_templates()
+        self.time_intervals: dict[str, tuple[TimeInterval, ...]] = {}
 
     def build(self) -> Config:
         r = self.r
+        self.time_intervals = read_time_intervals(r)
         template_files = r.str_list(("templates",))
         try:
             self.templates = load_templates(template_files, FsPath(self.file).parent)
@@ -180,6 +188,7 @@ class _ConfigBuilder:
             receivers=receivers,
             inhibit_rules=r.each(("inhibit_rules",), self.inhibit),
             templates=template_files,
+            time_intervals=self.time_intervals,
             warnings=tuple(self.warnings),
         )
 
@@ -438,6 +447,7 @@ class _ConfigBuilder:
         )
         if parent is None and node.continue_:
             r.problem((*p, "continue"), "the root route cannot continue")
+        mute, active = self._interval_names(p, root=parent is None)
         children = tuple(
             child
             for i, _ in enumerate(r.seq((*p, "routes")))
@@ -452,7 +462,23 @@ class _ConfigBuilder:
             matchers=node.matchers,
             continue_=node.continue_,
             routes=children,
+            mute_time_intervals=mute,
+            active_time_intervals=active,
         )
+
+    def _interval_names(self, p: Path, *, root: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        r = self.r
+        out = []
+        for key, what in (("mute_time_intervals", "mute"), ("active_time_intervals", "active")):
+            names = r.str_list((*p, key))
+            if root and names:
+                r.problem((*p, key), f"the root route must not have any {what} time intervals")
+                names = ()
+            for name in names:
+                if name not in self.time_intervals:
+                    r.problem((*p, key), f'undefined time interval "{name}" used in route')
+            out.append(names)
+        return out[0], out[1]
 
     def _check_receivers(self, route: RouteConfig, p: Path, names: set[str]) -> None:
         # a child that inherits its receiver was already reported with its parent

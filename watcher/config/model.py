@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watcher.matchers import Matcher
+from watcher.timeinterval import TimeInterval
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
@@ -150,6 +151,8 @@ class RouteConfig:
     matchers: tuple[Matcher, ...] = ()
     continue_: bool = False
     routes: tuple[RouteConfig, ...] = ()
+    mute_time_intervals: tuple[str, ...] = ()  # not inherited, as in Alertmanager
+    active_time_intervals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,6 +296,7 @@ class Config:
     receivers: tuple[ReceiverConfig, ...] = ()
     inhibit_rules: tuple[InhibitRule, ...] = ()
     templates: tuple[str, ...] = ()  # Alertmanager's notification template file globs
+    time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def rule_paths(self) -> list[Path]:

@@ -44,6 +44,7 @@ from watcher.notify.retry import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
+from watcher.timeinterval import in_any
 
 log = structlog.get_logger(__name__)
 
@@ -258,10 +259,18 @@ class Dispatcher:
             if not self._silences.silenced_by(a.labels, now)
             and not self._inhibitor.inhibited_by(a.labels, firing_all)
         ]
-        if unmuted:
+        if unmuted and not self._time_muted(group.route, now):
             self._notify(group, unmuted, now)
         # Flushed resolved alerts leave the group (Alertmanager's DeleteIfNotModified).
         group.alerts -= {a.fingerprint for a in alerts if is_resolved(a, now)}
+
+    def _time_muted(self, route: Route, now: float) -> bool:
+        """Alertmanager's TimeMuteStage and TimeActiveStage for the group's route."""
+        intervals, cfg = self._config.time_intervals, route.config
+        if any(in_any(intervals.get(n, ()), now) for n in cfg.mute_time_intervals):
+            return True
+        active = cfg.active_time_intervals
+        return bool(active) and not any(in_any(intervals.get(n, ()), now) for n in active)
 
     def _notify(self, group: _Group, alerts: list[Alert], now: float) -> None:
         receiver = group.route.config.receiver
