@@ -11,6 +11,7 @@ from aiohttp import web
 
 from watcher.exposition import metrics_handler
 from watcher.page import add_page_routes
+from watcher.query import add_query_routes
 
 if TYPE_CHECKING:
     from watcher.app import Daemon
@@ -29,6 +30,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/-/reload", reload)
     app.router.add_put("/-/reload", reload)
     add_page_routes(app, daemon)
+    add_query_routes(app, daemon)
 
 
 async def healthy(_request: web.Request) -> web.Response:
