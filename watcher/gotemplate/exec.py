@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from watcher.gotemplate import nodes as n
 from watcher.gotemplate.fmt import value_string
 from watcher.gotemplate.strconv import quote
-from watcher.gotemplate.values import GoFunc, GoMap, GoStruct, Time, go_type
+from watcher.gotemplate.typecheck import (
+    MISSING,
+    TypeCheckError,
+    constant,
+    ideal,
+    is_true,
+    lookup,
+    validate,
+)
+from watcher.gotemplate.values import GoFunc
 
 MAX_OUTPUT = 1 << 20  # characters one execution may write
 MAX_DEPTH = 100  # nested {{template}} calls
@@ -24,19 +33,10 @@ class ExecError(Exception):
     """A template failed while executing; the message is Go's."""
 
 
-class _Missing:
-    """Go's ``missingVal``: no previous pipeline value."""
+class _Break(Exception): ...  # noqa: N818 - control flow, not an error
 
 
-MISSING = _Missing()
-
-
-class _Break(Exception):  # noqa: N818 - control flow, not an error
-    pass
-
-
-class _Continue(Exception):  # noqa: N818 - control flow, not an error
-    pass
+class _Continue(Exception): ...  # noqa: N818 - control flow, not an error
 
 
 @dataclass
@@ -56,19 +56,6 @@ def execute(tset: TemplateSet, name: str, data: object) -> str:
     out: list[str] = []
     _State(tset, tree, out, [("$", data)], 0).walk(data, tree.root)
     return "".join(out)
-
-
-def is_true(value: object) -> bool:
-    """Go's truth: not the zero value of its type; structs are always true."""
-    if value is None or value is MISSING:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str | Mapping | Sequence):
-        return len(value) > 0
-    return True
 
 
 class _State:
@@ -265,19 +252,10 @@ class _State:
 
     def ideal(self, node: n.NumberNode) -> object:
         self.node = node
-        text = node.text.lstrip("+-")
-        hex_int = text[:2].lower() == "0x" and "p" not in text.lower()
-        if (
-            node.is_float
-            and not hex_int
-            and not text.startswith("'")
-            and any(c in text for c in ".eEpP")
-        ):
-            return node.float_value
-        if node.is_int:
-            return node.int_value
-        msg = f"{node.text} overflows int"
-        raise self.error(msg)
+        try:
+            return ideal(node)
+        except TypeCheckError as exc:
+            raise self.error(str(exc)) from None
 
     def chain(
         self, dot: object, chain: n.ChainNode, args: list[n.Node] | None, final: object
@@ -328,22 +306,10 @@ class _State:
         if isinstance(bound, GoFunc):
             return self.call(dot, bound, node, name, args, final)
         has_args = (args is not None and len(args) > 1) or final is not MISSING
-        if isinstance(receiver, GoStruct):
-            for field_name, value in receiver.go_fields():
-                if field_name == name:
-                    if has_args:
-                        msg = f"{name} has arguments but cannot be invoked as function"
-                        raise self.error(msg)
-                    return value
-        elif isinstance(receiver, Mapping):
-            if has_args:
-                msg = f"{name} is not a method but has arguments"
-                raise self.error(msg)
-            if name in receiver:
-                return receiver[name]
-            return receiver.zero if isinstance(receiver, GoMap) else ""
-        msg = f"can't evaluate field {name} in type {go_type(receiver)}"
-        raise self.error(msg)
+        try:
+            return lookup(receiver, name, has_args=has_args)
+        except TypeCheckError as exc:
+            raise self.error(str(exc)) from None
 
     def function(
         self,
@@ -422,52 +388,13 @@ class _State:
             return self.validate(self.function(dot, node, node, None, MISSING), typ)
         if isinstance(node, n.ChainNode):
             return self.validate(self.chain(dot, node, None, MISSING), typ)
-        if typ == "any":
-            if isinstance(node, n.BoolNode):
-                return node.value
-            if isinstance(node, n.NumberNode):
-                return self.ideal(node)
-            if isinstance(node, n.StringNode):
-                return node.text
-        checks: dict[str, tuple[type[n.Node], str]] = {
-            "bool": (n.BoolNode, "bool"),
-            "string": (n.StringNode, "string"),
-            "float64": (n.NumberNode, "float"),
-            "int": (n.NumberNode, "integer"),
-        }
-        if typ in checks:
-            cls, what = checks[typ]
-            if isinstance(node, n.NumberNode):
-                if typ == "float64" and node.is_float:
-                    return node.float_value
-                if typ == "int" and node.is_int:
-                    return node.int_value
-            elif isinstance(node, cls):
-                return node.value if isinstance(node, n.BoolNode) else getattr(node, "text", "")
-            msg = f"expected {what}; found {node}"
-            raise self.error(msg)
-        msg = f"can't handle {node} for arg of type {typ}"
-        raise self.error(msg)
+        try:
+            return constant(node, typ)
+        except TypeCheckError as exc:
+            raise self.error(str(exc)) from None
 
     def validate(self, value: object, typ: str) -> object:
-        if value is MISSING:
-            value = None
-        if typ == "any":
-            return value
-        if value is None:
-            if typ == "[]string" or typ.startswith("map"):
-                return value
-            msg = f"invalid value; expected {typ}"
-            raise self.error(msg)
-        ok = {
-            "string": isinstance(value, str),
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float64": isinstance(value, float),
-            "bool": isinstance(value, bool),
-            "time.Time": isinstance(value, Time),
-            "[]string": isinstance(value, list) and go_type(value) == "[]string",
-        }.get(typ, True)
-        if not ok:
-            msg = f"wrong type for value; expected {typ}; got {go_type(value)}"
-            raise self.error(msg)
-        return value
+        try:
+            return validate(value, typ)
+        except TypeCheckError as exc:
+            raise self.error(str(exc)) from None

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import re2
 
-from watcher.gotemplate.exec import MISSING, is_true
 from watcher.gotemplate.fmt import sprint, sprintf, sprintln
 from watcher.gotemplate.strconv import quote
+from watcher.gotemplate.typecheck import MISSING, is_true
 from watcher.gotemplate.values import GoFunc, GoMap, Time, go_type, string_slice
 
 _INT64 = 2**63

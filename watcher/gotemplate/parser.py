@@ -11,6 +11,7 @@ from collections.abc import Container
 
 from watcher.gotemplate import nodes as n
 from watcher.gotemplate.lexer import Kind, Lexer, Token
+from watcher.gotemplate.numbers import number_node
 from watcher.gotemplate.strconv import quote, unquote
 
 _OPERAND_START = {
@@ -350,50 +351,13 @@ class _Parser:
             raise self.error(str(exc)) from None
 
     def number(self, tok: Token) -> n.NumberNode:
-        text = tok.val
-        node = n.NumberNode(tok.pos, text)
         if tok.kind is Kind.CHARCONST:
-            rune = self.unquote(tok)
-            node.is_int = node.is_float = True
-            node.int_value, node.float_value = ord(rune), float(ord(rune))
-            return node
-        if text.endswith("i"):
-            msg = f"complex constants are not supported: {text}"
-            raise self.error(msg)
+            rune = ord(self.unquote(tok))
+            return n.NumberNode(tok.pos, tok.val, True, True, rune, float(rune))
         try:
-            node.int_value = _parse_int(text)
-            node.is_int = True
-        except ValueError:
-            pass
-        try:
-            node.float_value = (
-                float(node.int_value) if node.is_int else float(text.replace("_", ""))
-            )
-            node.is_float = True
-        except (ValueError, OverflowError):
-            if text.lower().startswith(("0x", "-0x", "+0x")) and "p" in text.lower():
-                node.float_value = float.fromhex(text.replace("_", ""))
-                node.is_float = True
-        if not node.is_int and not node.is_float:
-            msg = f"illegal number syntax: {quote_name(text)}"
-            raise self.error(msg)
-        return node
-
-
-def _parse_int(text: str) -> int:
-    """Go's ``strconv.ParseInt(text, 0, 64)``: prefixes, leading-zero octal, underscores."""
-    body = text.lstrip("+-")
-    sign = -1 if text.startswith("-") else 1
-    if "." in body or (not body.lower().startswith("0x") and ("e" in body.lower())):
-        raise ValueError(text)
-    if len(body) > 1 and body[0] == "0" and body[1].isdigit():
-        value = int(body.replace("_", ""), 8)
-    else:
-        value = int(body, 0)
-    value *= sign
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(text)
-    return value
+            return number_node(tok.pos, tok.val)
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
 
 
 def quote_name(text: str) -> str:
