@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 DAY_MS = 86_400_000
 GROUP_WAIT, GROUP_INTERVAL = 1.0, 2.0
 SENT = 'watcher_notifications_total{integration="slack",receiver="slack"}'
+POLLS = 'watcher_source_poll_duration_seconds_count{source="sim"}'
 RULES = """\
 groups:
   - name: coinw
@@ -53,6 +54,14 @@ class World:
 
     def violations(self) -> int:
         return int(self.sim.state.summary()["rate_limit_violations"])
+
+    async def restart_loop(self, starts: int) -> None:
+        """Start the daemon ``starts`` times, each SIGKILLed right after its first poll."""
+        for _ in range(starts):
+            daemon = self.daemon()
+            await daemon.start()
+            await daemon.wait_for(lambda m: m.get(POLLS, 0) >= 1)
+            await daemon.kill()
 
 
 @pytest.fixture(name="world")
@@ -97,9 +106,7 @@ receivers:
 
 async def quiet_period(daemon: Daemon) -> dict[str, float]:
     """Let the restarted daemon poll twice and flush its groups several times over."""
-    await daemon.wait_for(
-        lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 2
-    )
+    await daemon.wait_for(lambda m: m.get(POLLS, 0) >= 2)
     # group_wait + 2 group intervals of evaluations (one a second) and some slack
     return await daemon.evaluations_later(GROUP_WAIT + 2 * GROUP_INTERVAL + 2)
 
@@ -138,13 +145,7 @@ async def test_restarting_a_firing_daemon_sends_nothing(world: World, stop: str)
 
 async def test_a_restart_loop_never_breaks_the_upstream_limit(world: World) -> None:
     """Five restarts in quick succession, each polling at once: no request inside CoinW's 2 s."""
-    for _ in range(5):
-        daemon = world.daemon()
-        await daemon.start()
-        await daemon.wait_for(
-            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
-        )
-        await daemon.kill()
+    await world.restart_loop(5)
     assert world.sim.state.summary()["total"] >= 5
     assert 0 == world.violations()
     record("process", "5 restarts in a row, each polling at once", {"upstream_violations": 0})
@@ -155,9 +156,7 @@ async def test_watcher_once_beside_a_daemon_keeps_the_limit(world: World) -> Non
     daemon = world.daemon()
     await daemon.start()
     try:
-        await daemon.wait_for(
-            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
-        )
+        await daemon.wait_for(lambda m: m.get(POLLS, 0) >= 1)
         for _ in range(2):
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "watcher", "once", "-c", str(world.config),
@@ -181,9 +180,7 @@ async def test_a_second_daemon_on_the_same_state_file_is_refused(world: World) -
         world.config.read_text().replace(f"127.0.0.1:{world.port}", f"127.0.0.1:{free_port()}")
     )
     try:
-        await first.wait_for(
-            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
-        )
+        await first.wait_for(lambda m: m.get(POLLS, 0) >= 1)
         before = world.sim.state.summary()["total"]
         second = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "watcher", "run", "-c", str(other),

@@ -129,13 +129,7 @@ async def test_sigterm_with_a_queued_page_delivers_it_once(world: World) -> None
 
 async def test_a_restart_loop_costs_no_page_and_no_violation(world: World) -> None:
     """Ten starts, each killed right after its first poll: one page at the end, no violation."""
-    for _ in range(10):
-        daemon = world.daemon()
-        await daemon.start()
-        await daemon.wait_for(
-            lambda m: m.get('watcher_source_poll_duration_seconds_count{source="sim"}', 0) >= 1
-        )
-        await daemon.kill()
+    await world.restart_loop(10)
     await settle(world, 1)
     assert ["[FIRING:1] MegaCouponExpiringSoon"] == titles(world)
     assert 0 == world.violations()
