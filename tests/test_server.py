@@ -65,3 +65,22 @@ async def test_no_secret_in_metrics_or_status_page(
     text = await (await client.get("/metrics")).text() + await (await client.get("/")).text()
     for secret in (DEMO_API_KEY, DEMO_SECRET_KEY, "other-key-123", "other-secret-456"):
         assert secret not in text
+
+
+async def test_generator_url_opens_a_page_with_the_expression_and_its_result(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """/graph?g0.expr=… (where alerts' generatorURL points) shows the expression, escaped, and
+    its current result; an expression the engine refuses shows the engine's error."""
+    await wait_ready(client)
+    expr = 'watcher_source_up{source="good"} == 1'
+    page = await (await client.get("/graph", params={"g0.expr": expr, "g0.tab": "1"})).text()
+    assert "<pre>watcher_source_up{source=&quot;good&quot;} == 1</pre>" in page
+    assert "<p>1 series</p>" in page
+    assert "<code>watcher_source_up{source=&quot;good&quot;}</code></td><td>1</td>" in page
+    bad = await client.get("/graph", params={"g0.expr": "sum(<script>"})
+    text = await bad.text()
+    assert 200 == bad.status
+    assert "<script>" not in text
+    assert 'class="error">bad_data:' in text
+    assert 400 == (await client.get("/graph")).status

@@ -53,11 +53,6 @@ def format_value(value: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _error(status: int, kind: str, message: str) -> web.Response:
-    body = {"status": "error", "errorType": kind, "error": message}
-    return web.json_response(body, status=status)
-
-
 def _parse_time(text: str) -> float:
     """Unix seconds (a float) or RFC 3339, as Prometheus's API parses ``time``."""
     try:
@@ -101,45 +96,55 @@ def query_handler(
         params: dict[str, str] = dict(request.query)
         if request.method == "POST":
             params.update({k: str(v) for k, v in (await request.post()).items()})
-        query = params.get("query", "")
-        if not query:
-            return _error(400, "bad_data", 'invalid parameter "query": no query given')
-        if len(query) > MAX_QUERY_LENGTH:
-            return _error(
-                400, "bad_data", f'invalid parameter "query": over {MAX_QUERY_LENGTH} bytes'
-            )
-        try:
-            node = compile_expr(query, history=True)
-        except RuleError as exc:
-            return _error(400, "bad_data", str(exc))
-        snap = snapshot()
-        view = history().over(SnapshotQueryable(snap))
-        at = snap.time
-        source: HistoryView | _AsOf = view
-        if "time" in params:
-            try:
-                at = _parse_time(params["time"])
-            except ValueError as exc:
-                return _error(400, "bad_data", str(exc))
-            # a client's "now" is a moment off the daemon's: within the lookback after the
-            # snapshot (and a second before it) the current series answer
-            if not snap.time - 1 <= at <= snap.time + LOOKBACK_MS / 1000:
-                source = _AsOf(view, round(at * 1000))
-        try:
-            value = Evaluator(source, at).eval(node)
-        except RuleError as exc:
-            return _error(422, "execution", str(exc))
-        data: dict[str, Any]
-        if isinstance(value, float):
-            data = {"resultType": "scalar", "result": [at, format_value(value)]}
-        else:
-            result = []
-            for s in value:
-                metric = dict(s.labels)
-                if s.name is not None:
-                    metric["__name__"] = s.name
-                result.append({"metric": metric, "value": [at, format_value(s.value)]})
-            data = {"resultType": "vector", "result": result}
-        return web.json_response({"status": "success", "data": data})
+        status, body = run_query(params, snapshot(), history())
+        return web.json_response(body, status=status)
 
     return handle
+
+
+def run_query(
+    params: Mapping[str, str], snap: Snapshot, history: SampleHistory
+) -> tuple[int, dict[str, Any]]:
+    """Evaluate ``params["query"]`` (at ``params["time"]``, default now): (HTTP status, the
+    API's JSON body). Shared by ``/api/v1/query`` and the ``/graph`` page."""
+    query = params.get("query", "")
+    if not query:
+        return _fail(400, "bad_data", 'invalid parameter "query": no query given')
+    if len(query) > MAX_QUERY_LENGTH:
+        return _fail(400, "bad_data", f'invalid parameter "query": over {MAX_QUERY_LENGTH} bytes')
+    try:
+        node = compile_expr(query, history=True)
+    except RuleError as exc:
+        return _fail(400, "bad_data", str(exc))
+    view = history.over(SnapshotQueryable(snap))
+    at = snap.time
+    source: HistoryView | _AsOf = view
+    if "time" in params:
+        try:
+            at = _parse_time(params["time"])
+        except ValueError as exc:
+            return _fail(400, "bad_data", str(exc))
+        # a client's "now" is a moment off the daemon's: within the lookback after the
+        # snapshot (and a second before it) the current series answer
+        if not snap.time - 1 <= at <= snap.time + LOOKBACK_MS / 1000:
+            source = _AsOf(view, round(at * 1000))
+    try:
+        value = Evaluator(source, at).eval(node)
+    except RuleError as exc:
+        return _fail(422, "execution", str(exc))
+    data: dict[str, Any]
+    if isinstance(value, float):
+        data = {"resultType": "scalar", "result": [at, format_value(value)]}
+    else:
+        result = []
+        for s in value:
+            metric = dict(s.labels)
+            if s.name is not None:
+                metric["__name__"] = s.name
+            result.append({"metric": metric, "value": [at, format_value(s.value)]})
+        data = {"resultType": "vector", "result": result}
+    return 200, {"status": "success", "data": data}
+
+
+def _fail(status: int, kind: str, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"status": "error", "errorType": kind, "error": message}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from watcher.exposition import metrics_handler
+from watcher.graph import add_graph_routes
 from watcher.page import add_page_routes
 from watcher.query import add_query_routes
 
@@ -31,6 +32,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put("/-/reload", reload)
     add_page_routes(app, daemon)
     add_query_routes(app, daemon)
+    add_graph_routes(app, daemon)
 
 
 async def healthy(_request: web.Request) -> web.Response:
