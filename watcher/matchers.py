@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from watcher.regex import Regex, compile_anchored
 
+#: A Prometheus label name (https://prometheus.io/docs/concepts/data_model/).
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _OPS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"^[^{}!=~,\\\"'`\s]+$")
 _MATCHER = re.compile(r"^\s*([^!=~\s]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)

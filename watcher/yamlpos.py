@@ -6,7 +6,6 @@ Used for both the config file and rule files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -25,6 +24,32 @@ def format_path(path: Path) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+class Problem(str):
+    """``file:line path: message``, one problem of a file, its parts kept for sorting.
+
+    A ``str`` (what ``ConfigError`` lists and ``watcher check`` prints) that still knows its
+    file, line, key path and message.
+    """
+
+    file: str
+    line: int
+    path: Path
+    message: str
+
+    def __new__(cls, file: str, line: int, path: Path, message: str) -> Problem:
+        """The problem ``message`` at ``path``, found on ``line`` of ``file``."""
+        rendered = format_path(path)
+        where = f"{file}:{line} {rendered}" if rendered else f"{file}:{line}"
+        self = super().__new__(cls, f"{where}: {message}")
+        self.file, self.line, self.path, self.message = file, line, path, message
+        return self
+
+
+def by_line(problems: list[Problem]) -> list[Problem]:
+    """``problems`` in the order of their lines (stable: same-line problems keep theirs)."""
+    return sorted(problems, key=lambda p: p.line)
 
 
 class Located:
@@ -59,6 +84,10 @@ class Located:
                 return lines[p]
             p = p[:-1]
         return lines.get((), 1)
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """The problem ``message`` at ``path``, with its line."""
+        return Problem(self.file, self.line(path), path, message)
 
     def where(self, path: Path) -> str:
         """``file:line path`` for messages."""
@@ -126,7 +155,7 @@ def _compose(text: str) -> yaml.Node | None:
 
 
 def _record(
-    node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[str], file: str
+    node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[Problem], file: str
 ) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -134,8 +163,9 @@ def _record(
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                where = f"{file}:{key_node.start_mark.line + 1} {format_path((*path, key))}"
-                problems.append(f"{where}: duplicate key")
+                problems.append(
+                    Problem(file, key_node.start_mark.line + 1, (*path, key), "duplicate key")
+                )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
             _record(value_node, (*path, key), lines, problems, file)
@@ -145,7 +175,7 @@ def _record(
             _record(item, (*path, i), lines, problems, file)
 
 
-def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> str:
+def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> Problem:
     # The pure-Python parser words the error the way every message so far has.
     if _FastLoader is not yaml.SafeLoader:
         try:
@@ -153,16 +183,19 @@ def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> str:
         except yaml.YAMLError as slow:
             exc = slow
         except RecursionError:
-            return f"{file}:1: invalid YAML: nesting too deep"
+            return _invalid(file, "nesting too deep")
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = (exc.problem or str(exc)).strip()
-        return f"{file}:{line}: invalid YAML: {problem}"
-    return f"{file}:1: invalid YAML: {exc}"
+        return _invalid(file, (exc.problem or str(exc)).strip(), line)
+    return _invalid(file, str(exc))
 
 
-def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
+def _invalid(file: str, problem: str, line: int = 1) -> Problem:
+    return Problem(file, line, (), f"invalid YAML: {problem}")
+
+
+def load_located(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     """Parse ``text`` once; return the document, or None and the one-line syntax error."""
     loader = _FastLoader(text)
     try:
@@ -170,12 +203,12 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
     except yamlstream.Unusual:
         return _load_composed(text, file)
     except yamlstream.Refused as exc:
-        return None, [f"{file}:1: invalid YAML: {exc}"]
+        return None, [_invalid(file, str(exc))]
     except yaml.YAMLError as exc:
         return None, [_syntax_error(text, file, exc)]
     finally:
         loader.dispose()
-    problems: list[str] = []
+    problems: list[Problem] = []
     if duplicates:  # composing again is safe: the text nests at most _MAX_DEPTH deep
         node = _compose(text)
         if node is not None:
@@ -183,17 +216,17 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[str]]:
     return Located(data, file, text), problems
 
 
-def _load_composed(text: str, file: str) -> tuple[Located | None, list[str]]:
+def _load_composed(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     """``load_located`` through a node tree: all of YAML (merge keys, tags, complex keys)."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     too_deep, aliases = _shape(text)
     if too_deep:
-        return None, [f"{file}:1: invalid YAML: nesting too deep"]
+        return None, [_invalid(file, "nesting too deep")]
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if aliases and node is not None and _expanded_size(node, {}) > _MAX_NODES:
-            return None, [f"{file}:1: invalid YAML: aliases expand to more than {_MAX_NODES} nodes"]
+            return None, [_invalid(file, f"aliases expand to more than {_MAX_NODES} nodes")]
         data = None if node is None else loader.construct_document(node)
         if node is not None and loader.duplicates:
             _record(node, (), {}, problems, file)
@@ -201,7 +234,7 @@ def _load_composed(text: str, file: str) -> tuple[Located | None, list[str]]:
     except yaml.YAMLError as exc:
         return None, [_syntax_error(text, file, exc)]
     except RecursionError:
-        return None, [f"{file}:1: invalid YAML: nesting too deep (a recursive alias?)"]
+        return None, [_invalid(file, "nesting too deep (a recursive alias?)")]
     finally:
         loader.dispose()
     return Located(data, file, text), problems
@@ -236,8 +269,3 @@ def _check_depth(value: object, depth: int) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_depth(item, depth + 1)
-
-
-def is_mapping(value: object) -> bool:
-    """True for YAML mappings."""
-    return isinstance(value, Mapping)

@@ -1,52 +1,53 @@
-"""The config file as frozen dataclasses: nothing past the loader sees raw YAML."""
+"""The config file as frozen dataclasses: nothing past the loader sees raw YAML.
+
+Each field's type says what the file holds there (``Duration``, ``HttpUrl``, a ``choice``...,
+hooks of ``watcher.config.scalars``) and its default is the one default of that key: the
+loader (``watcher.config.load``) builds these classes with them and writes no default itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
+from watcher.config.scalars import (
+    ByteSize,
+    Duration,
+    DurationOrZero,
+    HttpUrl,
+    Labels,
+    NonNegative,
+    Secret,
+    SecretUrl,
+    SourceLabels,
+    Template,
+    between,
+    choice,
+    headers,
+    matching,
+    template,
+    unique_choices,
+)
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
+from watcher.validate import Hook, Key
+
+__all__ = ["Secret"]  # re-exported: where the rest of watcher imports it from
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
+SIGNERS = ("futures", "futures_sorted")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
-
-
-class Secret:
-    """A credential: its ``str``/``repr`` never show the value, so it cannot leak into logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        """The secret value, for the one place that must send it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('<redacted>')"
-
-    def __str__(self) -> str:
-        return "<redacted>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+_HTTP_CONFIG = Key("http_config")
 
 
 @dataclass(frozen=True, kw_only=True)
 class GlobalConfig:
     """``global:``."""
 
-    evaluation_interval: float = 15.0
-    external_labels: Mapping[str, str] = field(default_factory=dict)
+    evaluation_interval: Duration = 15.0
+    external_labels: Labels = field(default_factory=dict)
     external_url: str = ""
 
 
@@ -54,7 +55,7 @@ class GlobalConfig:
 class ApiConfig:
     """``server.api``: silences ``read-write``, ``read-only`` or ``off``; who may change things."""
 
-    silences: str = "read-write"
+    silences: Annotated[str, choice("read-write", "read-only", "off")] = "read-write"
     writers: tuple[str, ...] = ()
 
 
@@ -75,44 +76,52 @@ class StorageConfig:
     path: str = "/var/lib/watcher/state.db"
     # Undelivered notifications kept at most (Prometheus's notification queue default); when
     # full, the oldest resolved ones are dropped first, a firing one never.
-    notification_queue_capacity: int = 10_000
+    notification_queue_capacity: Annotated[int, between(minimum=1)] = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
 class SourceConfig:
     """Keys every source takes."""
 
-    name: str
+    name: Annotated[
+        str,
+        matching(
+            r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", 'expected letters, digits, "_", "." or "-", got "{}"'
+        ),
+    ]
     type: str
-    interval: float = 60.0
-    timeout: float = 10.0
-    stale_after: float = 300.0
-    labels: Mapping[str, str] = field(default_factory=dict)
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    stale_after: Duration = 300.0  # when not given: 5 x interval
+    labels: SourceLabels = field(default_factory=dict)
     #: bytes of one decompressed response body past which a request fails with ``too_large``
-    body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
+    body_size_limit: ByteSize = DEFAULT_BODY_SIZE_LIMIT
 
 
 @dataclass(frozen=True, kw_only=True)
 class CoinwCouponConfig(SourceConfig):
     """``type: coinw_mega_coupon``."""
 
-    base_url: str = "https://api.coinw.com"
+    base_url: HttpUrl = "https://api.coinw.com"
     api_key: Secret
     secret_key: Secret
-    statuses: tuple[str, ...] = ("pending", "unused")
+    statuses: Annotated[tuple[str, ...], unique_choices(COUPON_STATUSES, "status")] = (
+        "pending",
+        "unused",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class CoinwInviteeConfig(SourceConfig):
     """``type: coinw_invitee_volume``."""
 
-    base_url: str = "https://api.coinw.com"
+    base_url: HttpUrl = "https://api.coinw.com"
     api_key: Secret
     secret_key: Secret
-    lookback_days: int = 30
-    top_invitees: int = 50
-    page_size: int = 1000
-    signer: str = "futures"
+    lookback_days: Annotated[int, between(1, 365)] = 30
+    top_invitees: Annotated[int, between(0, 10_000)] = 50
+    page_size: Annotated[int, between(1, 1000)] = 1000
+    signer: Annotated[str, choice(*SIGNERS)] = "futures"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,18 +130,20 @@ class TradebossAccount:
 
     third_server_code: str
     user_name: str
-    currency: str
+    currency: Annotated[
+        str, matching(r"^[A-Z]{3}$", 'expected an ISO 4217 code like HKD, got "{}"')
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TradebossConfig(SourceConfig):
     """``type: tradeboss_balance``."""
 
-    base_url: str
-    company_id: int
-    headers: Mapping[str, Secret] = field(default_factory=dict)
+    base_url: HttpUrl
+    company_id: NonNegative
+    headers: Annotated[Mapping[str, Secret], Hook(headers)] = field(default_factory=dict)
     accounts: tuple[TradebossAccount, ...] = ()
-    concurrency: int = 8
+    concurrency: Annotated[int, between(1, 256)] = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,15 +172,15 @@ class HttpConfig:
 
     bearer_token: Secret | None = None
     basic_auth: tuple[str, Secret] | None = None
-    timeout: float = 0.0  # per request; 0 = none (the integration's ``timeout`` is the same)
+    timeout: DurationOrZero = 0.0  # per request; 0 = none (the integration's is the same)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SlackField:
     """``slack_configs[].fields[]``: templated ``title``/``value``; ``short`` or the default."""
 
-    title: str
-    value: str
+    title: Template = ""  # both needed: the loader says so in one message
+    value: Template = ""
     short: bool | None = None
 
 
@@ -177,27 +188,40 @@ class SlackField:
 class SlackConfirm:
     """``actions[].confirm``."""
 
-    text: str = ""
-    title: str = ""
-    ok_text: str = ""
-    dismiss_text: str = ""
+    text: Template = ""
+    title: Template = ""
+    ok_text: Template = ""
+    dismiss_text: Template = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class SlackAction:
     """``slack_configs[].actions[]``: a button (``type``, ``text``, ``url``...), templated."""
 
-    type: str = ""
-    text: str = ""
-    url: str = ""
-    style: str = ""
-    name: str = ""
-    value: str = ""
+    type: Template = ""
+    text: Template = ""
+    url: Template = ""
+    style: Template = ""
+    name: Template = ""
+    value: Template = ""
     confirm: SlackConfirm | None = None
 
 
-def _default(name: str) -> str:
-    return '{{ template "slack.default.' + name + '" . }}'
+# Alertmanager's default Slack texts, each the named template of its default.tmpl.
+_SLACK = {
+    name: '{{ template "slack.default.' + name + '" . }}'
+    for name in (
+        "username",
+        "iconemoji",
+        "iconurl",
+        "title",
+        "titlelink",
+        "pretext",
+        "fallback",
+        "callbackid",
+        "footer",
+    )
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,49 +233,49 @@ class SlackConfig:
     Alertmanager's ``slack.default.text`` is empty.
     """
 
-    api_url: Secret
-    channel: str | None = None
-    username: str = _default("username")
-    icon_emoji: str = _default("iconemoji")
-    icon_url: str = _default("iconurl")
-    title: str = _default("title")
-    title_link: str = _default("titlelink")
-    pretext: str = _default("pretext")
-    text: str | None = None
-    fallback: str = _default("fallback")
-    callback_id: str = _default("callbackid")
-    footer: str = _default("footer")
-    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
-    image_url: str = ""
-    thumb_url: str = ""
+    api_url: SecretUrl
+    channel: Annotated[str | None, Hook(template)] = None
+    username: Template = _SLACK["username"]
+    icon_emoji: Template = _SLACK["iconemoji"]
+    icon_url: Template = _SLACK["iconurl"]
+    title: Template = _SLACK["title"]
+    title_link: Template = _SLACK["titlelink"]
+    pretext: Template = _SLACK["pretext"]
+    text: Annotated[str | None, Hook(template)] = None
+    fallback: Template = _SLACK["fallback"]
+    callback_id: Template = _SLACK["callbackid"]
+    footer: Template = _SLACK["footer"]
+    color: Template = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
+    image_url: Template = ""
+    thumb_url: Template = ""
     link_names: bool = False
     mrkdwn_in: tuple[str, ...] = ()
     short_fields: bool = False
     fields: tuple[SlackField, ...] = ()
     actions: tuple[SlackAction, ...] = ()
     send_resolved: bool = False
-    timeout: float = 0.0  # per request, as Alertmanager's; 0 = none but the dispatch timeout
-    http: HttpConfig = field(default_factory=HttpConfig)
+    timeout: DurationOrZero = 0.0  # per request, as Alertmanager's; 0 = none but dispatch's
+    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
 class WebhookConfig:
     """``webhook_configs[]``: Alertmanager's webhook payload, version 4."""
 
-    url: Secret
+    url: SecretUrl
     send_resolved: bool = True
-    max_alerts: int = 0
-    timeout: float = 0.0  # per request, as Alertmanager's; 0 = none but the dispatch timeout
-    http: HttpConfig = field(default_factory=HttpConfig)
+    max_alerts: NonNegative = 0
+    timeout: DurationOrZero = 0.0  # per request, as Alertmanager's; 0 = none but dispatch's
+    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
 class AlertmanagerConfig:
     """``alertmanager_configs[]``: POST /api/v2/alerts to an Alertmanager."""
 
-    url: str
-    timeout: float = 10.0  # per request, Prometheus's alertmanager_config default
-    http: HttpConfig = field(default_factory=HttpConfig)
+    url: HttpUrl
+    timeout: Duration = 10.0  # per request, Prometheus's alertmanager_config default
+    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

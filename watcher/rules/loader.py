@@ -81,7 +81,8 @@ def _load_file(path: Path, *, history: bool) -> tuple[list[RuleGroup], list[str]
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         return [], [f"{file}:1: cannot read rule file: {reason}"]
-    doc, problems = load_located(text, file)
+    doc, found = load_located(text, file)
+    problems: list[str] = [*found]
     if doc is None:
         return [], problems
     return _FileReader(doc, problems, history=history).groups(), problems
