@@ -18,7 +18,7 @@ from tests.test_notify_dispatch import counter, session, sink, slack_config
 from watcher.clock import FakeClock
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, RetryPolicy
-from watcher.notify.dispatch import WRITE_RETRY
+from watcher.notify.stage import WRITE_RETRY
 from watcher.server.routes import add_alertmanager_api
 from watcher.state import migrate
 

@@ -20,6 +20,7 @@ class Time(Protocol):
         """The zone's abbreviation (``UTC``, ``CET``)."""
         ...
 
+
 _TOKENS = re.compile(
     r"January|Jan|Monday|Mon|MST|2006|Z07:00|Z0700|Z07|-07:00|-0700|-07|"
     r"[.,](?:0+|9+)(?!\d)|01|02|_2|15|03|04|05|06|PM|pm|1|2|3|4|5"
