@@ -30,6 +30,7 @@ from watcher.config.model import (
     TradebossConfig,
     WebhookConfig,
 )
+from watcher.config.push import read_push
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
@@ -59,7 +60,7 @@ _TOP = {
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
     "coinw_mega_coupon": _COMMON
-    | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses"},
+    | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses", "push"},
     "coinw_invitee_volume": _COMMON
     | {
         "base_url",
@@ -309,10 +310,16 @@ class _ConfigBuilder:
             r.problem((*p, "statuses"), "lists a status twice")
         api_key, secret_key = r.secret(p, "api_key"), r.secret(p, "secret_key")
         base_url = self._url((*p, "base_url"), "https://api.coinw.com")
+        push = read_push(r, (*p, "push"), self._size)
         if api_key is None or secret_key is None:
             return None
         return CoinwCouponConfig(
-            base_url=base_url, api_key=api_key, secret_key=secret_key, statuses=statuses, **common
+            base_url=base_url,
+            api_key=api_key,
+            secret_key=secret_key,
+            statuses=statuses,
+            push=push,
+            **common,
         )
 
     def _invitee(self, p: Path, common: dict[str, Any]) -> CoinwInviteeConfig | None:

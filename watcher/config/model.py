@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watcher.config.push import PushConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
 
@@ -100,6 +101,7 @@ class CoinwCouponConfig(SourceConfig):
     api_key: Secret
     secret_key: Secret
     statuses: tuple[str, ...] = ("pending", "unused")
+    push: PushConfig = field(default_factory=PushConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
