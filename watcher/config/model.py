@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from watcher.config.push import PushConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
 
@@ -91,6 +91,34 @@ class SourceConfig:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: bytes of one decompressed response body past which a request fails with ``too_large``
     body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
+
+
+PUSH_DEFAULT_URL = "wss://ws.futurescw.com/perpum"
+#: The login frame CoinW.Net sends; string values "<api_key>", "<secret_key>" and
+#: "<passphrase>" are replaced by the credentials (whole values, never spliced into text).
+PUSH_DEFAULT_LOGIN = json.dumps(
+    {"event": "login", "params": {"api_key": "<api_key>", "passphrase": "<secret_key>"}}
+)
+PUSH_DEFAULT_MAX_FRAME = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushConfig:
+    """``sources[].push`` of a Mega Coupon source (off unless ``enabled``; read in ``push.py``)."""
+
+    enabled: bool = False
+    url: str = PUSH_DEFAULT_URL
+    ping_interval: float = 5.0
+    pong_timeout: float = 5.0
+    #: the login frame as JSON, with ``PLACEHOLDERS`` as string values
+    login: str = PUSH_DEFAULT_LOGIN
+    #: the value of ``<passphrase>`` (None: the source's secret key)
+    passphrase: Secret | None = None
+    max_frame_size: int = PUSH_DEFAULT_MAX_FRAME
+    min_backoff: float = 1.0
+    max_backoff: float = 60.0
+    #: bad frames in a row on one connection before it is dropped and made again
+    bad_frame_limit: int = 5
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # model imports this module; the reader is only handed in
-    from watcher.config.model import Secret
-    from watcher.config.reader import Reader
-    from watcher.yamlpos import Path
-
-DEFAULT_URL = "wss://ws.futurescw.com/perpum"
-#: Placeholders a login frame's string values may be (whole values, never spliced into text).
-PLACEHOLDERS = ("<api_key>", "<secret_key>", "<passphrase>")
-DEFAULT_LOGIN = json.dumps(
-    {"event": "login", "params": {"api_key": "<api_key>", "passphrase": "<secret_key>"}}
+from watcher.config.model import (
+    PUSH_DEFAULT_LOGIN,
+    PUSH_DEFAULT_MAX_FRAME,
+    PUSH_DEFAULT_URL,
+    PushConfig,
 )
-DEFAULT_MAX_FRAME = 1024 * 1024
+from watcher.config.reader import Reader
+from watcher.yamlpos import Path
+
+__all__ = ["DEFAULT_LOGIN", "KEYS", "PushConfig", "read_push"]
+DEFAULT_URL, DEFAULT_LOGIN, DEFAULT_MAX_FRAME = (
+    PUSH_DEFAULT_URL,
+    PUSH_DEFAULT_LOGIN,
+    PUSH_DEFAULT_MAX_FRAME,
+)
 KEYS = {
     "enabled",
     "url",
@@ -38,25 +40,6 @@ KEYS = {
     "bad_frame_limit",
 }
 _MAX_LOGIN_DEPTH = 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class PushConfig:
-    """``push:`` (off unless ``enabled``)."""
-
-    enabled: bool = False
-    url: str = DEFAULT_URL
-    ping_interval: float = 5.0
-    pong_timeout: float = 5.0
-    #: the login frame as JSON, with ``PLACEHOLDERS`` as string values
-    login: str = DEFAULT_LOGIN
-    #: the value of ``<passphrase>`` (None: the source's secret key)
-    passphrase: Secret | None = None
-    max_frame_size: int = DEFAULT_MAX_FRAME
-    min_backoff: float = 1.0
-    max_backoff: float = 60.0
-    #: bad frames in a row on one connection before it is dropped and made again
-    bad_frame_limit: int = 5
 
 
 def read_push(r: Reader, p: Path, size: Callable[[Path, int], int]) -> PushConfig:
