@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
+
+if TYPE_CHECKING:  # defined with their readers; imported here for the annotations only
+    from watcher.config.pagerduty import PagerdutyConfig
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
@@ -270,6 +274,7 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -68,6 +68,7 @@ def build_targets(
 ) -> list[Target]:
     """Every notifier of ``receiver`` except ``alertmanager_configs`` (forwarded separately)."""
     from watcher.notify.console import ConsoleNotifier  # noqa: PLC0415 - avoid an import cycle
+    from watcher.notify.pagerduty import PagerdutyNotifier  # noqa: PLC0415
     from watcher.notify.slack import SlackNotifier  # noqa: PLC0415
     from watcher.notify.webhook import WebhookNotifier  # noqa: PLC0415
 
@@ -79,6 +80,10 @@ def build_targets(
     out += [
         Target(receiver.name, i, WebhookNotifier(c, session), c.timeout or c.http.timeout)
         for i, c in enumerate(receiver.webhook_configs)
+    ]
+    out += [
+        Target(receiver.name, i, PagerdutyNotifier(c, session, templates), c.http.timeout)
+        for i, c in enumerate(receiver.pagerduty_configs)
     ]
     out += [
         Target(receiver.name, i, ConsoleNotifier(c, console))
