@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
-
-if TYPE_CHECKING:  # defined with their readers; imported here for the annotations only
-    from watcher.config.pagerduty import PagerdutyConfig
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
@@ -263,6 +259,64 @@ class ConsoleConfig:
     """``console_configs[]``: print notifications to standard output (the demo's receiver)."""
 
     send_resolved: bool = True
+
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"  # Alertmanager's global.pagerduty_url
+PAGERDUTY_DETAILS = {
+    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
+    "num_firing": "{{ .Alerts.Firing | len }}",
+    "num_resolved": "{{ .Alerts.Resolved | len }}",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyImage:
+    """``images[]``: templated ``src`` (an image without one is left out), ``alt``, ``href``."""
+
+    src: str = ""
+    alt: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyLink:
+    """``links[]``: templated ``href`` (a link without one is left out) and ``text``."""
+
+    href: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyConfig:
+    """One ``pagerduty_configs[]`` entry; every text key is a Go template.
+
+    Exactly one of ``routing_key`` (Events API v2) and ``service_key`` (v1) is used; when
+    both are given Alertmanager uses v1, and so does the watcher.
+    """
+
+    routing_key: Secret | None = None
+    service_key: Secret | None = None
+    url: str = PAGERDUTY_URL
+    url_set: bool = False  # ``url`` given on the entry itself (not the global default)
+    client: str = '{{ template "pagerduty.default.client" . }}'
+    client_url: str = '{{ template "pagerduty.default.clientURL" . }}'
+    description: str = '{{ template "pagerduty.default.description" .}}'
+    details: Mapping[str, str] = field(default_factory=lambda: dict(PAGERDUTY_DETAILS))
+    images: tuple[PagerdutyImage, ...] = ()
+    links: tuple[PagerdutyLink, ...] = ()
+    source: str = ""  # "" = the client template, as Alertmanager fills it in
+    severity: str = ""  # "" = "error", as Alertmanager fills it in when sending
+    class_: str = ""
+    component: str = ""
+    group: str = ""
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+    @property
+    def v1(self) -> bool:
+        """Whether events go to the v1 API (a ``service_key``)."""
+        return self.service_key is not None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,26 +10,25 @@ keeps Alertmanager's four default entries unless a key of the same name replaces
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from watcher.config.amtext import TextReader, url_problem
-from watcher.config.model import HttpConfig, Secret
+from watcher.config.model import (
+    PAGERDUTY_DETAILS,
+    PAGERDUTY_URL,
+    HttpConfig,
+    PagerdutyConfig,
+    PagerdutyImage,
+    PagerdutyLink,
+)
 from watcher.config.reader import Reader
 from watcher.gotemplate import Templates
 from watcher.yamlpos import Path
 
-DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"  # Alertmanager's global.pagerduty_url
 #: Events API v1, where Alertmanager 0.25 sends every ``service_key`` event.
 V1_URL = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
 GLOBAL_KEYS = frozenset({"pagerduty_url"})
 
-DEFAULT_DETAILS = {
-    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
-    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
-    "num_firing": "{{ .Alerts.Firing | len }}",
-    "num_resolved": "{{ .Alerts.Resolved | len }}",
-}
 _TEXT_KEYS = ("client", "client_url", "description", "source", "severity", "class", "component")
 _KEYS = {
     *_TEXT_KEYS,
@@ -47,58 +46,9 @@ _KEYS = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyImage:
-    """``images[]``: templated ``src`` (an image without one is left out), ``alt``, ``href``."""
-
-    src: str = ""
-    alt: str = ""
-    href: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyLink:
-    """``links[]``: templated ``href`` (a link without one is left out) and ``text``."""
-
-    href: str = ""
-    text: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyConfig:
-    """One ``pagerduty_configs[]`` entry; every text key is a Go template.
-
-    Exactly one of ``routing_key`` (Events API v2) and ``service_key`` (v1) is used; when
-    both are given Alertmanager uses v1, and so does the watcher.
-    """
-
-    routing_key: Secret | None = None
-    service_key: Secret | None = None
-    url: str = DEFAULT_URL
-    url_set: bool = False  # ``url`` given on the entry itself (not the global default)
-    client: str = '{{ template "pagerduty.default.client" . }}'
-    client_url: str = '{{ template "pagerduty.default.clientURL" . }}'
-    description: str = '{{ template "pagerduty.default.description" .}}'
-    details: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DETAILS))
-    images: tuple[PagerdutyImage, ...] = ()
-    links: tuple[PagerdutyLink, ...] = ()
-    source: str = ""  # "" = the client template, as Alertmanager fills it in
-    severity: str = ""  # "" = "error", as Alertmanager fills it in when sending
-    class_: str = ""
-    component: str = ""
-    group: str = ""
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-    @property
-    def v1(self) -> bool:
-        """Whether events go to the v1 API (a ``service_key``)."""
-        return self.service_key is not None
-
-
 def read_pagerduty_global(r: Reader) -> str:
     """``global.pagerduty_url``."""
-    url = str(r.string(("global", "pagerduty_url"), DEFAULT_URL))
+    url = str(r.string(("global", "pagerduty_url"), PAGERDUTY_URL))
     url_problem(r, ("global", "pagerduty_url"), url)
     return url
 
@@ -127,7 +77,7 @@ def read_pagerduty(
     url = str(r.string((*p, "url"), global_url))
     url_problem(r, (*p, "url"), url)
     client = t.text((*p, "client"), defaults.client)
-    details = dict(DEFAULT_DETAILS)
+    details = dict(PAGERDUTY_DETAILS)
     details.update(t.text_map((*p, "details")))
     cfg = PagerdutyConfig(
         routing_key=routing,

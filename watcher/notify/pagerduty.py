@@ -18,14 +18,14 @@ import hashlib
 
 import aiohttp
 
-from watcher.config.model import HttpConfig
-from watcher.config.pagerduty import V1_URL, PagerdutyConfig
+from watcher.config.model import HttpConfig, PagerdutyConfig
+from watcher.config.pagerduty import V1_URL
 from watcher.errors import NotifyError
 from watcher.gotemplate import Templates
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import RETRY_CODES, post_json
-from watcher.notify.integrations import Payload
 from watcher.notify.templated import Render, renderer, truncate_runes
 
 MAX_EVENT_BYTES = 512_000
