@@ -36,6 +36,7 @@ from watcher.config.timeintervals import read_time_intervals
 from watcher.errors import ConfigError
 from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import load_templates
+from watcher.ha import read_ha
 from watcher.timeinterval import TimeInterval
 from watcher.yamlpos import Path, load_located
 
@@ -55,6 +56,7 @@ _TOP = {
     "templates",
     "time_intervals",
     "mute_time_intervals",
+    "ha",
 }
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
@@ -190,6 +192,7 @@ class _ConfigBuilder:
             templates=template_files,
             time_intervals=self.time_intervals,
             warnings=tuple(self.warnings),
+            ha=read_ha(r),
         )
 
     def global_(self) -> GlobalConfig:
