@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from watcher.config.ha import read_ha
 from watcher.config.model import (
     COUPON_STATUSES,
     DEFAULT_BODY_SIZE_LIMIT,
@@ -36,7 +37,6 @@ from watcher.config.timeintervals import read_time_intervals
 from watcher.errors import ConfigError
 from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import load_templates
-from watcher.ha import read_ha
 from watcher.timeinterval import TimeInterval
 from watcher.yamlpos import Path, load_located
 
