@@ -8,6 +8,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
+from watcher.config.ha import read_ha
 from watcher.config.model import (
     COUPON_STATUSES,
     DEFAULT_BODY_SIZE_LIMIT,
@@ -56,6 +57,7 @@ _TOP = {
     "templates",
     "time_intervals",
     "mute_time_intervals",
+    "ha",
 }
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
@@ -193,6 +195,7 @@ class _ConfigBuilder:
             templates=template_files,
             time_intervals=self.time_intervals,
             warnings=tuple(self.warnings),
+            ha=read_ha(r),
         )
 
     def global_(self) -> GlobalConfig:
