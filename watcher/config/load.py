@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from watcher.config.ha import read_ha
 from watcher.config.model import (
     COUPON_STATUSES,
     DEFAULT_BODY_SIZE_LIMIT,
@@ -55,6 +56,7 @@ _TOP = {
     "templates",
     "time_intervals",
     "mute_time_intervals",
+    "ha",
 }
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
@@ -190,6 +192,7 @@ class _ConfigBuilder:
             templates=template_files,
             time_intervals=self.time_intervals,
             warnings=tuple(self.warnings),
+            ha=read_ha(r),
         )
 
     def global_(self) -> GlobalConfig:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watcher.ha import HaConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
 
@@ -298,6 +299,7 @@ class Config:
     templates: tuple[str, ...] = ()  # Alertmanager's notification template file globs
     time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ha: HaConfig | None = None  # watcher.ha: replicas behind an Alertmanager cluster
 
     def rule_paths(self) -> list[Path]:
         """Every rule file the ``rule_files`` globs match, relative to the config's folder."""
