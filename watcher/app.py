@@ -259,14 +259,19 @@ class Daemon:
 
     # -- rules --------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """One consistent view of every series, the self-metrics included."""
-        return self.store.snapshot(self.clock.time(), registry_series(self.self_registry.collect()))
+    def snapshot(self, *, rule_series: bool = True) -> Snapshot:
+        """One consistent view of every series, the self-metrics included, and the rules' own
+        series (recording rules, ALERTS) unless ``rule_series`` is False (the rules' input)."""
+        now = self.clock.time()
+        extra = registry_series(self.self_registry.collect())
+        if rule_series:
+            extra += self.rules.series(now)
+        return self.store.snapshot(now, extra)
 
     async def evaluate(self) -> None:
         """Evaluate the rules over one snapshot and hand the alerts to notification."""
         async with self._eval_lock:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(rule_series=False)
             self.last_alerts = self.rules.evaluate(snapshot)
             if self.deliver:
                 await self.dispatcher.send(self.last_alerts, snapshot.time)
