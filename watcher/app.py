@@ -29,7 +29,14 @@ from watcher.exposition import metrics_handler
 from watcher.history import SampleHistory, required_retention
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
-from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
+from watcher.ratelimit import (
+    FileBook,
+    LimiterRegistry,
+    MemoryBook,
+    Share,
+    SlotBook,
+    default_book_path,
+)
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
 from watcher.server.routes import add_routes
@@ -152,7 +159,12 @@ class Daemon:
         if slot_book is None:
             slot_book = _slot_book() if clock is None else MemoryBook()
         self._slot_book = slot_book
-        self.limiters = LimiterRegistry(self.clock, slot_book)
+        ha = config.ha  # read at start only: a change needs a restart, as server and storage
+        share = Share(ha.replicas, ha.index) if ha is not None and ha.shares else None
+        self.limiters = LimiterRegistry(self.clock, slot_book, share=share)
+        if ha is not None:
+            info = {"replica": ha.replica, "index": str(ha.index), "replicas": str(ha.replicas)}
+            self.metrics.ha_replica_info.labels(**info).set(1)
         self.runners: dict[str, SourceRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._eval_lock = asyncio.Lock()
@@ -256,14 +268,19 @@ class Daemon:
 
     # -- rules --------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """One consistent view of every series, the self-metrics included."""
-        return self.store.snapshot(self.clock.time(), registry_series(self.self_registry.collect()))
+    def snapshot(self, *, rule_series: bool = True) -> Snapshot:
+        """One consistent view of every series, the self-metrics included, and the rules' own
+        series (recording rules, ALERTS) unless ``rule_series`` is False (the rules' input)."""
+        now = self.clock.time()
+        extra = registry_series(self.self_registry.collect())
+        if rule_series:
+            extra += self.rules.series(now)
+        return self.store.snapshot(now, extra)
 
     async def evaluate(self) -> None:
         """Evaluate the rules over one snapshot and hand the alerts to notification."""
         async with self._eval_lock:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(rule_series=False)
             self.last_alerts = self.rules.evaluate(snapshot)
             if self.deliver:
                 await self.dispatcher.send(self.last_alerts, snapshot.time)
@@ -311,6 +328,8 @@ class Daemon:
             log.warning("config.restart_needed", section="server")
         if new.storage != self.config.storage:
             log.warning("config.restart_needed", section="storage")
+        if new.ha != self.config.ha:
+            log.warning("config.restart_needed", section="ha")
         self.web.apply(web_config)
         old = {s.name: s for s in self.config.sources}
         fresh = {s.name: s for s in new.sources}

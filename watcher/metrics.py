@@ -52,6 +52,13 @@ class WatcherMetrics:
             "watcher_build_info", "Build information; always 1.", ["version"], registry=registry
         )
         self.build_info.labels(version=__version__).set(1)
+        # Set once at start when the config has ``ha`` (watcher.ha); alerts carry no replica.
+        self.ha_replica_info = Gauge(
+            "watcher_ha_replica_info",
+            "1 for the HA replica this process is: its name, its index and the replica count.",
+            ["replica", "index", "replicas"],
+            registry=registry,
+        )
         self.source_up = Gauge(
             "watcher_source_up",
             "1 if the last poll of the source succeeded.",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from watcher.ha import HaConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
 
@@ -291,6 +292,64 @@ class ConsoleConfig:
     send_resolved: bool = True
 
 
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"  # Alertmanager's global.pagerduty_url
+PAGERDUTY_DETAILS = {
+    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
+    "num_firing": "{{ .Alerts.Firing | len }}",
+    "num_resolved": "{{ .Alerts.Resolved | len }}",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyImage:
+    """``images[]``: templated ``src`` (an image without one is left out), ``alt``, ``href``."""
+
+    src: str = ""
+    alt: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyLink:
+    """``links[]``: templated ``href`` (a link without one is left out) and ``text``."""
+
+    href: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyConfig:
+    """One ``pagerduty_configs[]`` entry; every text key is a Go template.
+
+    Exactly one of ``routing_key`` (Events API v2) and ``service_key`` (v1) is used; when
+    both are given Alertmanager uses v1, and so does the watcher.
+    """
+
+    routing_key: Secret | None = None
+    service_key: Secret | None = None
+    url: str = PAGERDUTY_URL
+    url_set: bool = False  # ``url`` given on the entry itself (not the global default)
+    client: str = '{{ template "pagerduty.default.client" . }}'
+    client_url: str = '{{ template "pagerduty.default.clientURL" . }}'
+    description: str = '{{ template "pagerduty.default.description" .}}'
+    details: Mapping[str, str] = field(default_factory=lambda: dict(PAGERDUTY_DETAILS))
+    images: tuple[PagerdutyImage, ...] = ()
+    links: tuple[PagerdutyLink, ...] = ()
+    source: str = ""  # "" = the client template, as Alertmanager fills it in
+    severity: str = ""  # "" = "error", as Alertmanager fills it in when sending
+    class_: str = ""
+    component: str = ""
+    group: str = ""
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+    @property
+    def v1(self) -> bool:
+        """Whether events go to the v1 API (a ``service_key``)."""
+        return self.service_key is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
@@ -300,6 +359,7 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,6 +388,7 @@ class Config:
     templates: tuple[str, ...] = ()  # Alertmanager's notification template file globs
     time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    ha: HaConfig | None = None  # watcher.ha: replicas behind an Alertmanager cluster
 
     def rule_paths(self) -> list[Path]:
         """Every rule file the ``rule_files`` globs match, relative to the config's folder."""

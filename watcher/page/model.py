@@ -38,6 +38,8 @@ class Header:
     ready: bool
     reload_ok: bool | None
     reload_at: float | None
+    #: ``ha``: "watcher-0 (1 of 2)", from watcher_ha_replica_info; "" without ha
+    replica: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,16 @@ def _header(view: StatusView, snapshot: Snapshot) -> Header:
         ready=view.ready,
         reload_ok=None if ok is None else ok == 1,
         reload_at=_one(snapshot, "watcher_config_last_reload_success_timestamp_seconds"),
+        replica=_replica(snapshot),
     )
+
+
+def _replica(snapshot: Snapshot) -> str:
+    for s in snapshot.select("watcher_ha_replica_info"):
+        index, total = s.labels.get("index", "0"), s.labels.get("replicas", "?")
+        number = int(index) + 1 if index.isdigit() else index
+        return f"{s.labels.get('replica', '')} ({number} of {total})"
+    return ""
 
 
 def _silences(view: StatusView, now: float) -> tuple[tuple[SilenceRow, ...], int]:
