@@ -68,9 +68,23 @@ class SilenceNotFoundError(SilenceError):
     """No silence has the given id."""
 
 
+class SilenceStorageError(SilenceError):
+    """A silence could not be written (a full or read-only disk): nothing was changed."""
+
+
 class StateError(WatcherError):
     """The state file cannot be used: locked by another daemon, unreadable, or from the future."""
 
 
 class StateLockedError(StateError):
     """Another watcher process holds the state file: two daemons on one file would double-page."""
+
+
+class PushFrameError(WatcherError):
+    """A CoinW WebSocket frame that cannot be used; ``kind`` is its
+    ``watcher_source_push_messages_total`` label (``not_json``, ``bad_shape``,
+    ``unknown_type``, ``invalid_coupon``). The frame is counted and skipped."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)

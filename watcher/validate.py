@@ -113,6 +113,7 @@ class Schema:
         self.drop_null = drop_null
         self.file_pairs = file_pairs
         self._nullable: set[type] = set()
+        self._fields: dict[tuple[type, str], Callable[[Any], Any]] = {}
         self._keys: dict[type, dict[str, str]] = {}
         self._before: dict[type, Check] = {}
         self._after: dict[type, Check] = {}
@@ -136,6 +137,10 @@ class Schema:
     def after(self, cls: type, fn: Check) -> None:
         """Run ``fn(built, mapping)`` on each ``cls`` (or subclass) built; it returns the value."""
         self._after[cls] = fn
+
+    def field(self, cls: type, name: str, fn: Callable[[Any], Any]) -> None:
+        """Structure ``cls``'s field ``name`` with ``fn`` (a hook its type does not name)."""
+        self._fields[cls, name] = fn
 
     def nullable(self, cls: type) -> None:
         """Read a ``cls`` given as nothing (``- ``) as ``cls()``, not as missing."""
@@ -212,6 +217,7 @@ class Schema:
                 elif isinstance(meta, Hook):
                     fn = meta.fn
             keys[f.name] = key
+            fn = self._fields.get((cls, f.name), fn)
             if fn is not None or key != f.name:
                 overrides[f.name] = override(
                     rename=None if key == f.name else key,

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
+from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
+from watcher.config.ha import read_ha
 from watcher.config.model import (
     CoinwCouponConfig,
     Config,
     GlobalConfig,
+    HttpConfig,
     InhibitRule,
     ReceiverConfig,
     ServerConfig,
     SourceConfig,
     StorageConfig,
 )
+from watcher.config.reader import Reader
 from watcher.config.route import RouteReader
 from watcher.config.scalars import CONTEXT, Context
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
@@ -50,7 +55,19 @@ _TOP = (
     "templates",
     "time_intervals",
     "mute_time_intervals",
+    "ha",
 )
+
+
+def _skip(keys: tuple[str, ...]) -> Any:
+    """A ``before`` check taking ``keys`` out: another reader reads them."""
+    return lambda value, _raw: {k: v for k, v in value.items() if k not in keys}
+
+
+SCHEMA.before(
+    GlobalConfig, _skip(("http_config", *GLOBAL_KEYS)), keys=("http_config", *GLOBAL_KEYS)
+)
+SCHEMA.before(ReceiverConfig, _skip(KINDS))
 
 
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
@@ -84,8 +101,9 @@ def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) 
         cfg = builder.build()
     finally:
         CONTEXT.reset(token)
-    if builder.problems:
-        raise ConfigError(by_line(builder.problems))
+    problems = [*builder.problems, *builder.reader.problems]
+    if problems:
+        raise ConfigError(by_line(problems))
     return cfg
 
 
@@ -97,6 +115,7 @@ class _Builder:
         self.data = data
         self.file = file
         self.problems = list(problems)
+        self.reader = Reader(doc, CONTEXT.get().env)  # for the sections not ported yet
 
     def section(self, key: str, kind: type[T], default: T) -> T:
         """The top-level ``key`` built as ``kind``; ``default`` when absent or unusable."""
@@ -138,9 +157,11 @@ class _Builder:
         else:
             CONTEXT.set(Context(CONTEXT.get().env, CONTEXT.get().base_dir, loaded))
         intervals = self.time_intervals()
+        global_http = self.section_at(("global", "http_config"), HttpConfig)
+        CONTEXT.set(replace(CONTEXT.get(), global_http=global_http))
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
-        receivers = tuple(r for _, r in self.items("receivers", ReceiverConfig))
+        receivers = tuple(self.receivers())
         names = self.unique("receivers", "receiver name")
         route = None
         if self.data.get("route") is not None:
@@ -162,7 +183,34 @@ class _Builder:
             templates=templates,
             time_intervals=intervals,
             warnings=tuple(coupon_rate_warnings(self.file, sources)),
+            ha=read_ha(self.reader),
         )
+
+    def section_at(self, path: Path, kind: type[T]) -> T | None:
+        """``kind`` built from the value at ``path`` (None when absent or unusable)."""
+        raw: Any = self.data
+        for key in path:
+            raw = raw.get(key) if isinstance(raw, Mapping) else None
+        if raw is None:
+            return None
+        value, problems = SCHEMA.read(self.doc, raw, kind, path)
+        self.problems.extend(problems)
+        return value
+
+    def receivers(self) -> list[ReceiverConfig]:
+        """``receivers``; the kinds ``watcher.config.amreceivers`` reads are read there."""
+        am = AmReceivers(self.reader, CONTEXT.get().templates, self.receiver_http)
+        return [
+            replace(receiver, **am.read(("receivers", i)))
+            for i, receiver in self.items("receivers", ReceiverConfig)
+        ]
+
+    def receiver_http(self, path: Path) -> HttpConfig:
+        """A receiver's ``http_config``, or ``global.http_config`` without one (Alertmanager)."""
+        if self.reader.get(path) is None:
+            global_http: HttpConfig | None = CONTEXT.get().global_http
+            return HttpConfig() if global_http is None else global_http
+        return self.section_at(path, HttpConfig) or HttpConfig()
 
     def unique(self, key: str, what: str) -> set[str]:
         """The names of the items of ``key``; a repeated one is a problem."""

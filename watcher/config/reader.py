@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from watcher.config.model import Secret
 from watcher.durations import parse_duration
 from watcher.matchers import Matcher, parse_matcher, parse_matchers
-from watcher.yamlpos import Located, Path
+from watcher.yamlpos import Located, Path, Problem
 
 T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -33,12 +33,12 @@ class Reader:
     def __init__(self, doc: Located, env: Mapping[str, str] | None = None) -> None:
         self.doc = doc
         self.env = os.environ if env is None else env
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.base_dir = FsPath(doc.file).parent
 
     def problem(self, path: Path, message: str) -> None:
         """Record one problem at ``path``."""
-        self.problems.append(f"{self.doc.where(path)}: {message}")
+        self.problems.append(self.doc.problem(path, message))
 
     def get(self, path: Path) -> Any:
         """Raw value at ``path`` (``_MISSING`` sentinel-free: None when absent)."""

@@ -67,6 +67,8 @@ class Context:
     env: Mapping[str, str]
     base_dir: FsPath
     templates: Templates = field(default_factory=load_templates)
+    #: ``global.http_config``: a receiver's HTTP settings when it gives none (Alertmanager)
+    global_http: Any = None
 
 
 CONTEXT: ContextVar[Context] = ContextVar("config_context")

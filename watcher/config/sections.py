@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
+from watcher.config import push, slack
 from watcher.config.model import (
     ApiConfig,
     CoinwCouponConfig,
@@ -23,11 +24,10 @@ from watcher.config.model import (
     HttpConfig,
     InhibitRule,
     ServerConfig,
-    SlackAction,
-    SlackConfirm,
-    SlackField,
+    SlackConfig,
     SourceConfig,
     TradebossConfig,
+    WebhookConfig,
 )
 from watcher.config.scalars import (
     CONTEXT,
@@ -176,7 +176,20 @@ class _HttpFile:
     timeout: DurationOrZero = HttpConfig.timeout
 
 
+#: Stands for an absent ``http_config``: ``global.http_config`` or the defaults.
+GLOBAL_HTTP = object()
+
+
+def _global_http(value: Mapping[str, Any], _raw: Any) -> Mapping[str, Any]:
+    if "http_config" in value:
+        return value
+    return {**value, "http_config": GLOBAL_HTTP}
+
+
 def _http(value: Any) -> HttpConfig:
+    if value is GLOBAL_HTTP:
+        global_http: HttpConfig | None = CONTEXT.get().global_http
+        return HttpConfig() if global_http is None else global_http
     f = SCHEMA.structure(value, _HttpFile)
     if f.authorization is not None and f.basic_auth is not None:
         raise Invalid("give either authorization or basic_auth, not both")
@@ -188,30 +201,13 @@ def _http(value: Any) -> HttpConfig:
 
 
 SCHEMA.hook(HttpConfig, _http)
+for _receiver in (SlackConfig, WebhookConfig):  # alertmanager_configs: Prometheus's, no global
+    SCHEMA.before(_receiver, _global_http)
 SCHEMA.nullable(ConsoleConfig)
 
 
-def _check_field(built: SlackField, _raw: Any) -> SlackField:
-    if not built.title or not built.value:
-        raise Invalid("a field needs a title and a value")
-    return built
-
-
-def _check_action(built: SlackAction, _raw: Any) -> SlackAction:
-    if not built.type or not built.text or not (built.url or built.name):
-        raise Invalid("an action needs type, text, and url or name")
-    return built
-
-
-def _check_confirm(built: SlackConfirm, _raw: Any) -> SlackConfirm:
-    if not built.text:
-        raise Invalid("confirm needs a text")
-    return built
-
-
-SCHEMA.after(SlackField, _check_field)
-SCHEMA.after(SlackAction, _check_action)
-SCHEMA.after(SlackConfirm, _check_confirm)
+slack.register(SCHEMA)
+push.register(SCHEMA)
 
 
 # -- inhibition and time intervals -----------------------------------------------------------
