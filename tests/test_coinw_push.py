@@ -159,6 +159,22 @@ async def test_a_pushed_coupon_updates_its_series_at_once_and_keeps_the_others()
         assert before | {str(NEW_COUPON)} == w.coupon_ids("unused")
 
 
+async def test_a_second_push_is_evaluated_at_once_while_a_rest_read_waits() -> None:
+    """The REST read a push asks for waits for the key's slot; the next push does not wait
+    behind it: its coupon is stored and the rules evaluate at once."""
+    async with world() as w:
+        await w.until("connected", lambda: w.client.connected)  # the sub just took a slot
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1})
+        await w.until("first evaluated", lambda: len(w.evaluations) == 1, 0.1)
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON + 1}", {"type": 1})
+        await w.until("second evaluated", lambda: len(w.evaluations) == 2, 0.1)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert w.client.source.limiter.next_slot_in > 1.0  # the REST read is still waiting
+        await w.until("read over REST", lambda: len(w.evaluations) >= 3, 5.0)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert 0 == w.state.summary()["rate_limit_violations"]
+
+
 async def test_a_coupon_that_changes_status_moves_group() -> None:
     """A push saying an unused coupon is now pending moves it; counts follow."""
     async with world() as w:
