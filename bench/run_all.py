@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     small = args.small
     repeats = 1 if small else REPEATS
-    print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats))
+    print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats, 0 if small else 10_000))
     print(bench_metrics.run([1_000] if small else [10_000, 100_000], repeats))
     print(bench_metrics.loop_lag(5_000 if small else 100_000, repeats))
     print(bench_rules.run([1_000] if small else [10_000, 100_000], repeats))
