@@ -320,6 +320,41 @@ class PagerdutyConfig:
         return self.service_key is not None
 
 
+OPSGENIE_API_URL = "https://api.opsgenie.com/"  # Alertmanager's global.opsgenie_api_url
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieResponder:
+    """``responders[]``: one of ``id``, ``name``, ``username``, and a ``type``; all templated."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieConfig:
+    """One ``opsgenie_configs[]`` entry; every text key is a Go template (Alertmanager 0.25's
+    ``DefaultOpsGenieConfig``). ``api_url`` always ends in ``/``."""
+
+    api_key: Secret
+    api_url: str = OPSGENIE_API_URL
+    message: str = '{{ template "opsgenie.default.message" . }}'
+    description: str = '{{ template "opsgenie.default.description" . }}'
+    source: str = '{{ template "opsgenie.default.source" . }}'
+    details: Mapping[str, str] = field(default_factory=dict)
+    entity: str = ""
+    responders: tuple[OpsgenieResponder, ...] = ()
+    actions: str = ""
+    tags: str = ""
+    note: str = ""
+    priority: str = ""
+    update_alerts: bool = False
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
@@ -330,6 +365,7 @@ class ReceiverConfig:
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
+    opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
