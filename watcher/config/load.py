@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from watcher.config import email, telegram
 from watcher.config.model import (
     COUPON_STATUSES,
     DEFAULT_BODY_SIZE_LIMIT,
@@ -194,7 +195,8 @@ class _ConfigBuilder:
 
     def global_(self) -> GlobalConfig:
         r, p = self.r, ("global",)
-        if not r.mapping(p, {"evaluation_interval", "external_labels", "external_url"}):
+        keys = {"evaluation_interval", "external_labels", "external_url"}
+        if not r.mapping(p, keys | email.GLOBAL_KEYS | telegram.GLOBAL_KEYS):
             return GlobalConfig()
         return GlobalConfig(
             evaluation_interval=r.duration((*p, "evaluation_interval"), 15.0),
@@ -490,7 +492,7 @@ class _ConfigBuilder:
     def receiver(self, p: Path) -> ReceiverConfig | None:
         r = self.r
         kinds = ("slack_configs", "webhook_configs", "alertmanager_configs", "console_configs")
-        if not r.mapping(p, {"name", *kinds}, required=True):
+        if not r.mapping(p, {"name", *kinds, "email_configs", "telegram_configs"}, required=True):
             return None
         return ReceiverConfig(
             name=str(r.string((*p, "name"))),
@@ -498,7 +500,15 @@ class _ConfigBuilder:
             webhook_configs=r.each((*p, "webhook_configs"), self._webhook),
             alertmanager_configs=r.each((*p, "alertmanager_configs"), self._alertmanager),
             console_configs=r.each((*p, "console_configs"), self._console),
+            email_configs=r.each((*p, "email_configs"), self._email),
+            telegram_configs=r.each((*p, "telegram_configs"), self._telegram),
         )
+
+    def _email(self, p: Path) -> email.EmailConfig | None:
+        return email.read_email(self.r, p, self.templates)
+
+    def _telegram(self, p: Path) -> telegram.TelegramConfig | None:
+        return telegram.read_telegram(self.r, p, self.templates, self._http)
 
     def _http(self, p: Path) -> HttpConfig:
         r = self.r

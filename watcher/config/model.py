@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
+
+if TYPE_CHECKING:  # their modules import this one
+    from watcher.config.email import EmailConfig
+    from watcher.config.telegram import TelegramConfig
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
@@ -270,6 +275,8 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    email_configs: tuple[EmailConfig, ...] = ()
+    telegram_configs: tuple[TelegramConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

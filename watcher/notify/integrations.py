@@ -68,7 +68,9 @@ def build_targets(
 ) -> list[Target]:
     """Every notifier of ``receiver`` except ``alertmanager_configs`` (forwarded separately)."""
     from watcher.notify.console import ConsoleNotifier  # noqa: PLC0415 - avoid an import cycle
+    from watcher.notify.email import EmailNotifier  # noqa: PLC0415
     from watcher.notify.slack import SlackNotifier  # noqa: PLC0415
+    from watcher.notify.telegram import TelegramNotifier  # noqa: PLC0415
     from watcher.notify.webhook import WebhookNotifier  # noqa: PLC0415
 
     out: list[Target] = []
@@ -79,6 +81,14 @@ def build_targets(
     out += [
         Target(receiver.name, i, WebhookNotifier(c, session), c.timeout or c.http.timeout)
         for i, c in enumerate(receiver.webhook_configs)
+    ]
+    out += [
+        Target(receiver.name, i, EmailNotifier(c, templates))
+        for i, c in enumerate(receiver.email_configs)
+    ]
+    out += [
+        Target(receiver.name, i, TelegramNotifier(c, session, templates), c.http.timeout)
+        for i, c in enumerate(receiver.telegram_configs)
     ]
     out += [
         Target(receiver.name, i, ConsoleNotifier(c, console))
