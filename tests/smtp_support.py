@@ -85,7 +85,11 @@ class _Smtp(SMTP):
 
 @asynccontextmanager
 async def smtp_server(
-    pki: Pki | None = None, users: dict[str, str] | None = None, *, require_starttls: bool = False
+    pki: Pki | None = None,
+    users: dict[str, str] | None = None,
+    *,
+    require_starttls: bool = False,
+    exclude: tuple[str, ...] = ("CRAM-MD5",),
 ) -> AsyncIterator[MailSink]:
     """Serve SMTP on 127.0.0.1 until the block ends."""
     sink = MailSink()
@@ -102,7 +106,7 @@ async def smtp_server(
             require_starttls=require_starttls,
             authenticator=_authenticator(users, sink) if users else None,
             auth_require_tls=context is not None,
-            auth_exclude_mechanism=["CRAM-MD5"] if users else None,
+            auth_exclude_mechanism=list(exclude) if users else None,
         )
 
     loop = asyncio.get_running_loop()

@@ -87,7 +87,12 @@ def _alerts(now: float) -> list[Alert]:
     common = {"summary": "Coupon <expiring> & 'soon' +1 ☃", "long": long}
     return [
         Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-1 <a&b>", "severity": "critical"},
+            {
+                "alertname": "Coupon",
+                "job": "coinw",
+                "instance": "i-1 <a&b>",
+                "severity": "critical",
+            },
             {**common, "description": "first\nline two"},
             start,
             None,
