@@ -48,7 +48,8 @@ class MailSink:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         """Record the message."""
-        user = session.auth_data.login.decode() if session.authenticated else None
+        auth = session.auth_data
+        user = auth.login.decode() if isinstance(auth, LoginPassword) else None
         self.received.append(
             Received(
                 str(envelope.mail_from),

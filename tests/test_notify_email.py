@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import quopri
+from email.header import decode_header
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from watcher.notify.data import NotificationData
 from watcher.notify.email import EmailNotifier, q_encode, quoted_printable
 
 T0 = 1_700_000_000.0
-PASSWORD = "hunter2-s3cret"  # noqa: S105 - a test credential
+PASSWORD = "hunter2-s3cret"
 ALERT = Alert(
     {"alertname": "CouponExpiring", "instance": "c-1"},
     {"summary": "Coupon <c-1> expires"},
@@ -146,15 +148,12 @@ def test_config_original_hides_the_password(tmp_path: Path) -> None:
 
 def test_header_and_body_encodings_round_trip() -> None:
     """Non-ASCII headers become RFC 2047 words; bodies quoted-printable with CRLF and soft breaks."""
-    import email.header  # noqa: PLC0415
-    import quopri  # noqa: PLC0415
-
     subject = "Ünïcödé " + "é" * 80 + " = ? _"
     words = q_encode(subject)
     assert all(len(w) <= 75 for w in words.split(" "))
     decoded = "".join(
         part.decode(enc or "ascii") if isinstance(part, bytes) else part
-        for part, enc in email.header.decode_header(words)
+        for part, enc in decode_header(words)
     )
     assert subject == decoded
     body = "line one \nx" * 3 + "é" * 100 + "\n= end\t"

@@ -176,11 +176,13 @@ async def test_mail_matches_alertmanagers(tmp_path: Path) -> None:
 
     async with smtp_server(pki, users, require_starttls=True) as ours_sink:
         extra = f"  external_url: '{EXTERNAL_URL}'\n"
-        config = parse_config(_config(ours_sink.port, pki.ca, extra), tmp_path / "watcher.yaml")
+        ours_config = parse_config(
+            _config(ours_sink.port, pki.ca, extra), tmp_path / "watcher.yaml"
+        )
         clock = FakeClock(now)
         async with aiohttp.ClientSession() as session:
             d = Dispatcher(
-                config,
+                ours_config,
                 db=open_db(str(tmp_path / "w.db")),
                 session=session,
                 clock=clock,

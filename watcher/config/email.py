@@ -13,9 +13,8 @@ https://prometheus.io/docs/alerting/latest/configuration/#email_config
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from watcher.config.model import Secret
+from watcher.config.model import EmailConfig, Secret, TlsConfig
 from watcher.config.reader import Reader
 from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import check_text
@@ -61,40 +60,6 @@ TLS_KEYS = {
 }
 TLS_VERSIONS = ("TLS10", "TLS11", "TLS12", "TLS13")
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
-DEFAULT_HTML = '{{ template "email.default.html" . }}'
-
-
-@dataclass(frozen=True, kw_only=True)
-class TlsConfig:
-    """Prometheus's ``tls_config``: files are paths, read when a connection is made."""
-
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    server_name: str = ""
-    insecure_skip_verify: bool = False
-    min_version: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class EmailConfig:
-    """One ``email_configs[]`` entry with the global defaults applied."""
-
-    to: str
-    from_: str
-    smarthost: tuple[str, int]
-    hello: str = "localhost"
-    auth_username: str = ""
-    auth_password: Secret | None = None
-    auth_secret: Secret | None = None
-    auth_identity: str = ""
-    #: canonical header name -> template; Subject, To and From always present
-    headers: Mapping[str, str] = field(default_factory=dict)
-    html: str = DEFAULT_HTML
-    text: str = ""
-    require_tls: bool = True
-    tls: TlsConfig = field(default_factory=TlsConfig)
-    send_resolved: bool = False
 
 
 def canonical_header(name: str) -> str:
@@ -218,7 +183,7 @@ def read_email(r: Reader, p: Path, templates: Templates) -> EmailConfig | None:
         auth_secret=e.secret(p, "auth_secret"),
         auth_identity=e.fallback(p, "auth_identity"),
         headers=headers,
-        html=e.template((*p, "html"), DEFAULT_HTML),
+        html=e.template((*p, "html"), EmailConfig.html),
         text=e.template((*p, "text"), ""),
         require_tls=r.boolean((*p, "require_tls"), require_tls),
         tls=e.tls((*p, "tls_config")),

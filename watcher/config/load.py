@@ -17,6 +17,7 @@ from watcher.config.model import (
     CoinwInviteeConfig,
     Config,
     ConsoleConfig,
+    EmailConfig,
     GlobalConfig,
     HttpConfig,
     InhibitRule,
@@ -27,6 +28,7 @@ from watcher.config.model import (
     SlackConfig,
     SourceConfig,
     StorageConfig,
+    TelegramConfig,
     TradebossAccount,
     TradebossConfig,
     WebhookConfig,
@@ -504,10 +506,10 @@ class _ConfigBuilder:
             telegram_configs=r.each((*p, "telegram_configs"), self._telegram),
         )
 
-    def _email(self, p: Path) -> email.EmailConfig | None:
+    def _email(self, p: Path) -> EmailConfig | None:
         return email.read_email(self.r, p, self.templates)
 
-    def _telegram(self, p: Path) -> telegram.TelegramConfig | None:
+    def _telegram(self, p: Path) -> TelegramConfig | None:
         return telegram.read_telegram(self.r, p, self.templates, self._http)
 
     def _http(self, p: Path) -> HttpConfig:

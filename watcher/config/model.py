@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
-
-if TYPE_CHECKING:  # their modules import this one
-    from watcher.config.email import EmailConfig
-    from watcher.config.telegram import TelegramConfig
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
@@ -264,6 +259,53 @@ class ConsoleConfig:
     """``console_configs[]``: print notifications to standard output (the demo's receiver)."""
 
     send_resolved: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsConfig:
+    """Prometheus's ``tls_config`` (of ``email_configs``): files are paths, read when a connection is made."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailConfig:
+    """One ``email_configs[]`` entry with the global defaults applied."""
+
+    to: str
+    from_: str
+    smarthost: tuple[str, int]
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_password: Secret | None = None
+    auth_secret: Secret | None = None
+    auth_identity: str = ""
+    #: canonical header name -> template; Subject, To and From always present
+    headers: Mapping[str, str] = field(default_factory=dict)
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    require_tls: bool = True
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    send_resolved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramConfig:
+    """One ``telegram_configs[]`` entry with the global default applied."""
+
+    bot_token: Secret
+    chat_id: int
+    api_url: str = "https://api.telegram.org"
+    message: str = '{{ template "telegram.default.message" . }}'
+    disable_notifications: bool = False
+    parse_mode: str = "HTML"
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
 
 
 @dataclass(frozen=True, kw_only=True)

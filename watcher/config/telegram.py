@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from watcher.config.model import HttpConfig, Secret
+from watcher.config.model import HttpConfig, TelegramConfig
 from watcher.config.reader import Reader
 from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import check_text
 from watcher.yamlpos import Path
 
 GLOBAL_KEYS = frozenset({"telegram_api_url"})
-DEFAULT_API_URL = "https://api.telegram.org"
-DEFAULT_MESSAGE = '{{ template "telegram.default.message" . }}'
+DEFAULT_API_URL = TelegramConfig.api_url
+DEFAULT_MESSAGE = TelegramConfig.message
 PARSE_MODES = ("Markdown", "MarkdownV2", "HTML", "")
 _KEYS = {
     "api_url",
@@ -35,20 +34,6 @@ _KEYS = {
     "http_config",
 }
 _URL = re.compile(r"^https?://[^\s/]+")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TelegramConfig:
-    """One ``telegram_configs[]`` entry with the global default applied."""
-
-    bot_token: Secret
-    chat_id: int
-    api_url: str = DEFAULT_API_URL
-    message: str = DEFAULT_MESSAGE
-    disable_notifications: bool = False
-    parse_mode: str = "HTML"
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
 
 
 def read_telegram(

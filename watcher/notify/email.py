@@ -26,12 +26,12 @@ from email.utils import format_datetime, getaddresses
 import aiosmtplib
 import structlog
 
-from watcher.config.email import EmailConfig, TlsConfig
+from watcher.config.model import EmailConfig, TlsConfig
 from watcher.errors import NotifyError
 from watcher.gotemplate import ExecError, Templates
 from watcher.gotemplate.alertmanager import load_templates, template_data
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData
-from watcher.notify.integrations import Payload
 
 log = structlog.get_logger(__name__)
 

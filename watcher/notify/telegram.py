@@ -13,13 +13,13 @@ from __future__ import annotations
 import aiohttp
 import structlog
 
-from watcher.config.telegram import TelegramConfig
+from watcher.config.model import TelegramConfig
 from watcher.gotemplate import ExecError, Templates
 from watcher.gotemplate.alertmanager import load_templates, template_data
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
-from watcher.notify.integrations import Payload
 from watcher.notify.slack import truncate_runes
 
 log = structlog.get_logger(__name__)
