@@ -16,6 +16,7 @@ import yaml
 
 from watcher.config import Config, HttpConfig, RouteConfig, SlackConfig, WebhookConfig
 from watcher.config.model import EmailConfig, TelegramConfig
+from watcher.config.pagerduty import pagerduty_original
 from watcher.config.slack import TEXT_KEYS as SLACK_TEXT_KEYS
 from watcher.durations import format_duration
 
@@ -150,6 +151,10 @@ def alertmanager_yaml(config: Config) -> str:
             rec["email_configs"] = [_email(c) for c in r.email_configs]
         if r.telegram_configs:
             rec["telegram_configs"] = [_telegram(c) for c in r.telegram_configs]
+        if r.pagerduty_configs:
+            rec["pagerduty_configs"] = [
+                pagerduty_original(c, SECRET, _http(c.http)) for c in r.pagerduty_configs
+            ]
         receivers.append(rec)
     doc: dict[str, Any] = {}
     if config.route is not None:
