@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,34 @@ class SourceConfig:
     body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
 
 
+PUSH_DEFAULT_URL = "wss://ws.futurescw.com/perpum"
+#: The login frame CoinW.Net sends; string values "<api_key>", "<secret_key>" and
+#: "<passphrase>" are replaced by the credentials (whole values, never spliced into text).
+PUSH_DEFAULT_LOGIN = json.dumps(
+    {"event": "login", "params": {"api_key": "<api_key>", "passphrase": "<secret_key>"}}
+)
+PUSH_DEFAULT_MAX_FRAME = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushConfig:
+    """``sources[].push`` of a Mega Coupon source (off unless ``enabled``; read in ``push.py``)."""
+
+    enabled: bool = False
+    url: str = PUSH_DEFAULT_URL
+    ping_interval: float = 5.0
+    pong_timeout: float = 5.0
+    #: the login frame as JSON, with ``PLACEHOLDERS`` as string values
+    login: str = PUSH_DEFAULT_LOGIN
+    #: the value of ``<passphrase>`` (None: the source's secret key)
+    passphrase: Secret | None = None
+    max_frame_size: int = PUSH_DEFAULT_MAX_FRAME
+    min_backoff: float = 1.0
+    max_backoff: float = 60.0
+    #: bad frames in a row on one connection before it is dropped and made again
+    bad_frame_limit: int = 5
+
+
 @dataclass(frozen=True, kw_only=True)
 class CoinwCouponConfig(SourceConfig):
     """``type: coinw_mega_coupon``."""
@@ -101,6 +130,7 @@ class CoinwCouponConfig(SourceConfig):
     api_key: Secret
     secret_key: Secret
     statuses: tuple[str, ...] = ("pending", "unused")
+    push: PushConfig = field(default_factory=PushConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,6 +386,53 @@ class OpsgenieConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TlsConfig:
+    """Prometheus's ``tls_config`` (of ``email_configs``): files are paths, read when a connection is made."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailConfig:
+    """One ``email_configs[]`` entry with the global defaults applied."""
+
+    to: str
+    from_: str
+    smarthost: tuple[str, int]
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_password: Secret | None = None
+    auth_secret: Secret | None = None
+    auth_identity: str = ""
+    #: canonical header name -> template; Subject, To and From always present
+    headers: Mapping[str, str] = field(default_factory=dict)
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    require_tls: bool = True
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    send_resolved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramConfig:
+    """One ``telegram_configs[]`` entry with the global default applied."""
+
+    bot_token: Secret
+    chat_id: int
+    api_url: str = "https://api.telegram.org"
+    message: str = '{{ template "telegram.default.message" . }}'
+    disable_notifications: bool = False
+    parse_mode: str = "HTML"
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
 
@@ -364,6 +441,8 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    email_configs: tuple[EmailConfig, ...] = ()
+    telegram_configs: tuple[TelegramConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
     opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
 
