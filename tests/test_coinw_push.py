@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from structlog.testing import capture_logs
 
+from tests.aiohttp_mock import CallbackResult, aioresponses
 from tests.reliability import record
 from tests.simserver import serve
 from watcher.clock import FakeClock
@@ -34,6 +36,7 @@ from watcher.sources.coinw_push import Backoff, PushClient
 from watcher.store import SeriesStore
 
 NEW_COUPON = 900000001
+COUPON_URL = re.compile(r"^https://api\.coinw\.test/v1/perpum/account/almightyGoldInfo\?type=\d$")
 
 
 @dataclass
@@ -387,3 +390,30 @@ async def test_a_server_that_never_answers_the_login_is_a_failed_login() -> None
         await asyncio.gather(task, return_exceptions=True)
     assert all(json.loads(text)["event"] == "login" for _, text in frames)
     assert 0.0 == registry.get_sample_value("watcher_source_push_connected", {"source": "c"})
+
+
+async def test_a_rest_answer_in_flight_during_a_push_does_not_undo_it() -> None:
+    """A poll answer that left upstream before a push arrived is not stored over the pushed
+    coupon (the push has asked for another read of the status); other statuses are kept."""
+    clock = FakeClock()
+    async with aiohttp.ClientSession() as session:
+        cfg = CoinwCouponConfig(
+            name="c",
+            type="coinw_mega_coupon",
+            base_url="https://api.coinw.test",
+            api_key=Secret("k"),
+            secret_key=Secret("s"),
+            statuses=("pending", "unused"),
+        )
+        source = CouponSource(cfg, session, LimiterRegistry(clock), clock)
+
+        async def stale_answer(url: Any, **_: Any) -> CallbackResult:
+            if "type=1" in str(url):
+                source.pushes["unused"] = source.pushes.get("unused", 0) + 1  # a push lands now
+            return CallbackResult(payload={"code": 0, "data": [], "msg": ""})
+
+        with aioresponses() as m:
+            m.get(COUPON_URL, callback=stale_answer, repeat=True)
+            result = await source.poll()
+    assert [] == result.errors
+    assert ["pending"] == list(result.groups)

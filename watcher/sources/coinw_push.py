@@ -101,8 +101,7 @@ class PushClient:
         self._refresh_wake = asyncio.Event()
         #: statuses to read again over REST (at most one per status, so bounded)
         self._refresh: set[str] = set()
-        #: pushes applied per status (a REST answer older than one is not stored)
-        self._pushes: dict[str, int] = {}
+
         self.connected = False
         metrics.init_push(self._name)
 
@@ -285,7 +284,8 @@ class PushClient:
                 if kept != group or key == status:
                     changed[key] = kept
                     self._refresh.add(key)
-                    self._pushes[key] = self._pushes.get(key, 0) + 1
+                    pushes = self.source.pushes
+                    pushes[key] = pushes.get(key, 0) + 1  # REST answers in flight are stale
         now = self._clock.time()
         groups = {key: self._with_count(key, series) for key, series in changed.items()}
         try:
@@ -319,13 +319,10 @@ class PushClient:
                 await self._safely(self._refresh_one(status))
 
     async def _refresh_one(self, status: str) -> None:
-        seq = self._pushes.get(status, 0)
         result = await self.source.refresh(status)
         for err in (*result.retried, *result.errors):
             self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
-        if not result.groups or self._pushes.get(status, 0) != seq:
-            # A push came while the answer was on its way: the answer may predate it, and the
-            # status is queued again, so the next read replaces the group instead.
+        if not result.groups:  # failed, or it may predate a push that came meanwhile
             return
         try:
             self._store.put_groups(self._name, result.groups, self._clock.time())
