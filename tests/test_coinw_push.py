@@ -417,3 +417,25 @@ async def test_a_rest_answer_in_flight_during_a_push_does_not_undo_it() -> None:
             result = await source.poll()
     assert [] == result.errors
     assert ["pending"] == list(result.groups)
+
+
+async def test_an_upstream_error_quoting_the_credentials_is_redacted() -> None:
+    """A refusal that echoes the key, the secret or a separate passphrase logs none of them."""
+    clock = FakeClock()
+    echo = '{"channel": "login", "data": {"result": false, "errorCode": 6000, "errorMsg": '
+    echo += '"bad login key-abc secret-xyz passphrase-789"}}'
+    with capture_logs() as logs:
+        async with (
+            scripted(clock, {"login": echo}) as (url, _),
+            aiohttp.ClientSession() as session,
+        ):
+            client, _ = client_for(url, session, clock, passphrase=Secret("passphrase-789"))
+            task = asyncio.create_task(client.run())
+            while not any(e["event"] == "source.push_disconnected" for e in logs):
+                await clock.sleep(0.1)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    text = json.dumps(logs, default=str)
+    assert "6000 bad login <redacted> <redacted> <redacted>" in text
+    for secret in ("key-abc", "secret-xyz", "passphrase-789"):
+        assert secret not in text

@@ -36,6 +36,7 @@ from watcher.sources.coinw_push_frames import (
     login_frame,
     parse_frame,
 )
+from watcher.sources.redact import Redactor
 from watcher.store import SeriesStore
 
 log = structlog.get_logger()
@@ -101,7 +102,9 @@ class PushClient:
         self._refresh_wake = asyncio.Event()
         #: statuses to read again over REST (at most one per status, so bounded)
         self._refresh: set[str] = set()
-
+        # Upstream text is cleaned of the source's secrets and of a separate passphrase.
+        passphrase = self._cfg.passphrase
+        self._redact = Redactor([passphrase.get()] if passphrase is not None else [])
         self.connected = False
         metrics.init_push(self._name)
 
@@ -133,6 +136,10 @@ class PushClient:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    def _clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: no credential of this source in it."""
+        return self._redact.clean(self.source.clean(text))
+
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         self._metrics.source_push_connected.labels(source=self._name).set(1 if up else 0)
@@ -155,7 +162,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("connect_failed", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("connect_failed", self._clean(str(exc) or type(exc).__name__))
         self._bad_in_row = self._bad_logged = 0
         try:
             await self._login(ws)
@@ -166,7 +173,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("dropped", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("dropped", self._clean(str(exc) or type(exc).__name__))
         finally:
             await ws.close()
 
@@ -177,12 +184,12 @@ class PushClient:
         await ws.send_str(login_frame(cfg.login, scfg.api_key.get(), secret, passphrase))
         answer = await self._expect(ws, "login", "login_failed")
         if not answer.ok:
-            raise _Ended("login_failed", self.source.clean(answer.error))
+            raise _Ended("login_failed", self._clean(answer.error))
         await self.source.limiter.acquire()  # the subscription shares the key's request budget
         await ws.send_str(SUBSCRIBE)
         answer = await self._expect(ws, "subscribe", "subscribe_failed")
         if not answer.ok:
-            raise _Ended("subscribe_failed", self.source.clean(answer.error))
+            raise _Ended("subscribe_failed", self._clean(answer.error))
 
     async def _expect(self, ws: aiohttp.ClientWebSocketResponse, kind: str, reason: str) -> Frame:
         """The next answer of ``kind`` within the source's ``timeout`` (pushes are applied)."""
@@ -218,7 +225,7 @@ class PushClient:
                 raise _Ended(
                     "too_large", f"a frame over max_frame_size ({self._cfg.max_frame_size} bytes)"
                 )
-            raise _Ended("dropped", self.source.clean(str(exc)))
+            raise _Ended("dropped", self._clean(str(exc)))
         if msg.type != aiohttp.WSMsgType.TEXT:
             self._bad(PushFrameError("bad_shape", f"unexpected {msg.type.name.lower()} frame"))
             return None
@@ -244,7 +251,7 @@ class PushClient:
                 "source.push_bad_frame",
                 source=self._name,
                 kind=exc.kind,
-                error=self.source.clean(str(exc)),
+                error=self._clean(str(exc)),
             )
         if self._bad_in_row >= self._cfg.bad_frame_limit:
             self._bad_in_row = 0
