@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
+from watcher.config import email, telegram
 from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
 from watcher.config.ha import read_ha
 from watcher.config.model import (
@@ -27,6 +28,7 @@ from watcher.config.model import (
     SourceConfig,
     StorageConfig,
 )
+from watcher.config.push import check_one_push_per_key
 from watcher.config.reader import Reader
 from watcher.config.route import RouteReader
 from watcher.config.scalars import CONTEXT, Context
@@ -64,10 +66,11 @@ def _skip(keys: tuple[str, ...]) -> Any:
     return lambda value, _raw: {k: v for k, v in value.items() if k not in keys}
 
 
-SCHEMA.before(
-    GlobalConfig, _skip(("http_config", *GLOBAL_KEYS)), keys=("http_config", *GLOBAL_KEYS)
-)
-SCHEMA.before(ReceiverConfig, _skip(KINDS))
+# Sections still read by config/reader.py-based modules, on the same document.
+_GLOBALS_ELSEWHERE = ("http_config", *GLOBAL_KEYS, *email.GLOBAL_KEYS, *telegram.GLOBAL_KEYS)
+_READ_ELSEWHERE = (*KINDS, "email_configs", "telegram_configs")
+SCHEMA.before(GlobalConfig, _skip(_GLOBALS_ELSEWHERE), keys=_GLOBALS_ELSEWHERE)
+SCHEMA.before(ReceiverConfig, _skip(_READ_ELSEWHERE))
 
 
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
@@ -161,6 +164,7 @@ class _Builder:
         CONTEXT.set(replace(CONTEXT.get(), global_http=global_http))
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
+        check_one_push_per_key(self.reader, sources)
         receivers = tuple(self.receivers())
         names = self.unique("receivers", "receiver name")
         route = None
@@ -198,12 +202,26 @@ class _Builder:
         return value
 
     def receivers(self) -> list[ReceiverConfig]:
-        """``receivers``; the kinds ``watcher.config.amreceivers`` reads are read there."""
-        am = AmReceivers(self.reader, CONTEXT.get().templates, self.receiver_http)
-        return [
-            replace(receiver, **am.read(("receivers", i)))
-            for i, receiver in self.items("receivers", ReceiverConfig)
-        ]
+        """``receivers``; the kinds of ``_READ_ELSEWHERE`` are read by their own readers."""
+        r, templates = self.reader, CONTEXT.get().templates
+        am = AmReceivers(r, templates, self.receiver_http)
+        out = []
+        for i, receiver in self.items("receivers", ReceiverConfig):
+            p = ("receivers", i)
+            out.append(
+                replace(
+                    receiver,
+                    **am.read(p),
+                    email_configs=r.each(
+                        (*p, "email_configs"), lambda q: email.read_email(r, q, templates)
+                    ),
+                    telegram_configs=r.each(
+                        (*p, "telegram_configs"),
+                        lambda q: telegram.read_telegram(r, q, templates, self.receiver_http),
+                    ),
+                )
+            )
+        return out
 
     def receiver_http(self, path: Path) -> HttpConfig:
         """A receiver's ``http_config``, or ``global.http_config`` without one (Alertmanager)."""
