@@ -13,6 +13,7 @@ field's name differs. A hook refuses a value by raising ``Invalid``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -84,7 +85,7 @@ def describe(value: object) -> str:
     return f"the value {value}"
 
 
-def did_you_mean(key: str, allowed: Sequence[str]) -> str:
+def did_you_mean(key: str, allowed: Sequence[str], _cls: type | None = None) -> str:
     """``unknown key (did you mean "interval"?)``, the hint only when one key is close."""
     close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
     return f'unknown key (did you mean "{close[0]}"?)' if close else "unknown key"
@@ -94,7 +95,7 @@ class Schema:
     """A cattrs converter for one kind of file, and the walk from its errors to problems.
 
     ``scalars`` are the hooks of plain types (``str``, ``int``...): how strict, how expanded.
-    ``unknown(key, allowed)`` words the problem of a key no field takes. ``drop_null`` reads
+    ``unknown(key, allowed, cls)`` words the problem of a key no field takes. ``drop_null`` reads
     ``key:`` with no value as an absent key (the field's default), as YAML configs expect.
     A field whose type is ``file_pairs`` may be given as ``key`` or ``key_file``: its hook gets
     a ``FilePair``.
@@ -104,14 +105,16 @@ class Schema:
         self,
         scalars: Mapping[type, Callable[[Any], Any]],
         *,
-        unknown: Callable[[str, Sequence[str]], str] = did_you_mean,
+        unknown: Callable[[str, Sequence[str], type], str] = did_you_mean,
         drop_null: bool = True,
         file_pairs: type | None = None,
+        null_is_missing: bool = True,
     ) -> None:
         self.converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
         self.unknown = unknown
         self.drop_null = drop_null
         self.file_pairs = file_pairs
+        self.null_is_missing = null_is_missing
         self._nullable: set[type] = set()
         self._fields: dict[tuple[type, str], Callable[[Any], Any]] = {}
         self._keys: dict[type, dict[str, str]] = {}
@@ -158,34 +161,48 @@ class Schema:
     def read(
         self, doc: Located, value: Any, kind: type[T], path: Path = ()
     ) -> tuple[T | None, list[Problem]]:
-        """(``kind`` built from ``value`` found at ``path``, or None; every problem of it)."""
+        """(``kind`` built from ``value`` found at ``path``, or None; every problem of it).
+
+        An unknown key does not hide the rest: the value is built again without the unknown
+        keys, so a typo still lets every other check run (and the value be used).
+        """
         try:
             return self.converter.structure(value, kind), []
         except Exception as exc:
             problems: list[Problem] = []
-            self._walk(doc, exc, path, problems)
-            return None, problems
+            unknown: list[Path] = []
+            self._walk(doc, exc, path, problems, unknown)
+            if not unknown:
+                return None, problems
+        pruned = _without(value, [p[len(path) :] for p in unknown])
+        try:
+            return self.converter.structure(pruned, kind), problems
+        except Exception as exc:
+            again: list[Problem] = []
+            self._walk(doc, exc, path, again, [])
+            return None, [*problems, *(p for p in again if p not in problems)]
 
-    def _walk(self, doc: Located, exc: BaseException, path: Path, out: list[Problem]) -> None:
+    def _walk(
+        self, doc: Located, exc: BaseException, path: Path, out: list[Problem], unknown: list[Path]
+    ) -> None:
         if isinstance(exc, cattrs.ClassValidationError):
             with_notes, without = exc.group_exceptions()
             keys = self._keys.get(exc.cl, {})
             for sub, note in with_notes:
-                self._walk(doc, sub, (*path, keys.get(note.name, note.name)), out)
+                self._walk(doc, sub, (*path, keys.get(note.name, note.name)), out, unknown)
             for sub in without:
-                self._walk(doc, sub, path, out)
+                self._walk(doc, sub, path, out, unknown)
         elif isinstance(exc, cattrs.IterableValidationError):
             items, rest = exc.group_exceptions()
             for sub, item in items:
-                self._walk(doc, sub, (*path, item.index), out)
+                self._walk(doc, sub, (*path, item.index), out, unknown)
             for sub in rest:
-                self._walk(doc, sub, path, out)
+                self._walk(doc, sub, path, out, unknown)
         elif isinstance(exc, ForbiddenExtraKeysError):
             allowed = self.keys(exc.cl)
-            out.extend(
-                doc.problem((*path, str(key)), self.unknown(str(key), allowed))
-                for key in sorted(exc.extra_fields, key=str)
-            )
+            for key in sorted(exc.extra_fields, key=str):
+                out.append(doc.problem((*path, str(key)), self.unknown(str(key), allowed, exc.cl)))
+                unknown.append((*path, key))
         elif isinstance(exc, Invalid):
             where = (*path[:-1], exc.key) if exc.key is not None and path else path
             out.append(doc.problem((*where, *exc.at), exc.message))
@@ -193,7 +210,7 @@ class Schema:
             out.append(doc.problem(path, "is required"))  # cattrs: a field without a default
         elif isinstance(exc, ExceptionGroup):
             for sub in exc.exceptions:
-                self._walk(doc, sub, path, out)
+                self._walk(doc, sub, path, out, unknown)
         else:
             raise exc
 
@@ -234,13 +251,15 @@ class Schema:
         before = self._before.get(cls)
         after = next((self._after[c] for c in cls.__mro__ if c in self._after), None)
         drop_null, nullable = self.drop_null, cls in self._nullable
+        null_is_missing = self.null_is_missing
 
         def structure(value: Any, _type: Any) -> Any:
             if value is None and nullable:
                 value = {}
             if not isinstance(value, Mapping):
                 got = describe(value)
-                raise Invalid("is required" if value is None else f"expected a mapping, got {got}")
+                missing = value is None and null_is_missing
+                raise Invalid("is required" if missing else f"expected a mapping, got {got}")
             if drop_null:
                 value = {k: v for k, v in value.items() if v is not None}
             if pairs:
@@ -301,6 +320,17 @@ def _alternatives(kind: Any) -> tuple[Any, ...]:
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         return typing.get_args(kind)
     return (kind,)
+
+
+def _without(value: Any, paths: list[Path]) -> Any:
+    """A copy of ``value`` without the keys at ``paths``."""
+    out = copy.deepcopy(value)
+    for path in paths:
+        node = out
+        for part in path[:-1]:
+            node = node[part]
+        del node[path[-1]]
+    return out
 
 
 def _fold(value: Mapping[str, Any], pairs: Mapping[str, bool]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from watcher.config.scalars import CONTEXT, Context
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
 from watcher.errors import ConfigError
 from watcher.gotemplate.alertmanager import load_templates
+from watcher.ha import HaConfig
 from watcher.timeinterval import TimeInterval
 from watcher.validate import did_you_mean
 from watcher.yamlpos import Located, Path, Problem, by_line, load_located
@@ -164,7 +165,7 @@ class _Builder:
         CONTEXT.set(replace(CONTEXT.get(), global_http=global_http))
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
-        check_one_push_per_key(self.reader, sources)
+        self.problems.extend(check_one_push_per_key(self.doc, self.data.get("sources"), sources))
         receivers = tuple(self.receivers())
         names = self.unique("receivers", "receiver name")
         route = None
@@ -187,7 +188,7 @@ class _Builder:
             templates=templates,
             time_intervals=intervals,
             warnings=tuple(coupon_rate_warnings(self.file, sources)),
-            ha=read_ha(self.reader),
+            ha=self.ha(),
         )
 
     def section_at(self, path: Path, kind: type[T]) -> T | None:
@@ -229,6 +230,12 @@ class _Builder:
             global_http: HttpConfig | None = CONTEXT.get().global_http
             return HttpConfig() if global_http is None else global_http
         return self.section_at(path, HttpConfig) or HttpConfig()
+
+    def ha(self) -> HaConfig | None:
+        """``ha``, checked against the routes and labels it must not page through."""
+        ha, problems = read_ha(self.doc, self.data)
+        self.problems.extend(problems)
+        return ha
 
     def unique(self, key: str, what: str) -> set[str]:
         """The names of the items of ``key``; a repeated one is a problem."""

@@ -19,8 +19,8 @@ from watcher.config.model import (
     PushConfig,
     SourceConfig,
 )
-from watcher.config.reader import Reader
 from watcher.validate import Invalid, Schema
+from watcher.yamlpos import Located, Problem
 
 __all__ = ["DEFAULT_LOGIN", "PushConfig", "check_one_push_per_key", "register"]
 DEFAULT_URL, DEFAULT_LOGIN, DEFAULT_MAX_FRAME = (
@@ -82,24 +82,30 @@ def _check_frame(value: Any, depth: int) -> str | None:
     return f"holds a {type(value).__name__}, expected JSON values"
 
 
-def check_one_push_per_key(r: Reader, sources: Sequence[SourceConfig]) -> None:
+def check_one_push_per_key(
+    doc: Located, raw_sources: object, sources: Sequence[SourceConfig]
+) -> list[Problem]:
     """Refuse push on two sources with one API key: CoinW gets one WebSocket per key, whose
     subscription shares the key's request budget."""
     index = {
         str(raw.get("name")): i
-        for i, raw in enumerate(r.seq(("sources",)))
+        for i, raw in enumerate(raw_sources if isinstance(raw_sources, list) else ())
         if isinstance(raw, Mapping)
     }
     first: dict[str, str] = {}
+    out = []
     for source in sources:
         if not isinstance(source, CoinwCouponConfig) or not source.push.enabled:
             continue
         key = source.api_key.get()
         if key in first:
-            r.problem(
-                ("sources", index.get(source.name, 0), "push", "enabled"),
-                f'push is already enabled on source "{first[key]}" with the same api_key'
-                " (one WebSocket per API key)",
+            out.append(
+                doc.problem(
+                    ("sources", index.get(source.name, 0), "push", "enabled"),
+                    f'push is already enabled on source "{first[key]}" with the same api_key'
+                    " (one WebSocket per API key)",
+                )
             )
         else:
             first[key] = source.name
+    return out

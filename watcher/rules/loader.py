@@ -9,21 +9,25 @@ reported as ``file:line path: message``, with Prometheus's wording (model/rulefm
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 from watcher.durations import parse_duration
 from watcher.errors import ConfigError, RuleError
+from watcher.matchers import LABEL_NAME
 from watcher.rules.promql import Node, compile_expr
 from watcher.rules.templates import Template, parse_template
-from watcher.yamlpos import Located, load_located
+from watcher.validate import Invalid, Key, Schema, describe
+from watcher.yamlpos import Problem, load_located
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_GROUP_KEYS = ("name", "interval", "limit", "rules")
-_RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
+#: Whether the expressions being loaded may read past samples (see ``load_rule_files``).
+_HISTORY: ContextVar[bool] = ContextVar("rule_history", default=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ def load_rule_files(paths: Sequence[Path], *, history: bool = True) -> list[Rule
     daemon keeps a sample history (watcher.history), and so do unit tests' input series.
     """
     groups: list[RuleGroup] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
         g, p = _load_file(Path(path), history=history)
         groups.extend(g)
@@ -99,233 +103,207 @@ def check_rule_files(paths: Sequence[Path]) -> list[str]:
     return []
 
 
-def _load_file(path: Path, *, history: bool) -> tuple[list[RuleGroup], list[str]]:
+def _load_file(path: Path, *, history: bool) -> tuple[list[RuleGroup], list[Problem]]:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        return [], [f"{file}:1: cannot read rule file: {reason}"]
-    doc, found = load_located(text, file)
-    problems: list[str] = [*found]
-    if doc is None:
+        return [], [Problem(file, 1, (), f"cannot read rule file: {reason}")]
+    doc, problems = load_located(text, file)
+    if doc is None or doc.data is None:  # an empty file is a valid rule file with no groups
         return [], problems
-    return _FileReader(doc, problems, history=history).groups(), problems
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return f'"{value}"' if isinstance(value, str) else f"the value {value}"
+    if not isinstance(doc.data, Mapping):
+        # Only the shape: a glob can match a secret file, whose text must never be echoed.
+        got = _shape(doc.data)
+        return [], [
+            *problems,
+            doc.problem((), f"expected a rule file (a mapping with groups), got {got}"),
+        ]
+    token = _HISTORY.set(history)
+    try:
+        parsed, found = RULES.read(doc, doc.data, _RuleFile)
+    finally:
+        _HISTORY.reset(token)
+    problems.extend(found)
+    groups = doc.data.get("groups")
+    names: set[object] = set()
+    for i, group in enumerate(groups if isinstance(groups, list) else ()):
+        name = group.get("name") if isinstance(group, Mapping) else None
+        if isinstance(name, str) and name in names:
+            problems.append(
+                doc.problem(
+                    ("groups", i, "name"), f'group name "{name}" is repeated in the same file'
+                )
+            )
+        names.add(name)
+    if parsed is None:
+        return [], problems
+    return [dataclasses.replace(g, file=file) for g in parsed.groups], problems
 
 
 def _shape(value: object) -> str:
     """What ``value`` is, never what it says."""
     if isinstance(value, list):
         return "a list"
-    if value is None:
-        return "nothing"
     return "a string" if isinstance(value, str) else "a single value"
 
 
-class _FileReader:
-    def __init__(self, doc: Located, problems: list[str], *, history: bool) -> None:
-        self.doc = doc
-        self.problems = problems
-        self.history = history
+# -- the file as Prometheus unmarshals it (rulefmt.RuleGroups), then its Validate() ----------
 
-    def problem(self, path: tuple[str | int, ...], message: str) -> None:
-        self.problems.append(f"{self.doc.where(path)}: {message}")
 
-    def mapping(self, value: object, path: tuple[str | int, ...], allowed: Sequence[str]) -> bool:
-        if not isinstance(value, Mapping):
-            self.problem(path, f"expected a mapping, got {_kind(value)}")
-            return False
-        for key in value:
-            if key not in allowed:
-                self.problem(
-                    (*path, str(key)), f"unknown key (expected one of {', '.join(allowed)})"
-                )
-        return True
+@dataclass(frozen=True, kw_only=True)
+class _RuleNode:
+    """``rules[]`` as written: rulefmt.RuleNode's keys, each value as YAML gave it."""
 
-    def groups(self) -> list[RuleGroup]:
-        data = self.doc.data
-        if data is None:
-            return []  # an empty file is a valid rule file with no groups
-        if not isinstance(data, Mapping):
-            # Only the shape: a glob can match a secret file, whose text must never be echoed.
-            self.problem((), f"expected a rule file (a mapping with groups), got {_shape(data)}")
-            return []
-        if not self.mapping(data, (), ("groups",)):
-            return []
-        raw = data.get("groups")
-        if raw is None:
-            return []
-        if not isinstance(raw, list):
-            self.problem(("groups",), f"expected a list, got {_kind(raw)}")
-            return []
-        out: list[RuleGroup] = []
-        names: set[str] = set()
-        for i, item in enumerate(raw):
-            group = self.group(item, ("groups", i))
-            if group is None:
-                continue
-            if group.name in names:
-                self.problem(
-                    ("groups", i, "name"), f'group name "{group.name}" is repeated in the same file'
-                )
-            names.add(group.name)
-            out.append(group)
-        return out
+    alert: Any = None
+    record: Any = None
+    expr: Any = None
+    for_: Annotated[Any, Key("for")] = None
+    keep_firing_for: Any = None
+    labels: Any = None
+    annotations: Any = None
 
-    def duration(self, value: object, path: tuple[str | int, ...]) -> float:
+
+@dataclass(frozen=True, kw_only=True)
+class _GroupNode:
+    """``groups[]`` as written; its rules already validated."""
+
+    name: Any = None
+    interval: Any = None
+    limit: Any = None
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RuleFile:
+    groups: tuple[RuleGroup, ...] = ()
+
+
+class _Problems:
+    """The problems of one group or rule, raised together."""
+
+    def __init__(self) -> None:
+        self.found: list[Exception] = []
+
+    def add(self, message: str, *at: str | int) -> None:
+        self.found.append(Invalid(message, at))
+
+    def duration(self, value: object, key: str) -> float:
         try:
             return parse_duration(str(value))
         except ValueError as exc:
-            self.problem(path, str(exc))
+            self.add(str(exc), key)
             return 0.0
 
-    def group(self, item: object, path: tuple[str | int, ...]) -> RuleGroup | None:
-        if not self.mapping(item, path, _GROUP_KEYS):
-            return None
-        assert isinstance(item, Mapping)
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            self.problem((*path, "name"), "group name must be a non-empty string")
-            name = ""
-        interval = None
-        if item.get("interval") is not None:
-            interval = self.duration(item["interval"], (*path, "interval"))
-        limit = item.get("limit", 0) or 0
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            self.problem((*path, "limit"), f"expected a non-negative integer, got {_kind(limit)}")
-            limit = 0
-        raw_rules = item.get("rules") or []
-        if not isinstance(raw_rules, list):
-            self.problem((*path, "rules"), f"expected a list, got {_kind(raw_rules)}")
-            raw_rules = []
-        rules: list[Rule] = []  # one rule name may repeat, as in Prometheus
-        for j, raw in enumerate(raw_rules):
-            rule = self.rule(raw, (*path, "rules", j))
-            if rule is not None:
-                rules.append(rule)
-        return RuleGroup(name, self.doc.file, tuple(rules), interval, limit)
+    def raise_any(self, what: str) -> None:
+        if self.found:
+            raise ExceptionGroup(what, self.found)
 
-    def rule(self, raw: object, path: tuple[str | int, ...]) -> Rule | None:
-        if not self.mapping(raw, path, _RULE_KEYS):
-            return None
-        assert isinstance(raw, Mapping)
-        record, alert = _scalar_text(raw.get("record")), _scalar_text(raw.get("alert"))
-        if record and alert:
-            self.problem((*path, "record"), "only one of 'record' and 'alert' must be set")
-            return None
-        if not record and not alert:
-            self.problem(path, "one of 'record' or 'alert' must be set")
-            return None
-        ok = True
-        expr = raw.get("expr")
-        node: Node | None = None
-        if expr is None or (isinstance(expr, str) and not expr.strip()):
-            self.problem((*path, "expr"), "field 'expr' must be set in rule")
-            ok = False
+
+def _group(value: Any) -> RuleGroup:
+    g: _GroupNode = RULES.structure(value, _GroupNode)
+    p = _Problems()
+    name = g.name
+    if not isinstance(name, str) or not name:
+        p.add("group name must be a non-empty string", "name")
+    interval = None if g.interval is None else p.duration(g.interval, "interval")
+    limit = g.limit or 0
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        p.add(f"expected a non-negative integer, got {describe(limit)}", "limit")
+    p.raise_any("group")
+    return RuleGroup(name, "", g.rules, interval, limit)
+
+
+def _rule(value: Any) -> Rule:
+    """rulefmt.go's RuleNode.Validate: every problem of the rule at once."""
+    r: _RuleNode = RULES.structure(value, _RuleNode)
+    p = _Problems()
+    record, alert = _scalar_text(r.record), _scalar_text(r.alert)
+    if record and alert:
+        p.add("only one of 'record' and 'alert' must be set", "record")
+    elif not record and not alert:
+        p.add("one of 'record' or 'alert' must be set")
+    p.raise_any("rule")
+    node: Node | None = None
+    if r.expr is None or (isinstance(r.expr, str) and not r.expr.strip()):
+        p.add("field 'expr' must be set in rule", "expr")
+    else:
+        try:
+            node = compile_expr(str(r.expr), history=_HISTORY.get())
+        except RuleError as exc:
+            p.add(str(exc), "expr")
+    if record:
+        return _recording(r, p, record, node)
+    hold = 0.0 if r.for_ is None else p.duration(r.for_, "for")
+    keep = 0.0 if r.keep_firing_for is None else p.duration(r.keep_firing_for, "keep_firing_for")
+    labels = _templates(p, r.labels, "labels", alert)
+    annotations = _templates(p, r.annotations, "annotations", alert)
+    p.raise_any("alerting rule")
+    assert node is not None  # a missing or bad expression was raised above
+    return AlertingRule(alert, str(r.expr), node, hold, keep, labels, annotations)
+
+
+def _recording(r: _RuleNode, p: _Problems, name: str, node: Node | None) -> RecordingRule:
+    if r.annotations:
+        p.add("invalid field 'annotations' in recording rule", "record")
+    for key, value in (("for", r.for_), ("keep_firing_for", r.keep_firing_for)):
+        if value is not None and p.duration(value, key) != 0:
+            p.add(f"invalid field '{key}' in recording rule", "record")
+    if not _METRIC_NAME.match(name):
+        p.add(f"invalid recording rule name: {name}", "record")
+    labels = tuple(
+        (name, _scalar_text(value)) for name, value in _entries(p, r.labels, "labels", _plain_label)
+    )
+    p.raise_any("recording rule")
+    assert node is not None
+    return RecordingRule(name, str(r.expr), node, tuple(sorted(labels)))
+
+
+def _plain_label(name: str) -> str | None:
+    ok = LABEL_NAME.match(name) and name != "__name__"
+    return None if ok else f"invalid label name: {name}"
+
+
+def _label(name: str) -> str | None:
+    ok = LABEL_NAME.match(name) and name != "__name__"
+    return None if ok else f'invalid label name "{name}"'
+
+
+def _annotation(name: str) -> str | None:
+    return None if LABEL_NAME.match(name) else f'invalid annotation name "{name}"'
+
+
+def _entries(
+    p: _Problems, raw: object, key: str, check: Callable[[str], str | None]
+) -> list[tuple[str, object]]:
+    """The entries of the mapping ``key`` with a valid name and a scalar value."""
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        p.add(f"expected a mapping, got {describe(raw)}", key)
+        return []
+    out = []
+    for k, value in raw.items():
+        name = str(k)
+        if (problem := check(name)) is not None:
+            p.add(problem, key, name)
+        elif isinstance(value, Mapping | list):
+            p.add(f"expected a string, got {describe(value)}", key, name)
         else:
-            try:
-                node = compile_expr(str(expr), history=self.history)
-            except RuleError as exc:
-                self.problem((*path, "expr"), str(exc))
-                ok = False
-        if record:
-            return self.recording(raw, path, record, str(expr), node if ok else None)
-        hold = self.duration(raw["for"], (*path, "for")) if raw.get("for") is not None else 0.0
-        keep = 0.0
-        if raw.get("keep_firing_for") is not None:
-            keep = self.duration(raw["keep_firing_for"], (*path, "keep_firing_for"))
-        labels = self.templates(raw.get("labels"), (*path, "labels"), alert, is_label=True)
-        annotations = self.templates(
-            raw.get("annotations"), (*path, "annotations"), alert, is_label=False
-        )
-        if not ok or node is None or labels is None or annotations is None:
-            return None
-        return AlertingRule(alert, str(expr), node, hold, keep, labels, annotations)
+            out.append((name, value))
+    return out
 
-    def recording(
-        self, raw: Mapping[str, object], path: tuple[str | int, ...], name: str, expr: str,
-        node: Node | None,
-    ) -> RecordingRule | None:  # fmt: skip
-        """The checks of rulefmt.go's Validate for a ``record:`` rule."""
-        ok = node is not None
-        where = (*path, "record")
-        if raw.get("annotations"):
-            self.problem(where, "invalid field 'annotations' in recording rule")
-            ok = False
-        for key in ("for", "keep_firing_for"):
-            if raw.get(key) is not None and self.duration(raw[key], (*path, key)) != 0:
-                self.problem(where, f"invalid field '{key}' in recording rule")
-                ok = False
-        if not _METRIC_NAME.match(name):
-            self.problem(where, f"invalid recording rule name: {name}")
-            ok = False
-        labels = self.plain_labels(raw.get("labels"), (*path, "labels"))
-        if not ok or node is None or labels is None:
-            return None
-        return RecordingRule(name, expr, node, labels)
 
-    def plain_labels(
-        self, raw: object, path: tuple[str | int, ...]
-    ) -> tuple[tuple[str, str], ...] | None:
-        """A recording rule's labels: valid names, values taken as they are."""
-        if raw is None:
-            return ()
-        if not isinstance(raw, Mapping):
-            self.problem(path, f"expected a mapping, got {_kind(raw)}")
-            return None
-        out: list[tuple[str, str]] = []
-        ok = True
-        for key, value in raw.items():
-            name = str(key)
-            if not _LABEL_NAME.match(name) or name == "__name__":
-                self.problem((*path, name), f"invalid label name: {name}")
-                ok = False
-            elif isinstance(value, Mapping | list):
-                self.problem((*path, name), f"expected a string, got {_kind(value)}")
-                ok = False
-            else:
-                out.append((name, _scalar_text(value)))
-        return tuple(sorted(out)) if ok else None
-
-    def templates(
-        self, raw: object, path: tuple[str | int, ...], alert: str, *, is_label: bool
-    ) -> tuple[tuple[str, Template], ...] | None:
-        if raw is None:
-            return ()
-        if not isinstance(raw, Mapping):
-            self.problem(path, f"expected a mapping, got {_kind(raw)}")
-            return None
-        out: list[tuple[str, Template]] = []
-        ok = True
-        what = "label" if is_label else "annotation"
-        for key, value in raw.items():
-            name = str(key)
-            where = (*path, name)
-            if not _LABEL_NAME.match(name) or (is_label and name == "__name__"):
-                self.problem(where, f'invalid {what} name "{name}"')
-                ok = False
-                continue
-            if isinstance(value, Mapping | list):
-                self.problem(where, f"expected a string, got {_kind(value)}")
-                ok = False
-                continue
-            text = _scalar_text(value)
-            try:
-                out.append((name, parse_template(text, f"__alert_{alert}")))
-            except RuleError as exc:
-                self.problem(where, str(exc))
-                ok = False
-        return tuple(sorted(out, key=lambda kv: kv[0])) if ok else None
+def _templates(p: _Problems, raw: object, key: str, alert: str) -> tuple[tuple[str, Template], ...]:
+    """An alerting rule's labels or annotations, each value parsed as a template."""
+    out: list[tuple[str, Template]] = []
+    for name, value in _entries(p, raw, key, _label if key == "labels" else _annotation):
+        try:
+            out.append((name, parse_template(_scalar_text(value), f"__alert_{alert}")))
+        except RuleError as exc:
+            p.add(str(exc), key, name)
+    return tuple(sorted(out, key=lambda kv: kv[0]))
 
 
 def _scalar_text(value: object) -> str:
@@ -334,3 +312,12 @@ def _scalar_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+RULES = Schema(
+    {},
+    null_is_missing=False,
+    unknown=lambda key, allowed, _cls: f"unknown key (expected one of {', '.join(allowed)})",
+)
+RULES.hook(RuleGroup, _group)
+RULES.hook(Rule, _rule)

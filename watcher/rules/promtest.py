@@ -25,6 +25,7 @@ from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import AlertingRule, RecordingRule, RuleGroup, load_rule_files
 from watcher.rules.outputs import alert_series, recorded
 from watcher.rules.promql import compile_expr
+from watcher.rules.testshape import check_test_file
 from watcher.rules.teststorage import (
     History,
     InputSeries,
@@ -36,47 +37,10 @@ from watcher.yamlpos import Located, load_located
 
 __all__ = ["TestFileError", "go_duration", "parse_values", "run_rule_tests"]
 
+
 # The shape of a test file, after promtool's Go types: a field is SCALAR (a string, number or
 # bool), NUMBER, LABELS (a mapping of scalars), a one-item list [shape] (a list of that shape), or
 # a (Go type name, {field: shape}) pair (a mapping with only those fields).
-_SCALAR = "a scalar"
-_NUMBER = "a number"
-_LABELS = "a mapping of strings"
-_Shape = str | list[Any] | tuple[str, dict[str, Any]]
-_SAMPLE = ("sample", {"labels": _SCALAR, "value": _NUMBER})
-_ALERT = ("alert", {"exp_labels": _LABELS, "exp_annotations": _LABELS})
-_ALERT_CASE = (
-    "alertTestCase",
-    {"eval_time": _SCALAR, "alertname": _SCALAR, "exp_alerts": [_ALERT]},
-)
-_EXPR_CASE = (
-    "promqlTestCase",
-    {"expr": _SCALAR, "eval_time": _SCALAR, "exp_samples": [_SAMPLE]},
-)
-_SERIES = ("series", {"series": _SCALAR, "values": _SCALAR})
-_TEST_GROUP = (
-    "testGroup",
-    {
-        "interval": _SCALAR,
-        "input_series": [_SERIES],
-        "alert_rule_test": [_ALERT_CASE],
-        "promql_expr_test": [_EXPR_CASE],
-        "external_labels": _LABELS,
-        "external_url": _SCALAR,
-        "name": _SCALAR,
-    },
-)
-_FILE = (
-    "unitTestFile",
-    {
-        "rule_files": [_SCALAR],
-        "evaluation_interval": _SCALAR,
-        "group_eval_order": [_SCALAR],
-        "tests": [_TEST_GROUP],
-    },
-)
-
-
 def go_duration(ms: int) -> str:
     """Go's time.Duration.String() for whole milliseconds: ``0s``, ``1m30s``, ``1h0m0s``."""
     if ms == 0:
@@ -134,66 +98,6 @@ def _samples_str(samples: list[tuple[list[tuple[str, str]], float]]) -> str:
     return ", ".join(f"{format_labels(None, dict(lb))} {format_exp_upper(v)}" for lb, v in samples)
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f'"{value}"' if isinstance(value, str) else f"the value {value}"
-
-
-def _is_number(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    try:
-        float(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def _check_shape(
-    doc: Located, value: object, shape: _Shape, path: tuple[str | int, ...], *, item: bool = False
-) -> None:
-    """Raise TestFileError naming file, line and key at the first value of the wrong shape."""
-
-    def wrong(expected: str) -> TestFileError:
-        return TestFileError(f"{doc.where(path)}: expected {expected}, got {_kind(value)}")
-
-    if value is None and not item:
-        return  # an empty field: promtool's zero value
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            raise wrong("a list")
-        for i, element in enumerate(value):
-            _check_shape(doc, element, shape[0], (*path, i), item=True)
-    elif isinstance(shape, tuple):
-        type_name, fields = shape
-        if not isinstance(value, Mapping):
-            raise wrong("a mapping")
-        for key, field_value in value.items():
-            if key not in fields:
-                where = doc.where((*path, str(key)))
-                msg = f"{where}: field {key} not found in type {type_name}"
-                raise TestFileError(msg)
-            _check_shape(doc, field_value, fields[key], (*path, str(key)))
-    elif shape == _LABELS:
-        if not isinstance(value, Mapping):
-            raise wrong(_LABELS)
-        for key, label in value.items():
-            _check_shape(doc, label, _SCALAR, (*path, str(key)), item=True)
-    elif (
-        isinstance(value, Mapping | list)
-        or value is None
-        or (shape == _NUMBER and not _is_number(value))
-    ):
-        raise wrong(shape)
-
-
 def run_rule_tests(paths: Sequence[str], out: TextIO) -> int:
     """Run every test file like ``promtool test rules``; 0 when all pass, 1 otherwise."""
     failed = False
@@ -229,7 +133,7 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
     if doc is None or problems:
         raise TestFileError("\n".join(problems))
     data = doc.data or {}
-    _check_shape(doc, data, _FILE, ())
+    check_test_file(doc)
     assert isinstance(data, Mapping)
     files: list[Path] = []
     for pattern in map(str, data.get("rule_files") or []):
@@ -252,7 +156,7 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
 
 
 def _read_group(doc: Located, raw: Mapping[str, Any], path: tuple[str | int, ...]) -> _Group:
-    """One test group, its shape already checked by _check_shape."""
+    """One test group, its shape already checked by check_test_file."""
     g = _Group(name=str(raw.get("name") or ""), external_url=str(raw.get("external_url") or ""))
     # promtool 2.x defaults a missing interval to 0: every sample lands at t=0
     if raw.get("interval"):
