@@ -55,13 +55,17 @@ class World:
     def violations(self) -> int:
         return int(self.sim.state.summary()["rate_limit_violations"])
 
-    async def restart_loop(self, starts: int) -> None:
-        """Start the daemon ``starts`` times, each SIGKILLed right after its first poll."""
+    async def restart_loop(self, starts: int) -> list[float]:
+        """Start the daemon ``starts`` times, each SIGKILLed right after its first poll; return
+        when each kill happened (``time.monotonic()``, the clock the sink stamps posts with)."""
+        killed_at = []
         for _ in range(starts):
             daemon = self.daemon()
             await daemon.start()
             await daemon.wait_for(lambda m: m.get(POLLS, 0) >= 1)
             await daemon.kill()
+            killed_at.append(time.monotonic())
+        return killed_at
 
 
 @pytest.fixture(name="world")
