@@ -16,9 +16,9 @@ import aiohttp
 
 from watcher.alerts import Alert
 from watcher.config import AlertmanagerConfig, ReceiverConfig
+from watcher.notify.base import Payload
 from watcher.notify.data import rfc3339
 from watcher.notify.http import post_json
-from watcher.notify.integrations import Payload
 
 RESEND_DELAY = 60.0  # Prometheus's --rules.alert.resend-delay default
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TextIO
 
 from watcher.config import ConsoleConfig
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData, is_resolved
-from watcher.notify.integrations import Payload
 from watcher.notify.slack import format_value
 
 

@@ -1,63 +1,60 @@
-"""The ``Notifier`` seam: one per entry of a receiver's ``*_configs`` lists."""
+"""Which notifier serves which ``*_configs`` list of a receiver: one table, one row each.
+
+A new integration adds its row to ``_BUILDERS``; ``alertmanager_configs`` are not here because
+they are forwarded as alerts, not rendered as notifications (``watcher.notify.alertmanager``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import aiohttp
 
 from watcher.config import ReceiverConfig
 from watcher.gotemplate import Templates
-from watcher.notify.data import NotificationData
+from watcher.notify.base import Deliverer, Notifier, Payload, Target
+from watcher.notify.console import ConsoleNotifier
+from watcher.notify.slack import SlackNotifier
+from watcher.notify.webhook import WebhookNotifier
 
-Payload = dict[str, Any]
-
-
-class Deliverer(Protocol):
-    """Delivers a stored payload."""
-
-    @property
-    def name(self) -> str:
-        """Integration name: ``slack``, ``webhook``, ``console``, ``alertmanager``."""
-        ...
-
-    async def deliver(self, payload: Payload, now: float) -> None:
-        """Send ``payload``; raise ``NotifyError`` on failure."""
-        ...
-
-
-class Notifier(Deliverer, Protocol):
-    """Renders a group's notification once (stored in the outbox) and delivers it later."""
-
-    @property
-    def send_resolved(self) -> bool:
-        """Whether resolved alerts are sent."""
-        ...
-
-    def render(self, data: NotificationData) -> Payload:
-        """The JSON-able body to store and later deliver."""
-        ...
+__all__ = ["Deliverer", "Notifier", "Payload", "Target", "build_targets"]
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """A notifier and its place: receiver name, integration name, index in its list."""
+class _Env:
+    """What a notifier may need besides its own config."""
 
-    receiver: str
-    index: int
-    notifier: Notifier
-    timeout: float = 0.0  # per request (the integration's ``timeout``); 0 = none
+    session: aiohttp.ClientSession
+    console: TextIO
+    templates: Templates | None
 
-    @property
-    def id(self) -> str:
-        """``receiver/integration[index]``, as Alertmanager names an integration."""
-        return f"{self.receiver}/{self.notifier.name}[{self.index}]"
 
-    @property
-    def key(self) -> tuple[str, str, int]:
-        """(receiver, integration, index): how outbox rows name their target."""
-        return (self.receiver, self.notifier.name, self.index)
+@dataclass(frozen=True, slots=True)
+class _Builder:
+    configs: Callable[[ReceiverConfig], Sequence[Any]]
+    make: Callable[[Any, _Env], Notifier]
+    timeout: Callable[[Any], float] = lambda _c: 0.0
+
+
+def _http_timeout(c: Any) -> float:
+    return float(c.timeout or c.http.timeout)
+
+
+_BUILDERS: tuple[_Builder, ...] = (
+    _Builder(
+        lambda r: r.slack_configs,
+        lambda c, env: SlackNotifier(c, env.session, env.templates),
+        _http_timeout,
+    ),
+    _Builder(
+        lambda r: r.webhook_configs,
+        lambda c, env: WebhookNotifier(c, env.session),
+        _http_timeout,
+    ),
+    _Builder(lambda r: r.console_configs, lambda c, env: ConsoleNotifier(c, env.console)),
+)
 
 
 def build_targets(
@@ -67,21 +64,9 @@ def build_targets(
     templates: Templates | None = None,
 ) -> list[Target]:
     """Every notifier of ``receiver`` except ``alertmanager_configs`` (forwarded separately)."""
-    from watcher.notify.console import ConsoleNotifier  # noqa: PLC0415 - avoid an import cycle
-    from watcher.notify.slack import SlackNotifier  # noqa: PLC0415
-    from watcher.notify.webhook import WebhookNotifier  # noqa: PLC0415
-
-    out: list[Target] = []
-    out += [
-        Target(receiver.name, i, SlackNotifier(c, session, templates), c.timeout or c.http.timeout)
-        for i, c in enumerate(receiver.slack_configs)
+    env = _Env(session, console, templates)
+    return [
+        Target(receiver.name, i, b.make(c, env), b.timeout(c))
+        for b in _BUILDERS
+        for i, c in enumerate(b.configs(receiver))
     ]
-    out += [
-        Target(receiver.name, i, WebhookNotifier(c, session), c.timeout or c.http.timeout)
-        for i, c in enumerate(receiver.webhook_configs)
-    ]
-    out += [
-        Target(receiver.name, i, ConsoleNotifier(c, console))
-        for i, c in enumerate(receiver.console_configs)
-    ]
-    return out

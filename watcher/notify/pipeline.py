@@ -29,7 +29,7 @@ import structlog
 from watcher.clock import Clock
 from watcher.errors import NotifyError
 from watcher.metrics import WatcherMetrics
-from watcher.notify.integrations import Deliverer
+from watcher.notify.base import Deliverer
 from watcher.notify.outbox import Outbox, Row, TargetKey
 from watcher.notify.retry import RetryPolicy, deliver_with_retries
 

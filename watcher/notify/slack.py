@@ -22,10 +22,10 @@ from watcher.config import Config, SlackConfig
 from watcher.gotemplate import ExecError, Templates
 from watcher.gotemplate.alertmanager import load_templates, template_data
 from watcher.gotemplate.values import Struct
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData, is_resolved
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
-from watcher.notify.integrations import Payload
 
 log = structlog.get_logger(__name__)
 

@@ -11,9 +11,9 @@ import aiohttp
 
 from watcher.alerts import Alert
 from watcher.config import WebhookConfig
+from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData, is_resolved, rfc3339
 from watcher.notify.http import post_json
-from watcher.notify.integrations import Payload
 
 
 def alert_json(alert: Alert, now: float) -> Payload:

@@ -1,0 +1,59 @@
+"""The types every integration shares: ``Payload``, the ``Deliverer``/``Notifier`` seam, ``Target``.
+
+Integrations import this module; ``watcher.notify.integrations`` imports the integrations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from watcher.notify.data import NotificationData
+
+Payload = dict[str, Any]
+
+
+class Deliverer(Protocol):
+    """Delivers a stored payload."""
+
+    @property
+    def name(self) -> str:
+        """Integration name: ``slack``, ``webhook``, ``console``, ``alertmanager``."""
+        ...
+
+    async def deliver(self, payload: Payload, now: float) -> None:
+        """Send ``payload``; raise ``NotifyError`` on failure."""
+        ...
+
+
+class Notifier(Deliverer, Protocol):
+    """Renders a group's notification once (stored in the outbox) and delivers it later."""
+
+    @property
+    def send_resolved(self) -> bool:
+        """Whether resolved alerts are sent."""
+        ...
+
+    def render(self, data: NotificationData) -> Payload:
+        """The JSON-able body to store and later deliver."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A notifier and its place: receiver name, integration name, index in its list."""
+
+    receiver: str
+    index: int
+    notifier: Notifier
+    timeout: float = 0.0  # per request (the integration's ``timeout``); 0 = none
+
+    @property
+    def id(self) -> str:
+        """``receiver/integration[index]``, as Alertmanager names an integration."""
+        return f"{self.receiver}/{self.notifier.name}[{self.index}]"
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """(receiver, integration, index): how outbox rows name their target."""
+        return (self.receiver, self.notifier.name, self.index)
