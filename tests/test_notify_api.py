@@ -27,7 +27,8 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, Silence, add_api_routes
+from watcher.notify import Dispatcher, Silence
+from watcher.server.routes import add_alertmanager_api
 from watcher.state import open_db
 
 CONFIG = make_config(
@@ -78,7 +79,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, Dispatcher]]:
             [coupon_alert("42", starts=now - 60), coupon_alert("43", starts=now - 60)], now
         )
         app = web.Application()
-        add_api_routes(app, d)
+        add_alertmanager_api(app, d)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -22,7 +22,8 @@ from prometheus_client import CollectorRegistry
 from watcher.clock import SystemClock
 from watcher.config import parse_config
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, add_api_routes
+from watcher.notify import Dispatcher
+from watcher.server.routes import add_alertmanager_api
 from watcher.state import open_db
 
 AMTOOL = shutil.which("amtool")
@@ -74,7 +75,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Dispatcher]]:
             console=io.StringIO(),
         )
         app = web.Application()
-        add_api_routes(app, d)
+        add_alertmanager_api(app, d)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

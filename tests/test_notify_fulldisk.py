@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from tests.notify_support import T0, Sink, coupon_alert
@@ -16,7 +18,8 @@ from tests.test_notify_dispatch import counter, session, sink, slack_config
 from watcher.clock import FakeClock
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, RetryPolicy
-from watcher.notify.dispatch import WRITE_RETRY
+from watcher.notify.stage import WRITE_RETRY
+from watcher.server.routes import add_alertmanager_api
 from watcher.state import migrate
 
 __all__ = ["session", "sink"]  # fixtures
@@ -114,3 +117,42 @@ async def test_a_delivery_whose_outbox_delete_fails_is_not_sent_again(
     assert 1 == len(sink.accepted)
     assert 0 == db.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()[0]
     record("storage", "full disk after a delivery (outbox delete fails)", {"duplicate": 0})
+
+
+async def test_a_silence_written_on_a_full_disk_is_a_clean_500_and_changes_nothing(
+    tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
+) -> None:
+    """amtool's create, update and expire on a full disk: a one-line 500, the old silence kept
+    as it was (not expired half-way), and the same requests succeed once there is room."""
+    clock = FakeClock(T0)
+    d, db, _metrics = full_disk_dispatcher(tmp_path, sink, session, clock)
+    app = web.Application()
+    add_alertmanager_api(app, d)
+    body = {
+        "matchers": [{"name": "coupon_id", "value": "42", "isRegex": False}],
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "ops",
+        "comment": "maintenance",
+    }
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.post("/api/v2/silences", json=body)
+        first = (await resp.json())["silenceID"]
+        db.full = True
+        changed = dict(body, id=first, matchers=[{"name": "coupon_id", "value": "43"}])
+        for method, path, payload in (
+            ("POST", "/api/v2/silences", body),
+            ("POST", "/api/v2/silences", changed),
+            ("DELETE", f"/api/v2/silence/{first}", None),
+        ):
+            resp = await client.request(method, path, json=payload)
+            assert 500 == resp.status, (method, payload)
+            text = await resp.json()
+            assert "database or disk is full" in text
+            assert "\n" not in text
+        assert {first: "active"} == {s.id: s.state(clock.time()) for s in d.silences()}
+        db.full = False
+        resp = await client.delete(f"/api/v2/silence/{first}")
+        assert 200 == resp.status
+    assert {first: "expired"} == {s.id: s.state(clock.time()) for s in d.silences()}
+    record("storage", "full disk under silence create, update, expire", {"status": 500, "lost": 0})

@@ -25,16 +25,18 @@ from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
 from watcher.errors import ConfigError, StateError, StateLockedError
+from watcher.exposition import metrics_handler
 from watcher.history import Retention
 from watcher.history.disk import open_history
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, add_api_routes
+from watcher.notify import Dispatcher
 from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
-from watcher.server import DAEMON, add_routes
+from watcher.server.routes import add_routes
 from watcher.sources import build_source
 from watcher.sources.runner import SourceRunner
+from watcher.sources.status import SourceStatus
 from watcher.state import StateFile
 from watcher.store import SeriesStore, StoreCollector, registry_series
 from watcher.webauth import MAX_BODY, install_guard
@@ -251,6 +253,10 @@ class Daemon:
             await asyncio.gather(task, return_exceptions=True)
         self.runners.pop(name, None)
 
+    def sources(self) -> list[SourceStatus]:
+        """Every running source's state (the status page's view)."""
+        return [r.status() for r in self.runners.values()]
+
     @property
     def ready(self) -> bool:
         """True once every source has been polled at least once."""
@@ -345,13 +351,15 @@ class Daemon:
         return []
 
 
+DAEMON: web.AppKey[Daemon] = web.AppKey("daemon", Daemon)
+
+
 def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
     app = web.Application(client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    install_guard(app)
-    add_routes(app)
-    add_api_routes(app, daemon.dispatcher)
+    install_guard(app, daemon)
+    add_routes(app, daemon, metrics_handler(daemon.store, daemon.self_registry, daemon.registry))
     app.cleanup_ctx.append(_daemon_ctx)
     app.cleanup_ctx.append(_sighup_ctx)
     return app

@@ -68,6 +68,10 @@ class SilenceNotFoundError(SilenceError):
     """No silence has the given id."""
 
 
+class SilenceStorageError(SilenceError):
+    """A silence could not be written (a full or read-only disk): nothing was changed."""
+
+
 class StateError(WatcherError):
     """The state file cannot be used: locked by another daemon, unreadable, or from the future."""
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from watcher.query import run_query
 
 if TYPE_CHECKING:
-    from watcher.app import Daemon
+    from watcher.server.views import StatusView
 
 MAX_ROWS = 500
 _STYLE = (
@@ -28,15 +28,15 @@ _STYLE = (
 )
 
 
-def add_graph_routes(app: web.Application, daemon: Daemon) -> None:
+def add_graph_routes(app: web.Application, view: StatusView) -> None:
     """Register ``GET /graph``."""
 
     async def graph(request: web.Request) -> web.Response:
         expr = request.query.get("g0.expr", "")
-        status, body = run_query({"query": expr}, daemon.snapshot(), daemon.history)
+        status, body = run_query({"query": expr}, view.snapshot(), view.history)
         rules = [
             (group.file, group.name, rule.name)
-            for group in daemon.rules.groups
+            for group in view.rules.groups
             for rule in group.rules
             if rule.expr.strip() == expr.strip()
         ]

@@ -28,15 +28,15 @@ from watcher.rules.promql import compile_expr
 from watcher.series import Snapshot
 
 if TYPE_CHECKING:
-    from watcher.app import Daemon
+    from watcher.server.views import StatusView
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 MAX_QUERY_LENGTH = 64 * 1024
 
 
-def add_query_routes(app: web.Application, daemon: Daemon) -> None:
+def add_query_routes(app: web.Application, view: StatusView) -> None:
     """Register ``GET`` and ``POST /api/v1/query``."""
-    handler = query_handler(daemon.snapshot, lambda: daemon.history)
+    handler = query_handler(view.snapshot, lambda: view.history)
     app.router.add_get("/api/v1/query", handler)
     app.router.add_post("/api/v1/query", handler)
 

@@ -32,7 +32,7 @@ import bcrypt
 from aiohttp import web
 
 from watcher.config import Secret
-from watcher.server import DAEMON
+from watcher.server.views import GuardView
 
 #: Largest request body accepted (aiohttp's client_max_size is set to the same).
 MAX_BODY = 1024 * 1024
@@ -119,16 +119,20 @@ AUTH: web.AppKey[Authenticator] = web.AppKey("web_authenticator", Authenticator)
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("web_rate_limiter", RateLimiter)
 
 
-def install_guard(app: web.Application) -> None:
-    """Add the guard middleware and the response headers to ``app`` (which has a DAEMON)."""
+GUARDED: web.AppKey[GuardView] = web.AppKey("guarded_view")
+
+
+def install_guard(app: web.Application, view: GuardView) -> None:
+    """Add the guard middleware and the response headers to ``app``, reading ``view``."""
+    app[GUARDED] = view
     app[AUTH] = Authenticator()
-    app[LIMITER] = RateLimiter(app[DAEMON].clock.monotonic)
+    app[LIMITER] = RateLimiter(view.clock.monotonic)
     app.middlewares.append(guard)
     app.on_response_prepare.append(_add_headers)
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    for name, value in request.app[DAEMON].web.config.headers.items():
+    for name, value in request.app[GUARDED].web.config.headers.items():
         response.headers[name] = value
 
 
@@ -146,9 +150,9 @@ def _text(status: int, text: str, **headers: str) -> web.Response:
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Rate limit, authenticate, authorise and bound one request (see the module doc)."""
-    daemon = request.app[DAEMON]
-    webcfg = daemon.web.config
-    api = daemon.config.server.api
+    view = request.app[GUARDED]
+    webcfg = view.web.config
+    api = view.config.server.api
     if not request.app[LIMITER].allow(webcfg.rate_limit_interval, webcfg.rate_limit_burst):
         return _text(429, "Too Many Requests")
     user = None

@@ -22,7 +22,8 @@ from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import check_text
 from watcher.yamlpos import Path
 
-_TEXT_KEYS = (
+#: Slack keys that are (templated) text, in Alertmanager's order.
+TEXT_KEYS = (
     "channel",
     "username",
     "icon_emoji",
@@ -39,7 +40,7 @@ _TEXT_KEYS = (
     "thumb_url",
 )
 _KEYS = {
-    *_TEXT_KEYS,
+    *TEXT_KEYS,
     "api_url",
     "api_url_file",
     "send_resolved",
@@ -107,7 +108,7 @@ def read_slack(
     url = r.secret(p, "api_url")
     s = _Slack(r, templates)
     defaults = SlackConfig(api_url=Secret(""))
-    texts = {k: s.text((*p, k), getattr(defaults, k)) for k in _TEXT_KEYS}
+    texts = {k: s.text((*p, k), getattr(defaults, k)) for k in TEXT_KEYS}
     cfg = SlackConfig(
         api_url=url or Secret(""),
         **texts,  # type: ignore[arg-type]

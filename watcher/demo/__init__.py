@@ -19,11 +19,10 @@ from typing import TextIO
 import structlog
 from aiohttp import web
 
-from watcher.app import Daemon
+from watcher.app import DAEMON, Daemon
 from watcher.config import Config, Secret, SlackConfig
 from watcher.demo.narrate import TICK, Narrator, View
 from watcher.durations import format_duration
-from watcher.server import DAEMON
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 log = structlog.get_logger()

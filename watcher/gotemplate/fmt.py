@@ -18,7 +18,7 @@ _VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?(.)", re.DOTALL)
 MAX_WIDTH = 10_000  # a bounded template: "%1000000000d" must not build a gigabyte
 
 
-def _digits(value: float) -> tuple[str, int]:
+def shortest_digits(value: float) -> tuple[str, int]:
     """Shortest round-trip digits of abs(value) and the decimal exponent of the first digit."""
     mant, _, e = repr(abs(value)).partition("e")
     whole, _, frac = mant.partition(".")
@@ -38,7 +38,7 @@ def format_float(value: float, letter: str = "e") -> str:
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
     sign = "-" if value < 0 else ""
-    digits, exp = _digits(value)
+    digits, exp = shortest_digits(value)
     if exp < -4 or exp >= 6:
         mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{mant}{letter}{'-' if exp < 0 else '+'}{abs(exp):02d}"

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from watcher.gotemplate.values import Time
+
+class Time(Protocol):
+    """What formatting reads of ``watcher.gotemplate.values.Time``."""
+
+    nanos: int
+
+    def datetime(self) -> datetime:
+        """As an aware datetime in the time's zone."""
+        ...
+
+    def zone_name(self) -> str:
+        """The zone's abbreviation (``UTC``, ``CET``)."""
+        ...
+
 
 _TOKENS = re.compile(
     r"January|Jan|Monday|Mon|MST|2006|Z07:00|Z0700|Z07|-07:00|-0700|-07|"

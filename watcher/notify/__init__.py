@@ -3,7 +3,6 @@ with a SQLite outbox in front of Slack, webhooks, Alertmanagers and the console.
 
 from __future__ import annotations
 
-from watcher.notify.api import add_api_routes, redacted_config
 from watcher.notify.dispatch import AlertStatus, Dispatcher
 from watcher.notify.retry import RetryPolicy, set_testing
 from watcher.notify.silences import Silence
@@ -13,7 +12,5 @@ __all__ = [
     "Dispatcher",
     "RetryPolicy",
     "Silence",
-    "add_api_routes",
-    "redacted_config",
     "set_testing",
 ]

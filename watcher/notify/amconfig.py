@@ -15,27 +15,12 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import yaml
 
 from watcher.config import Config, HttpConfig, RouteConfig, SlackConfig, WebhookConfig
+from watcher.config.slack import TEXT_KEYS as SLACK_TEXT_KEYS
 from watcher.durations import format_duration
 
 SECRET = "<secret>"  # noqa: S105 - the placeholder Alertmanager prints, not a secret
 _ENCODED = quote(SECRET)
 _SLACK_DEFAULTS = SlackConfig(api_url=None)  # type: ignore[arg-type]
-_SLACK_TEXT_KEYS = (
-    "channel",
-    "username",
-    "icon_emoji",
-    "icon_url",
-    "title",
-    "title_link",
-    "pretext",
-    "text",
-    "fallback",
-    "callback_id",
-    "footer",
-    "color",
-    "image_url",
-    "thumb_url",
-)
 
 
 def _http(http: HttpConfig) -> dict[str, Any]:
@@ -68,7 +53,7 @@ def _route(r: RouteConfig) -> dict[str, Any]:
 
 def _slack(c: SlackConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"send_resolved": c.send_resolved, **_http(c.http), "api_url": SECRET}
-    for key in _SLACK_TEXT_KEYS:
+    for key in SLACK_TEXT_KEYS:
         value = getattr(c, key)
         if value is not None and value != getattr(_SLACK_DEFAULTS, key):
             out[key] = value

@@ -34,22 +34,21 @@ from watcher.notify.alertmanager import (
     merge,
     valid_for,
 )
-from watcher.notify.data import NotificationData, is_resolved, sort_key
+from watcher.notify.data import is_resolved, sort_key
 from watcher.notify.inhibit import Inhibitor
 from watcher.notify.integrations import Target, build_targets
-from watcher.notify.nflog import NotificationLog, needs_update
+from watcher.notify.nflog import NotificationLog
 from watcher.notify.outbox import Outbox, Row, TargetKey, transaction
-from watcher.notify.pipeline import Delivery, Endpoint, dispatch_timeout, pause
+from watcher.notify.pipeline import Delivery, Endpoint, pause
 from watcher.notify.retry import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
+from watcher.notify.stage import WRITE_RETRY, GroupView, NotifyStage
 from watcher.timeinterval import in_any
 
 log = structlog.get_logger(__name__)
 
-#: How soon a group whose notification could not be written (a full disk) flushes again.
-WRITE_RETRY = 5.0
 
 RESOLVED_RETENTION = 15 * 60.0  # Prometheus re-sends resolved alerts this long
 MAX_IDLE = 60.0  # the flush loop looks again at least this often, woken or not
@@ -71,6 +70,10 @@ class _Group:
     next_flush: float
     alerts: set[str] = field(default_factory=set)  # fingerprints
     flushed: bool = False
+
+    def view(self) -> GroupView:
+        """What the notify stage needs of the group."""
+        return GroupView(self.route.config, self.labels, self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class Dispatcher:
             self._outbox, clock=clock, metrics=metrics, retry=retry or RetryPolicy()
         )
         self._silences = Silences(db)
+        self._stage = NotifyStage(db, self._nflog, self._delivery, self._write_failed)
         self._alerts: dict[str, _Stored] = {}
         self._groups: dict[tuple[tuple[int, ...], str], _Group] = {}
         self._forwarder = Forwarder()
@@ -143,6 +147,7 @@ class Dispatcher:
         self._receivers: dict[str, ReceiverConfig] = {r.name: r for r in config.receivers}
         self._inhibitor = Inhibitor(config.inhibit_rules)
         self._timeout = valid_for(config.global_.evaluation_interval)
+        self._stage.external_url = config.global_.external_url
         self._targets: dict[str, list[Target]] = {}
         endpoints: dict[TargetKey, Endpoint] = {}
         templates = config_templates(config)
@@ -260,7 +265,9 @@ class Dispatcher:
             and not self._inhibitor.inhibited_by(a.labels, firing_all)
         ]
         if unmuted and not self._time_muted(group.route, now):
-            self._notify(group, unmuted, now)
+            targets = self._targets.get(group.route.config.receiver, [])
+            if not self._stage.queue(group.view(), targets, unmuted, now):
+                group.next_flush = min(group.next_flush, now + WRITE_RETRY)
         # Flushed resolved alerts leave the group (Alertmanager's DeleteIfNotModified).
         group.alerts -= {a.fingerprint for a in alerts if is_resolved(a, now)}
 
@@ -271,63 +278,6 @@ class Dispatcher:
             return True
         active = cfg.active_time_intervals
         return bool(active) and not any(in_any(intervals.get(n, ()), now) for n in active)
-
-    def _notify(self, group: _Group, alerts: list[Alert], now: float) -> None:
-        receiver = group.route.config.receiver
-        firing = {a.fingerprint for a in alerts if not is_resolved(a, now)}
-        resolved = {a.fingerprint for a in alerts} - firing
-        for target in self._targets.get(receiver, []):
-            notifier = target.notifier
-            key = f"{group.key}|{target.id}"
-            entry = self._nflog.get(key, now)
-            if not needs_update(
-                entry,
-                firing,
-                resolved,
-                send_resolved=notifier.send_resolved,
-                repeat_interval=group.route.config.repeat_interval,
-                now=now,
-            ):
-                continue
-            to_send = (
-                alerts if notifier.send_resolved else [a for a in alerts if a.fingerprint in firing]
-            )
-            try:
-                with transaction(self._db):
-                    self._nflog.log(key, firing, resolved, now)
-                    if to_send:
-                        data = NotificationData(
-                            receiver,
-                            group.key,
-                            group.labels,
-                            tuple(to_send),
-                            self._config.global_.external_url,
-                            now,
-                        )
-                        self._delivery.enqueue(
-                            key,
-                            target.key,
-                            notifier.render(data),
-                            now,
-                            dispatch_timeout(group.route.config.group_interval),
-                            sum(1 for a in to_send if a.fingerprint in firing),
-                        )
-            except sqlite3.Error as exc:
-                # Neither the log entry nor the message was written (one transaction): the
-                # group flushes again soon and queues it then, so the page is late, not lost.
-                self._write_failed(exc)
-                group.next_flush = min(group.next_flush, now + WRITE_RETRY)
-                continue
-            if to_send:
-                log.info(
-                    "notify.queued",
-                    receiver=receiver,
-                    integration=notifier.name,
-                    group=group.key,
-                    firing=len(firing),
-                    resolved=len(resolved),
-                )
-                self._delivery.wake(target.key)
 
     def _write_failed(self, exc: sqlite3.Error) -> None:
         self._metrics.state_write_errors.labels(what="notifications").inc()

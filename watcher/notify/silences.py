@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from watcher.errors import SilenceError, SilenceNotFoundError
+from watcher.errors import SilenceError, SilenceNotFoundError, SilenceStorageError
 from watcher.matchers import Matcher
+from watcher.state import transaction
 
 log = structlog.get_logger()
 
@@ -173,14 +174,13 @@ class Silences:
             raise SilenceNotFoundError(msg)
         if old is not None and _can_update(old, silence, now):
             _check_size(silence)
-            self._store(replace(silence, updated_at=now))
+            self._commit(replace(silence, updated_at=now))
             return silence.id
         if len(self._by_id) + 1 > MAX_SILENCES:
             msg = f"exceeded maximum number of silences: {len(self._by_id)} (limit: {MAX_SILENCES})"
             raise SilenceError(msg)
         _check_size(silence)
-        if old is not None and old.state(now) != "expired":
-            self.expire(old.id, now)
+        ended = [_ended(old, now)] if old is not None and old.state(now) != "expired" else []
         # Times are kept to the millisecond the API shows, so a client echoing startsAt back
         # (amtool silence update) updates in place.
         new = replace(
@@ -190,7 +190,7 @@ class Silences:
             ends_at=_millis(silence.ends_at),
             updated_at=now,
         )
-        self._store(new)
+        self._commit(*ended, new)
         return new.id
 
     def expire(self, silence_id: str, now: float) -> None:
@@ -200,8 +200,7 @@ class Silences:
         if state == "expired":
             msg = f"silence {silence_id} already expired"
             raise SilenceError(msg)
-        start = now if state == "pending" else old.starts_at
-        self._store(replace(old, starts_at=start, ends_at=now, updated_at=now))
+        self._commit(_ended(old, now))
 
     def silenced_by(self, labels: Mapping[str, str], now: float) -> list[str]:
         """Ids of the active silences muting ``labels``."""
@@ -213,21 +212,38 @@ class Silences:
         """Forget silences expired longer than the retention."""
         old = [s.id for s in self._by_id.values() if s.ends_at + RETENTION < now]
         for sid in old:
+            try:
+                self._db.execute("DELETE FROM notify_silences WHERE id = ?", (sid,))
+            except sqlite3.Error:
+                continue  # kept until a later sweep can delete it
             del self._by_id[sid]
-            self._db.execute("DELETE FROM notify_silences WHERE id = ?", (sid,))
 
-    def _store(self, s: Silence) -> None:
-        self._by_id[s.id] = s
-        self._db.execute(
-            "INSERT OR REPLACE INTO notify_silences (id, matchers, starts_at, ends_at, "
-            "updated_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                s.id,
-                _matchers_json(s),
-                s.starts_at,
-                s.ends_at,
-                s.updated_at,
-                s.created_by,
-                s.comment,
-            ),
-        )
+    def _commit(self, *silences: Silence) -> None:
+        """Write ``silences`` in one transaction, then keep them; nothing changes on failure."""
+        try:
+            with transaction(self._db):
+                for s in silences:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO notify_silences (id, matchers, starts_at, "
+                        "ends_at, updated_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            s.id,
+                            _matchers_json(s),
+                            s.starts_at,
+                            s.ends_at,
+                            s.updated_at,
+                            s.created_by,
+                            s.comment,
+                        ),
+                    )
+        except sqlite3.Error as exc:
+            msg = f"silence not stored: {exc}"
+            raise SilenceStorageError(msg) from None
+        for s in silences:
+            self._by_id[s.id] = s
+
+
+def _ended(old: Silence, now: float) -> Silence:
+    """``old`` expired at ``now`` (a pending one also starts now, as Alertmanager does)."""
+    start = now if old.state(now) == "pending" else old.starts_at
+    return replace(old, starts_at=start, ends_at=now, updated_at=now)

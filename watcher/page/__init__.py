@@ -1,6 +1,6 @@
 """The status page at ``GET /``: alerts, Mega Coupons, balances and volume, sources.
 
-``model`` reads the daemon's objects into plain dataclasses, ``render`` turns them into escaped
+``model`` reads the view's objects into plain dataclasses, ``render`` turns them into escaped
 HTML, ``assets`` holds the inline style sheet and refresh script; ``GET /page/parts`` serves
 the same parts as JSON for that script.
 """
@@ -19,7 +19,7 @@ from watcher.page.render import render_page, render_parts, title
 from watcher.page.ring import SampleRing
 
 if TYPE_CHECKING:
-    from watcher.app import Daemon
+    from watcher.server.views import StatusView
 
 RING: web.AppKey[SampleRing] = web.AppKey("page_ring", SampleRing)
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -39,22 +39,22 @@ CSP = (
 _PAGE_HEADERS = {**_NO_STORE, "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
 
 
-def add_page_routes(app: web.Application, daemon: Daemon) -> None:
+def add_page_routes(app: web.Application, view: StatusView) -> None:
     """Register ``GET /`` and ``GET /page/parts``; keep recent samples for the sparklines."""
     ring = SampleRing()
-    daemon.store.subscribe(ring.record)
+    view.store.subscribe(ring.record)
     app[RING] = ring
 
     async def page(_request: web.Request) -> web.Response:
         """The whole page."""
-        text = render_page(build_page(daemon, ring))
+        text = render_page(build_page(view, ring))
         return web.Response(text=text, content_type="text/html", headers=_PAGE_HEADERS)
 
     async def parts(_request: web.Request) -> web.Response:
         """The page's parts, for the refresh script."""
-        view = build_page(daemon, ring)
+        page = build_page(view, ring)
         return web.json_response(
-            {"title": title(view), "parts": render_parts(view)}, headers=_NO_STORE
+            {"title": title(page), "parts": render_parts(page)}, headers=_NO_STORE
         )
 
     app.router.add_get("/", page)

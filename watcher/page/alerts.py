@@ -19,7 +19,7 @@ from watcher.rules import RuleGroup
 from watcher.rules.loader import AlertingRule
 
 if TYPE_CHECKING:
-    from watcher.app import Daemon
+    from watcher.server.views import StatusView
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 _PRINTF = re.compile(r'printf\s+"%\.(\d)f"\s+\$value')
@@ -43,13 +43,13 @@ class AlertRow:
     inhibited_by: tuple[str, ...]
 
 
-def alert_rows(daemon: Daemon) -> tuple[AlertRow, ...]:
+def alert_rows(view: StatusView) -> tuple[AlertRow, ...]:
     """Firing alerts first, then pending; within each, by severity, then name and labels."""
-    rules = _rules(daemon.rules.groups)
-    external = daemon.rules.external_labels
-    status = {s.alert.fingerprint: s for s in daemon.dispatcher.alerts()}
+    rules = _rules(view.rules.groups)
+    external = view.rules.external_labels
+    status = {s.alert.fingerprint: s for s in view.dispatcher.alerts()}
     out = []
-    for a in daemon.rules.active():
+    for a in view.rules.active():
         labels = dict(external)
         labels.update(a.labels)
         fp = fingerprint(labels)

@@ -1,8 +1,8 @@
-"""The status page's view model: plain dataclasses built from the daemon's own objects.
+"""The status page's view model: plain dataclasses built from the daemon's objects (read through ``StatusView``).
 
 One source of truth: the alerts come from the rule manager and the dispatcher (what
 ``/api/v2/alerts`` shows), silences from the dispatcher (``/api/v2/silences``), numbers from one
-store snapshot (what ``/metrics`` shows), sources from their runners. Nothing here formats HTML.
+store snapshot (what ``/metrics`` shows), sources from ``StatusView.sources()``. Nothing here formats HTML.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from watcher.page.thresholds import Threshold, first_crossed, thresholds
 from watcher.series import Series, Snapshot
 
 if TYPE_CHECKING:
-    from watcher.app import Daemon
+    from watcher.server.views import StatusView
 
 COUPON = "coinw_mega_coupon_"
 BALANCE = "tradeboss_account_balance"
@@ -142,29 +142,29 @@ class Page:
     more_silences: int = 0  # active silences beyond MAX_ROWS, not shown
 
 
-def build_page(daemon: Daemon, ring: SampleRing) -> Page:
+def build_page(view: StatusView, ring: SampleRing) -> Page:
     """Read every object the page shows, once, at the daemon clock's now."""
-    snapshot = daemon.snapshot()
+    snapshot = view.snapshot()
     now = snapshot.time
-    groups = daemon.rules.groups
-    alerts = alert_rows(daemon)
+    groups = view.rules.groups
+    alerts = alert_rows(view)
     shown = alerts[:MAX_ROWS]  # firing and most severe first, so the cap drops the least
     window = next(iter(t for t in thresholds(groups, EXPIRY) if t.until), None)
     balances = _balances(snapshot, thresholds(groups, BALANCE), ring)
-    silences, more_silences = _silences(daemon, now)
+    silences, more_silences = _silences(view, now)
     return Page(
-        header=_header(daemon, snapshot),
+        header=_header(view, snapshot),
         alerts=shown,
         pending_count=sum(1 for a in alerts if a.state == "pending"),
         firing_count=sum(1 for a in alerts if a.state == "firing"),
         silences=silences,
         coupon_window=window,
-        coupons=_coupons(daemon, snapshot, window),
+        coupons=_coupons(view, snapshot, window),
         balances=balances[:MAX_ROWS],
         affiliates=_affiliates(snapshot, ring),
-        sources=_sources(daemon, snapshot),
+        sources=_sources(view, snapshot),
         more_balances=max(0, len(balances) - MAX_ROWS),
-        silences_api=daemon.config.server.api.silences,
+        silences_api=view.config.server.api.silences,
         more_silences=more_silences,
     )
 
@@ -175,20 +175,20 @@ def _one(snapshot: Snapshot, name: str) -> float | None:
     return None
 
 
-def _header(daemon: Daemon, snapshot: Snapshot) -> Header:
+def _header(view: StatusView, snapshot: Snapshot) -> Header:
     ok = _one(snapshot, "watcher_config_last_reload_successful")
     return Header(
         version=__version__,
         now=snapshot.time,
-        started_at=daemon.dispatcher.started_at,
-        ready=daemon.ready,
+        started_at=view.dispatcher.started_at,
+        ready=view.ready,
         reload_ok=None if ok is None else ok == 1,
         reload_at=_one(snapshot, "watcher_config_last_reload_success_timestamp_seconds"),
     )
 
 
-def _silences(daemon: Daemon, now: float) -> tuple[tuple[SilenceRow, ...], int]:
-    active = [s for s in daemon.dispatcher.silences() if s.state(now) == "active"]
+def _silences(view: StatusView, now: float) -> tuple[tuple[SilenceRow, ...], int]:
+    active = [s for s in view.dispatcher.silences() if s.state(now) == "active"]
     return tuple(
         SilenceRow(
             s.id,
@@ -203,10 +203,11 @@ def _silences(daemon: Daemon, now: float) -> tuple[tuple[SilenceRow, ...], int]:
 
 
 def _coupons(
-    daemon: Daemon, snapshot: Snapshot, window: Threshold | None
+    view: StatusView, snapshot: Snapshot, window: Threshold | None
 ) -> tuple[CouponTable, ...]:
     fields: dict[tuple[str, str, str], dict[str, float]] = {}
     labels_of: dict[tuple[str, str, str], Mapping[str, str]] = {}
+    remarks = {src.name: src.remarks for src in view.sources()}
     for name, series in snapshot.by_name.items():
         if not name.startswith(COUPON) or name == "coinw_mega_coupons":
             continue
@@ -240,7 +241,7 @@ def _coupons(
                 expiry,
                 f.get("kyc_required") == 1,
                 f.get("assets_out_invalid") == 1,
-                _remark(daemon, source, status, cid),
+                _remark(remarks, source, status, cid),
                 expiring,
             )
         )
@@ -257,12 +258,10 @@ def _expiry_order(row: CouponRow, now: float) -> tuple[bool, float, str]:
     return (expiry <= now, expiry, row.coupon_id)
 
 
-def _remark(daemon: Daemon, source: str, status: str, cid: str) -> str:
-    runner = daemon.runners.get(source)
-    remarks: Mapping[str, Mapping[str, str]] = (
-        getattr(runner.source, "remarks", {}) if runner else {}
-    )
-    return remarks.get(status, {}).get(cid, "")
+def _remark(
+    remarks: Mapping[str, Mapping[str, Mapping[str, str]]], source: str, status: str, cid: str
+) -> str:
+    return remarks.get(source, {}).get(status, {}).get(cid, "")
 
 
 def _balances(
@@ -325,7 +324,7 @@ def _value(got: Mapping[str, Series], name: str) -> float | None:
     return None if s is None else s.value
 
 
-def _sources(daemon: Daemon, snapshot: Snapshot) -> tuple[SourceRow, ...]:
+def _sources(view: StatusView, snapshot: Snapshot) -> tuple[SourceRow, ...]:
     errors: dict[str, list[tuple[str, int]]] = {}
     for s in snapshot.select("watcher_source_errors_total"):
         if s.value > 0:
@@ -341,24 +340,25 @@ def _sources(daemon: Daemon, snapshot: Snapshot) -> tuple[SourceRow, ...]:
         for s in snapshot.select("watcher_source_poll_duration_seconds_count")
     }
     rows = []
-    for name, runner in daemon.runners.items():
-        reason, _, text = (runner.last_error or "").partition(": ")
-        state = "waiting" if not runner.polls else ("down" if runner.last_error else "up")
+    for src in view.sources():
+        name = src.name
+        reason, _, text = (src.last_error or "").partition(": ")
+        state = "waiting" if not src.polls else ("down" if src.last_error else "up")
         count = counts.get(name) or 0
-        last = runner.last_poll_at
+        last = src.last_poll_at
         rows.append(
             SourceRow(
                 name=name,
-                type=runner.source.config.type,
+                type=src.type,
                 state=state,
-                polls=runner.polls,
-                last_success=runner.last_success_at,
+                polls=src.polls,
+                last_success=src.last_success_at,
                 last_poll=last,
                 error_reason=reason,
                 error_text=text,
                 mean_poll_seconds=sums.get(name, 0.0) / count if count else None,
                 errors=tuple(sorted(errors.get(name, []))),
-                next_poll=None if last is None else last + runner.source.config.interval,
+                next_poll=None if last is None else last + src.interval,
             )
         )
     order = {"down": 0, "waiting": 1, "up": 2}

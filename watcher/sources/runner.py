@@ -17,6 +17,7 @@ from watcher.clock import Clock
 from watcher.errors import SourceError
 from watcher.metrics import WatcherMetrics
 from watcher.sources.base import PollResult, Source
+from watcher.sources.status import SourceStatus
 from watcher.store import Health, SeriesStore
 
 log = structlog.get_logger()
@@ -59,6 +60,21 @@ class SourceRunner:
             metrics.source_up.labels(source=name).set(1 if previous.up else 0)
             if previous.last_success is not None:
                 metrics.source_last_success.labels(source=name).set(previous.last_success)
+
+    def status(self) -> SourceStatus:
+        """This source's state, as plain values."""
+        config = self.source.config
+        remarks = getattr(self.source, "remarks", None) or {}
+        return SourceStatus(
+            self.name,
+            config.type,
+            config.interval,
+            self.polls,
+            self.last_poll_at,
+            self.last_success_at,
+            self.last_error,
+            remarks,
+        )
 
     @property
     def name(self) -> str:

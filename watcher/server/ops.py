@@ -1,38 +1,21 @@
-"""HTTP: /metrics, health and readiness, reload, and the status page (``watcher.page``).
-
-The Alertmanager-compatible ``/api/v2/*`` routes are added by ``watcher.notify``.
-"""
+"""Lifecycle routes: ``/-/healthy``, ``/-/ready``, ``/-/reload`` (as Prometheus names them)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-from watcher.exposition import metrics_handler
-from watcher.graph import add_graph_routes
-from watcher.page import add_page_routes
-from watcher.query import add_query_routes
+from watcher.server.views import StatusView
 
-if TYPE_CHECKING:
-    from watcher.app import Daemon
-
-DAEMON: web.AppKey[Daemon] = web.AppKey("daemon")
+VIEW: web.AppKey[StatusView] = web.AppKey("status_view")
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the daemon's own routes."""
-    daemon = app[DAEMON]
-    app.router.add_get(
-        "/metrics", metrics_handler(daemon.store, daemon.self_registry, daemon.registry)
-    )
+def add_ops_routes(app: web.Application, view: StatusView) -> None:
+    """Register the health, readiness and reload routes."""
+    app[VIEW] = view
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)
     app.router.add_put("/-/reload", reload)
-    add_page_routes(app, daemon)
-    add_query_routes(app, daemon)
-    add_graph_routes(app, daemon)
 
 
 async def healthy(_request: web.Request) -> web.Response:
@@ -42,7 +25,7 @@ async def healthy(_request: web.Request) -> web.Response:
 
 async def ready(request: web.Request) -> web.Response:
     """Readiness: config loaded and every source polled once (successfully or not)."""
-    if request.app[DAEMON].ready:
+    if request.app[VIEW].ready:
         return web.Response(text="Ready.\n")
     return web.Response(text="Not ready: waiting for the first poll of every source.\n", status=503)
 
@@ -53,7 +36,7 @@ async def reload(request: web.Request) -> web.Response:
     Plain text, or ``{"status": "success"|"error", "problems": [...]}`` for ``Accept:
     application/json``. Problems name file, line and key, never a secret's value.
     """
-    problems = await request.app[DAEMON].reload()
+    problems = await request.app[VIEW].reload()
     status = 500 if problems else 200
     if "application/json" in request.headers.get("Accept", ""):
         body = {"status": "error" if problems else "success", "problems": problems}
