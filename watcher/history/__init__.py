@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from watcher.history.memory import MAX_SAMPLES_IN_MEMORY, Points, SampleHistory
+from watcher.history.memory import MAX_SAMPLES_IN_MEMORY, SampleHistory
+from watcher.history.points import Points
 from watcher.history.retention import LOOKBACK_MS, Retention, required_retention
 from watcher.history.stale import STALE_NAN, is_stale
 from watcher.history.view import HistoryView

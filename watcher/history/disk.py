@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import structlog
 
-from watcher.history.memory import NO_FLOOR, Points, SampleHistory
+from watcher.history.memory import SampleHistory
+from watcher.history.points import NO_FLOOR, Points
 from watcher.history.retention import Retention
 from watcher.metrics import WatcherMetrics
 from watcher.state import transaction

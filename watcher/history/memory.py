@@ -15,11 +15,11 @@ are read back when a query reaches before what memory holds (``floor``).
 from __future__ import annotations
 
 import math
-from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from watcher.history.points import NO_FLOOR, Points
 from watcher.history.retention import Retention
 from watcher.history.stale import STALE_NAN, is_stale
 from watcher.history.view import HistoryView
@@ -27,13 +27,10 @@ from watcher.matchers import Matcher
 from watcher.series import Series
 
 if TYPE_CHECKING:
-    from watcher.history.disk import SampleDisk
     from watcher.rules.evaluate import Queryable
 
 #: Default ``storage.max_samples_in_memory``.
 MAX_SAMPLES_IN_MEMORY = 5_000_000
-#: A series that was never written before can have nothing older on disk.
-NO_FLOOR = -(2**62)
 _ORPHAN_TRIM_MS = 60_000
 #: How often (in sample time) samples past their retention are deleted from disk.
 _PRUNE_MS = 10 * 60_000
@@ -41,46 +38,36 @@ _PRUNE_MS = 10 * 60_000
 _Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
-class Points:
-    """One series: name, labels and its samples ``ts[head:]`` / ``vs[head:]``, oldest first."""
+class SampleDisk(Protocol):
+    """Where samples outlive the process (``watcher.history.disk.SampleDisk``)."""
 
-    __slots__ = ("floor", "head", "labels", "name", "retention_ms", "sid", "ts", "vs")
+    def series_id(self, name: str, labels: Mapping[str, str]) -> int:
+        """The stored id of a series (made the first time)."""
+        ...
 
-    def __init__(self, name: str, labels: Mapping[str, str], retention_ms: int, sid: int) -> None:
-        self.name = name
-        self.labels = labels
-        self.retention_ms = retention_ms
-        #: id of the series in the disk store (0 without one)
-        self.sid = sid
-        self.ts: array[int] = array("q")
-        self.vs: array[float] = array("d")
-        #: samples before ``head`` are dropped (compacted away in batches)
-        self.head = 0
-        #: memory holds every sample at or after ``floor``; earlier ones only the disk does
-        self.floor = NO_FLOOR
+    def append(self, sid: int, ms: int, value: float) -> None:
+        """Queue one sample for writing."""
+        ...
 
-    def __len__(self) -> int:
-        return len(self.ts) - self.head
+    def prune(self, cutoffs: Sequence[tuple[int, int]], forget: Sequence[int] = ()) -> None:
+        """Queue deleting samples before each cutoff, and whole series."""
+        ...
 
-    def drop_before(self, oldest_ms: int) -> int:
-        """Forget samples older than ``oldest_ms``; return how many went."""
-        cut = bisect_left(self.ts, oldest_ms, self.head)
-        return self.drop_first(cut - self.head)
+    def read(self, sid: int, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """Stored samples of ``sid`` in [start_ms, end_ms]."""
+        ...
 
-    def drop_first(self, count: int) -> int:
-        """Forget the ``count`` oldest samples (amortised: the arrays shrink in batches)."""
-        if count <= 0:
-            return 0
-        self.head += count
-        if self.head > len(self.ts) // 2:
-            del self.ts[: self.head]
-            del self.vs[: self.head]
-            self.head = 0
-        return count
+    def restore(self, now_ms: int, retention: Retention, load_ms: int) -> Iterator[Points]:
+        """Every stored series, its last ``load_ms`` of samples in memory."""
+        ...
 
-    def window(self, start_ms: int, end_ms: int) -> tuple[int, int]:
-        """Indices [i, j) of the samples with start_ms <= t <= end_ms."""
-        return bisect_left(self.ts, start_ms, self.head), bisect_right(self.ts, end_ms, self.head)
+    def start(self) -> None:
+        """Start writing."""
+        ...
+
+    def close(self) -> None:
+        """Write what is queued and stop."""
+        ...
 
 
 class SampleHistory:

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
+from watcher.history.points import Points
 from watcher.history.retention import LOOKBACK_MS
 from watcher.history.stale import is_stale
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Queryable, Sample, SampleLike
 
-if TYPE_CHECKING:
-    from watcher.history.memory import SampleHistory
+
+class SampleSource(Protocol):
+    """The history as the view reads it (``watcher.history.memory.SampleHistory``)."""
+
+    def matching(self, name: str | None, matchers: Sequence[Matcher]) -> Iterator[Points]:
+        """Series named ``name`` (any when None) satisfying ``matchers``."""
+        ...
+
+    def samples(self, p: Points, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """``p``'s samples in [start_ms, end_ms], stale markers included."""
+        ...
+
+    def latest(self, p: Points, at_ms: int, lookback_ms: int) -> float | None:
+        """``p``'s value at ``at_ms``, None when absent or stale."""
+        ...
 
 
 class HistoryView:
     """The current snapshot plus the samples before it (a ``HistoryQueryable``)."""
 
-    def __init__(self, current: Queryable, history: SampleHistory) -> None:
+    def __init__(self, current: Queryable, history: SampleSource) -> None:
         self.current = current
         self.history = history
 
