@@ -143,6 +143,24 @@ expect "PrometheusRule groups = rules ConfigMap groups" "$(field "$OUT/monitorin
 expect "configFile kept verbatim" True "$(field "$OUT/everything.yaml" ConfigMap \
     '"company_id: 123456789" in d["data"]["watcher.yaml"]')"
 
+expect "ha kinds: a StatefulSet and its headless Service instead of the Deployment" \
+    "ConfigMap ConfigMap NetworkPolicy PodDisruptionBudget Secret Service Service ServiceAccount StatefulSet" \
+    "$(kinds "$OUT/ha.yaml")"
+expect "ha: replicas, Parallel pods, one state claim per replica" "2 Parallel ['state']" \
+    "$(field "$OUT/ha.yaml" StatefulSet \
+    'f"""{d["spec"]["replicas"]} {d["spec"]["podManagementPolicy"]} {[c["metadata"]["name"] for c in d["spec"]["volumeClaimTemplates"]]}"""')"
+expect "ha: no pod volume shadows the claim template" False "$(field "$OUT/ha.yaml" StatefulSet \
+    '"state" in [v["name"] for v in d["spec"]["template"]["spec"]["volumes"]]')"
+expect "ha: the replica is the pod name" metadata.name "$(field "$OUT/ha.yaml" StatefulSet \
+    '[e for e in d["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "POD_NAME"][0]["valueFrom"]["fieldRef"]["fieldPath"]')"
+expect "ha: hard anti-affinity per node" kubernetes.io/hostname "$(field "$OUT/ha.yaml" StatefulSet \
+    'd["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"]')"
+expect "ha: PodDisruptionBudget keeps one replica" "None 1" "$(field "$OUT/ha.yaml" PodDisruptionBudget \
+    'f"""{d["spec"].get("maxUnavailable")} {d["spec"].get("minAvailable")}"""')"
+expect "ha: the config names the replica and routes only to every Alertmanager peer" \
+    "{'replicas': 2, 'replica': '\${POD_NAME}', 'share_rate_limit': True} alertmanager 2 ['alertmanager']" \
+    "$(field "$OUT/ha.yaml" ConfigMap '(lambda c: f"""{c["ha"]} {c["route"]["receiver"]} {len(c["receivers"][0]["alertmanager_configs"])} {[r["name"] for r in c["receivers"]]}""")(yaml.safe_load(d["data"]["watcher.yaml"]))')"
+
 checksum() { field "$1" Deployment 'd["spec"]["template"]["metadata"]["annotations"]["checksum/'"$2"'"]'; }
 render changed-config --set config.global.evaluation_interval=30s
 render changed-rules --set-json 'rules.extra={"x.yaml":{"groups":[{"name":"x","rules":[{"alert":"X","expr":"vector(1)"}]}]}}'
@@ -160,7 +178,17 @@ must_fail() {  # must_fail WHAT PATTERN helm-args...: rendering fails with PATTE
 must_fail "storage outside the state volume" "must be inside persistence.mountPath" \
     --set config.storage.path=/data/state.db
 must_fail "a misspelt value" "additional properties 'replicas' not allowed" --set replicas=2
-must_fail "two replicas (no HA yet)" 'See "High availability" in helm/watcher/README.md' --set replicaCount=2
+must_fail "two replicas without ha.enabled" 'See "High availability" in helm/watcher/README.md' --set replicaCount=2
+must_fail "ha without Alertmanager peers" "ha.enabled needs ha.alertmanagers" --set ha.enabled=true
+HA=(--set ha.enabled=true --set 'ha.alertmanagers={http://am-0:9093,http://am-1:9093}')
+must_fail "ha with one shared claim" "persistence.existingClaim cannot be shared" "${HA[@]}" \
+    --set persistence.existingClaim=state
+must_fail "ha with replicaCount instead of ha.replicas" "the number of pods is ha.replicas" \
+    "${HA[@]}" --set replicaCount=3
+must_fail "ha with a configFile that routes" "remove route, receivers from configFile" "${HA[@]}" \
+    --set-string 'configFile=route: {receiver: x}
+receivers: [{name: x}]'
+must_fail "ha with one replica" "minimum: got 1, want 2" "${HA[@]}" --set ha.replicas=1
 must_fail "extra rule file clashing with a shipped one" "a shipped rule file has that name" \
     --set-json 'rules.extra={"watcher.yaml":{"groups":[]}}'
 must_fail "configFile that is not YAML" "configFile is not YAML" --set-string 'configFile=a: [b'

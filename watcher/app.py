@@ -30,11 +30,19 @@ from watcher.history import Retention
 from watcher.history.disk import open_history
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
-from watcher.ratelimit import FileBook, LimiterRegistry, MemoryBook, SlotBook, default_book_path
+from watcher.ratelimit import (
+    FileBook,
+    LimiterRegistry,
+    MemoryBook,
+    Share,
+    SlotBook,
+    default_book_path,
+)
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
 from watcher.server.routes import add_routes
 from watcher.sources import build_source
+from watcher.sources.coinw_push import push_loop
 from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
 from watcher.state import StateFile
@@ -164,7 +172,12 @@ class Daemon:
         if slot_book is None:
             slot_book = _slot_book() if clock is None else MemoryBook()
         self._slot_book = slot_book
-        self.limiters = LimiterRegistry(self.clock, slot_book)
+        ha = config.ha  # read at start only: a change needs a restart, as server and storage
+        share = Share(ha.replicas, ha.index) if ha is not None and ha.shares else None
+        self.limiters = LimiterRegistry(self.clock, slot_book, share=share)
+        if ha is not None:
+            info = {"replica": ha.replica, "index": str(ha.index), "replicas": str(ha.replicas)}
+            self.metrics.ha_replica_info.labels(**info).set(1)
         self.runners: dict[str, SourceRunner] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._eval_lock = asyncio.Lock()
@@ -231,6 +244,12 @@ class Daemon:
         self._tasks[config.name] = asyncio.create_task(
             self.supervise(f"source:{config.name}", runner.run), name=f"source:{config.name}"
         )
+        push = push_loop(
+            runner.source, self._session, self.store, self.metrics, self.clock, self.evaluate
+        )
+        if push is not None:  # the source's WebSocket (issue 15), stopped with the source
+            loop = f"push:{config.name}"
+            self._tasks[loop] = asyncio.create_task(self.supervise(loop, push), name=loop)
 
     async def supervise(self, loop: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a background loop forever: a crash is logged, counted and the loop restarted."""
@@ -247,10 +266,12 @@ class Daemon:
             await self.clock.sleep(RESTART_DELAY)
 
     async def _stop_source(self, name: str) -> None:
-        task = self._tasks.pop(name, None)
-        if task is not None:
+        tasks = [
+            t for t in (self._tasks.pop(name, None), self._tasks.pop(f"push:{name}", None)) if t
+        ]
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.runners.pop(name, None)
 
     def sources(self) -> list[SourceStatus]:
@@ -264,9 +285,14 @@ class Daemon:
 
     # -- rules --------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """One consistent view of every series, the self-metrics included."""
-        return self.store.snapshot(self.clock.time(), registry_series(self.self_registry.collect()))
+    def snapshot(self, *, rule_series: bool = True) -> Snapshot:
+        """One consistent view of every series, the self-metrics included, and the rules' own
+        series (recording rules, ALERTS) unless ``rule_series`` is False (the rules' input)."""
+        now = self.clock.time()
+        extra = registry_series(self.self_registry.collect())
+        if rule_series:
+            extra += self.rules.series(now)
+        return self.store.snapshot(now, extra)
 
     def _retention(self, groups: list[RuleGroup]) -> Retention:
         return Retention.of(groups, round(self.config.storage.retention * 1000))
@@ -327,6 +353,8 @@ class Daemon:
             log.warning("config.restart_needed", section="server")
         if new.storage != self.config.storage:
             log.warning("config.restart_needed", section="storage")
+        if new.ha != self.config.ha:
+            log.warning("config.restart_needed", section="ha")
         self.web.apply(web_config)
         old = {s.name: s for s in self.config.sources}
         fresh = {s.name: s for s in new.sources}

@@ -11,12 +11,18 @@ process on the machine shares (``WATCHER_RATE_LIMIT_FILE``, default
 beside a running daemon never sends a request sooner than the previous process allowed: CoinW
 escalates repeated violations to an 8 h blacklist. Times in the book are wall-clock seconds,
 the only clock processes share.
+
+Replicas of one deployment (``ha`` with ``share_rate_limit``) cannot share a book, so they
+split each key's budget statically (``Share``): replica ``i`` of ``N`` sends on a wall-clock
+grid ``N x spacing`` wide, offset by ``i x spacing``, so the replicas' requests interleave and
+together stay at one per ``spacing``, whichever of them are up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import sqlite3
 import tempfile
@@ -29,6 +35,11 @@ from watcher.state import transaction
 #: Pauses after consecutive rate-limit answers on one key: CoinW escalates its own penalties
 #: (half quota, 30 s bans, an 8 h blacklist after 10 bans), so we back off harder each time.
 BACKOFF_STEPS = (10.0, 30.0, 60.0, 120.0, 300.0)
+
+#: How long a limiter with no spacing trusts its last read of the book. Such a key only ever
+#: holds penalties (a 429 pauses it): another process's penalty is seen at most this late, and
+#: a request no longer costs two SQLite reads.
+PENALTY_READ_EVERY = 0.05
 
 #: Environment variable naming the shared slot book (tests point it at a temporary file).
 BOOK_ENV = "WATCHER_RATE_LIMIT_FILE"
@@ -162,30 +173,81 @@ class FileBook:
         self._db.close()
 
 
+class Share:
+    """Replica ``index`` of ``replicas`` takes every ``replicas``-th slot of a key's grid."""
+
+    __slots__ = ("index", "replicas")
+
+    def __init__(self, replicas: int, index: int) -> None:
+        if not 0 <= index < replicas:
+            msg = f"replica index {index} is not in 0..{replicas - 1}"
+            raise ValueError(msg)
+        self.replicas = replicas
+        self.index = index
+
+    def period(self, spacing: float) -> float:
+        """How far apart this replica's own requests on one key are."""
+        return spacing * self.replicas
+
+    def align(self, t: float, spacing: float) -> float:
+        """This replica's first slot at or after wall-clock time ``t``."""
+        period, phase = spacing * self.replicas, spacing * self.index
+        # The tolerance keeps float error in ``slot + period`` from skipping a whole period.
+        return phase + math.ceil((t - phase) / period - 1e-6) * period
+
+
 class Limiter:
     """Grants one request slot per ``spacing`` seconds, first come first served."""
 
-    def __init__(self, key: str, spacing: float, clock: Clock, book: SlotBook) -> None:
+    def __init__(
+        self, key: str, spacing: float, clock: Clock, book: SlotBook, share: Share | None = None
+    ) -> None:
         self.spacing = spacing
         self._key = key
         self._clock = clock
         self._book = book
+        self._share = share
         self._lock = asyncio.Lock()
+        self._free: tuple[float, float] | None = None  # (monotonic read at, next free)
+
+    def _next_free(self) -> float:
+        if self.spacing > 0:
+            return self._book.next_free(self._key)
+        read_at = self._clock.monotonic()
+        if self._free is None or read_at - self._free[0] >= PENALTY_READ_EVERY:
+            self._free = (read_at, self._book.next_free(self._key))
+        return self._free[1]
 
     async def acquire(self) -> None:
         """Wait for the next free slot and take it."""
+        # Nothing to book and nobody waiting ahead: a free key costs no lock round trip.
+        if (
+            self.spacing <= 0
+            and not self._lock.locked()
+            and self._next_free() <= self._clock.time()
+        ):
+            return
         async with self._lock:
             now = self._clock.time()
             if self.spacing <= 0:  # no spacing, only penalties: nothing to write
-                slot = max(now, self._book.next_free(self._key))
-            else:
+                slot = max(now, self._next_free())
+            elif self._share is None:
                 slot = self._book.reserve(self._key, now, self.spacing)
+            else:
+                # Reserve from our next grid slot, then align again: a penalty (``push``) may
+                # have left the book's next free time between two of our slots.
+                share = self._share
+                slot = self._book.reserve(
+                    self._key, share.align(now, self.spacing), share.period(self.spacing)
+                )
+                slot = share.align(slot, self.spacing)
             if slot > now:
                 await self._clock.sleep(slot - now)
 
     def penalize(self, seconds: float) -> None:
         """Grant no slot for ``seconds`` from now (after a rate-limit answer)."""
         self._book.push(self._key, self._clock.time() + seconds)
+        self._free = None
 
     def rate_limited(self, retry_after: float | None = None) -> float:
         """Upstream refused us for speed: pause the key (longer on each repeat); return the pause."""
@@ -203,23 +265,38 @@ class Limiter:
     @property
     def next_slot_in(self) -> float:
         """Seconds until the next slot is free (0 when free now)."""
-        return max(0.0, self._book.next_free(self._key) - self._clock.time())
+        free = self._next_free()
+        if self._share is not None and self.spacing > 0:
+            free = self._share.align(max(free, self._clock.time()), self.spacing)
+        return max(0.0, free - self._clock.time())
 
 
 class LimiterRegistry:
     """One ``Limiter`` per (upstream, API key, endpoint); keys are hashed, so neither this
-    registry nor the shared book keeps a secret."""
+    registry nor the shared book keeps a secret.
 
-    def __init__(self, clock: Clock, book: SlotBook | None = None) -> None:
+    With ``share`` (``ha.share_rate_limit``) every limiter keeps to this replica's share of the
+    key's grid, under a book entry of its own: two replicas on one machine (one shared book)
+    then interleave instead of queueing behind each other's next free slot.
+    """
+
+    def __init__(
+        self, clock: Clock, book: SlotBook | None = None, *, share: Share | None = None
+    ) -> None:
         self._clock = clock
         self._book: SlotBook = book if book is not None else MemoryBook()
+        self._share = share
         self._limiters: dict[str, Limiter] = {}
 
     def get(self, api_key: str, endpoint: str, spacing: float, *, upstream: str = "") -> Limiter:
         """The limiter shared by every request on ``endpoint`` of ``upstream`` with ``api_key``."""
-        key = hashlib.sha256(f"{upstream}\0{api_key}\0{endpoint}".encode()).hexdigest()
+        name = f"{upstream}\0{api_key}\0{endpoint}"
+        if self._share is not None:
+            name += f"\0replica {self._share.index} of {self._share.replicas}"
+        key = hashlib.sha256(name.encode()).hexdigest()
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = self._limiters[key] = Limiter(key, spacing, self._clock, self._book)
+            limiter = Limiter(key, spacing, self._clock, self._book, self._share)
+            self._limiters[key] = limiter
         limiter.spacing = max(limiter.spacing, spacing)
         return limiter

@@ -64,6 +64,8 @@ def render_header(page: Page) -> str:
     else:
         reload = badge("config ok", "ok")
     loaded = f"config loaded {when(h.reload_at, h.now)}" if h.reload_at is not None else ""
+    if h.replica:
+        loaded += f" · HA replica {esc(h.replica)}"
     links = " ".join(
         f'<a href="{esc(href)}">{esc(text)}</a>'
         for text, href in (
