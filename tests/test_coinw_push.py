@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from structlog.testing import capture_logs
 
+from tests.reliability import record
 from tests.simserver import serve
 from watcher.clock import FakeClock
 from watcher.config.model import CoinwCouponConfig, Secret
@@ -159,6 +160,22 @@ async def test_a_pushed_coupon_updates_its_series_at_once_and_keeps_the_others()
         assert before | {str(NEW_COUPON)} == w.coupon_ids("unused")
 
 
+async def test_a_second_push_is_evaluated_at_once_while_a_rest_read_waits() -> None:
+    """The REST read a push asks for waits for the key's slot; the next push does not wait
+    behind it: its coupon is stored and the rules evaluate at once."""
+    async with world() as w:
+        await w.until("connected", lambda: w.client.connected)  # the sub just took a slot
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1})
+        await w.until("first evaluated", lambda: len(w.evaluations) == 1, 0.1)
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON + 1}", {"type": 1})
+        await w.until("second evaluated", lambda: len(w.evaluations) == 2, 0.1)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert w.client.source.limiter.next_slot_in > 1.0  # the REST read is still waiting
+        await w.until("read over REST", lambda: len(w.evaluations) >= 3, 5.0)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert 0 == w.state.summary()["rate_limit_violations"]
+
+
 async def test_a_coupon_that_changes_status_moves_group() -> None:
     """A push saying an unused coupon is now pending moves it; counts follow."""
     async with world() as w:
@@ -192,6 +209,11 @@ async def test_a_broken_connection_is_counted_and_back_within_the_backoff(
         assert back <= 1.0 + 0.05
         assert noticed <= (0.05 if kind != "stall" else 10.05)
         assert 0.0 == w.sample("watcher_source_push_reconnects_total", reason="login_failed")
+    record(
+        "upstream",
+        f"coinw push WebSocket: {kind}",
+        {"reason": reason, "noticed_s": round(noticed, 2), "back_s": round(back, 2)},
+    )
 
 
 async def test_a_refused_login_backs_off_exponentially_then_recovers() -> None:
@@ -207,6 +229,7 @@ async def test_a_refused_login_backs_off_exponentially_then_recovers() -> None:
     assert 3 == len(waits)
     for n, wait in enumerate(waits):
         assert 2.0**n / 2 <= wait <= 2.0**n
+    record("upstream", "coinw push WebSocket: login refused x3", {"waits_s": waits})
 
 
 async def test_a_wrong_secret_is_refused_as_coinw_does_and_never_logged() -> None:
@@ -241,6 +264,11 @@ async def test_bad_frames_are_counted_and_skipped_until_too_many_in_a_row() -> N
         # the backoff, then the key's next slot: the push's REST refresh waits for one first
         await w.until("connected again", lambda: w.client.connected, 1.0 + 2 * 2.2)
         assert 0 == w.state.summary()["rate_limit_violations"]
+    record(
+        "upstream",
+        "coinw push WebSocket: garbage frames",
+        {"counted": True, "reason": "bad_frames"},
+    )
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:

@@ -98,15 +98,20 @@ class PushClient:
         self._bad_in_row = 0
         self._bad_logged = 0
         self._wake = asyncio.Event()
-        self._evaluate_due = False
+        self._refresh_wake = asyncio.Event()
         #: statuses to read again over REST (at most one per status, so bounded)
         self._refresh: set[str] = set()
+        #: pushes applied per status (a REST answer older than one is not stored)
+        self._pushes: dict[str, int] = {}
         self.connected = False
         metrics.init_push(self._name)
 
     async def run(self) -> None:
         """Keep a connection up forever; cancel to stop (the socket is closed on the way out)."""
-        worker = asyncio.create_task(self._work(), name=f"push-work:{self._name}")
+        workers = [
+            asyncio.create_task(self._evaluate_loop(), name=f"push-evaluate:{self._name}"),
+            asyncio.create_task(self._refresh_loop(), name=f"push-refresh:{self._name}"),
+        ]
         try:
             while True:
                 ended = await self._connection()
@@ -125,8 +130,9 @@ class PushClient:
                 await self._clock.sleep(wait)
         finally:
             self._set_connected(False)
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
@@ -279,6 +285,7 @@ class PushClient:
                 if kept != group or key == status:
                     changed[key] = kept
                     self._refresh.add(key)
+                    self._pushes[key] = self._pushes.get(key, 0) + 1
         now = self._clock.time()
         groups = {key: self._with_count(key, series) for key, series in changed.items()}
         try:
@@ -286,37 +293,46 @@ class PushClient:
         except sqlite3.Error as exc:  # the series are in memory already; only durability lost
             self._metrics.state_write_errors.labels(what="series").inc()
             log.error("state.write_failed", what="series", source=self._name, error=str(exc))
-        self._evaluate_due = True
         self._wake.set()
+        self._refresh_wake.set()
 
     def _with_count(self, status: str, series: list[Series]) -> list[Series]:
         items = [s for s in series if s.name != "coinw_mega_coupons"]
         ids = {s.labels.get("coupon_id") for s in items}
         return [self.source.count_series(status, len(ids)), *items]
 
-    async def _work(self) -> None:
-        """Evaluate the rules right after a push, then read the pushed statuses over REST."""
+    async def _evaluate_loop(self) -> None:
+        """Evaluate the rules right after each push (never behind a REST read)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._evaluate_due:
-                self._evaluate_due = False
-                await self._safely(self._on_push())
+            await self._safely(self._on_push())
+
+    async def _refresh_loop(self) -> None:
+        """Read each pushed status again over REST, one at a time, through the key's limiter."""
+        while True:
+            await self._refresh_wake.wait()
+            self._refresh_wake.clear()
             while self._refresh:
                 status = min(self._refresh)
                 self._refresh.discard(status)
-                result = await self.source.refresh(status)
-                for err in (*result.retried, *result.errors):
-                    self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
-                if result.groups:
-                    try:
-                        self._store.put_groups(self._name, result.groups, self._clock.time())
-                    except sqlite3.Error as exc:
-                        self._metrics.state_write_errors.labels(what="series").inc()
-                        log.error(
-                            "state.write_failed", what="series", source=self._name, error=str(exc)
-                        )
-                    await self._safely(self._on_push())
+                await self._safely(self._refresh_one(status))
+
+    async def _refresh_one(self, status: str) -> None:
+        seq = self._pushes.get(status, 0)
+        result = await self.source.refresh(status)
+        for err in (*result.retried, *result.errors):
+            self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
+        if not result.groups or self._pushes.get(status, 0) != seq:
+            # A push came while the answer was on its way: the answer may predate it, and the
+            # status is queued again, so the next read replaces the group instead.
+            return
+        try:
+            self._store.put_groups(self._name, result.groups, self._clock.time())
+        except sqlite3.Error as exc:
+            self._metrics.state_write_errors.labels(what="series").inc()
+            log.error("state.write_failed", what="series", source=self._name, error=str(exc))
+        await self._on_push()
 
     async def _safely(self, call: Awaitable[None]) -> None:
         try:
