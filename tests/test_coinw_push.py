@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from structlog.testing import capture_logs
 
+from tests.aiohttp_mock import CallbackResult, aioresponses
 from tests.reliability import record
 from tests.simserver import serve
 from watcher.clock import FakeClock
@@ -34,6 +36,7 @@ from watcher.sources.coinw_push import Backoff, PushClient
 from watcher.store import SeriesStore
 
 NEW_COUPON = 900000001
+COUPON_URL = re.compile(r"^https://api\.coinw\.test/v1/perpum/account/almightyGoldInfo\?type=\d$")
 
 
 @dataclass
@@ -387,3 +390,52 @@ async def test_a_server_that_never_answers_the_login_is_a_failed_login() -> None
         await asyncio.gather(task, return_exceptions=True)
     assert all(json.loads(text)["event"] == "login" for _, text in frames)
     assert 0.0 == registry.get_sample_value("watcher_source_push_connected", {"source": "c"})
+
+
+async def test_a_rest_answer_in_flight_during_a_push_does_not_undo_it() -> None:
+    """A poll answer that left upstream before a push arrived is not stored over the pushed
+    coupon (the push has asked for another read of the status); other statuses are kept."""
+    clock = FakeClock()
+    async with aiohttp.ClientSession() as session:
+        cfg = CoinwCouponConfig(
+            name="c",
+            type="coinw_mega_coupon",
+            base_url="https://api.coinw.test",
+            api_key=Secret("k"),
+            secret_key=Secret("s"),
+            statuses=("pending", "unused"),
+        )
+        source = CouponSource(cfg, session, LimiterRegistry(clock), clock)
+
+        async def stale_answer(url: Any, **_: Any) -> CallbackResult:
+            if "type=1" in str(url):
+                source.pushes["unused"] = source.pushes.get("unused", 0) + 1  # a push lands now
+            return CallbackResult(payload={"code": 0, "data": [], "msg": ""})
+
+        with aioresponses() as m:
+            m.get(COUPON_URL, callback=stale_answer, repeat=True)
+            result = await source.poll()
+    assert [] == result.errors
+    assert ["pending"] == list(result.groups)
+
+
+async def test_an_upstream_error_quoting_the_credentials_is_redacted() -> None:
+    """A refusal that echoes the key, the secret or a separate passphrase logs none of them."""
+    clock = FakeClock()
+    echo = '{"channel": "login", "data": {"result": false, "errorCode": 6000, "errorMsg": '
+    echo += '"bad login key-abc secret-xyz passphrase-789"}}'
+    with capture_logs() as logs:
+        async with (
+            scripted(clock, {"login": echo}) as (url, _),
+            aiohttp.ClientSession() as session,
+        ):
+            client, _ = client_for(url, session, clock, passphrase=Secret("passphrase-789"))
+            task = asyncio.create_task(client.run())
+            while not any(e["event"] == "source.push_disconnected" for e in logs):
+                await clock.sleep(0.1)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    text = json.dumps(logs, default=str)
+    assert "6000 bad login <redacted> <redacted> <redacted>" in text
+    for secret in ("key-abc", "secret-xyz", "passphrase-789"):
+        assert secret not in text

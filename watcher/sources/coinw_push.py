@@ -36,6 +36,7 @@ from watcher.sources.coinw_push_frames import (
     login_frame,
     parse_frame,
 )
+from watcher.sources.redact import Redactor
 from watcher.store import SeriesStore
 
 log = structlog.get_logger()
@@ -101,8 +102,9 @@ class PushClient:
         self._refresh_wake = asyncio.Event()
         #: statuses to read again over REST (at most one per status, so bounded)
         self._refresh: set[str] = set()
-        #: pushes applied per status (a REST answer older than one is not stored)
-        self._pushes: dict[str, int] = {}
+        # Upstream text is cleaned of the source's secrets and of a separate passphrase.
+        passphrase = self._cfg.passphrase
+        self._redact = Redactor([passphrase.get()] if passphrase is not None else [])
         self.connected = False
         metrics.init_push(self._name)
 
@@ -134,6 +136,10 @@ class PushClient:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    def _clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: no credential of this source in it."""
+        return self._redact.clean(self.source.clean(text))
+
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         self._metrics.source_push_connected.labels(source=self._name).set(1 if up else 0)
@@ -156,7 +162,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("connect_failed", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("connect_failed", self._clean(str(exc) or type(exc).__name__))
         self._bad_in_row = self._bad_logged = 0
         try:
             await self._login(ws)
@@ -167,7 +173,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("dropped", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("dropped", self._clean(str(exc) or type(exc).__name__))
         finally:
             await ws.close()
 
@@ -178,12 +184,12 @@ class PushClient:
         await ws.send_str(login_frame(cfg.login, scfg.api_key.get(), secret, passphrase))
         answer = await self._expect(ws, "login", "login_failed")
         if not answer.ok:
-            raise _Ended("login_failed", self.source.clean(answer.error))
+            raise _Ended("login_failed", self._clean(answer.error))
         await self.source.limiter.acquire()  # the subscription shares the key's request budget
         await ws.send_str(SUBSCRIBE)
         answer = await self._expect(ws, "subscribe", "subscribe_failed")
         if not answer.ok:
-            raise _Ended("subscribe_failed", self.source.clean(answer.error))
+            raise _Ended("subscribe_failed", self._clean(answer.error))
 
     async def _expect(self, ws: aiohttp.ClientWebSocketResponse, kind: str, reason: str) -> Frame:
         """The next answer of ``kind`` within the source's ``timeout`` (pushes are applied)."""
@@ -219,7 +225,7 @@ class PushClient:
                 raise _Ended(
                     "too_large", f"a frame over max_frame_size ({self._cfg.max_frame_size} bytes)"
                 )
-            raise _Ended("dropped", self.source.clean(str(exc)))
+            raise _Ended("dropped", self._clean(str(exc)))
         if msg.type != aiohttp.WSMsgType.TEXT:
             self._bad(PushFrameError("bad_shape", f"unexpected {msg.type.name.lower()} frame"))
             return None
@@ -245,7 +251,7 @@ class PushClient:
                 "source.push_bad_frame",
                 source=self._name,
                 kind=exc.kind,
-                error=self.source.clean(str(exc)),
+                error=self._clean(str(exc)),
             )
         if self._bad_in_row >= self._cfg.bad_frame_limit:
             self._bad_in_row = 0
@@ -285,7 +291,8 @@ class PushClient:
                 if kept != group or key == status:
                     changed[key] = kept
                     self._refresh.add(key)
-                    self._pushes[key] = self._pushes.get(key, 0) + 1
+                    pushes = self.source.pushes
+                    pushes[key] = pushes.get(key, 0) + 1  # REST answers in flight are stale
         now = self._clock.time()
         groups = {key: self._with_count(key, series) for key, series in changed.items()}
         try:
@@ -319,13 +326,10 @@ class PushClient:
                 await self._safely(self._refresh_one(status))
 
     async def _refresh_one(self, status: str) -> None:
-        seq = self._pushes.get(status, 0)
         result = await self.source.refresh(status)
         for err in (*result.retried, *result.errors):
             self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
-        if not result.groups or self._pushes.get(status, 0) != seq:
-            # A push came while the answer was on its way: the answer may predate it, and the
-            # status is queued again, so the next read replaces the group instead.
+        if not result.groups:  # failed, or it may predate a push that came meanwhile
             return
         try:
             self._store.put_groups(self._name, result.groups, self._clock.time())
