@@ -18,7 +18,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Queryable, Sample, SampleLike
 from watcher.rules.loader import RuleGroup
-from watcher.rules.promql import Aggregate, Binary, Call, Negate, Node, RangeSelector, Selector
+from watcher.rules.promql import (
+    Aggregate,
+    Binary,
+    Call,
+    Negate,
+    Node,
+    RangeSelector,
+    Selector,
+    Subquery,
+)
 from watcher.series import Series
 
 LOOKBACK_MS = 5 * 60 * 1000
@@ -35,6 +44,8 @@ def _window_ms(node: Node) -> int:
         return node.range_ms + max(node.selector.offset_ms, 0)
     if isinstance(node, Selector):
         return max(node.offset_ms, 0)
+    if isinstance(node, Subquery):  # its steps reach back range + offset, then the expression's own
+        return node.range_ms + max(node.offset_ms, 0) + _window_ms(node.expr)
     children: tuple[Node, ...] = ()
     if isinstance(node, Negate | Aggregate):
         children = (node.expr,)
