@@ -41,6 +41,7 @@ from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
 from watcher.server.routes import add_routes
 from watcher.sources import build_source
+from watcher.sources.coinw_push import push_loop
 from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
 from watcher.state import StateFile
@@ -227,6 +228,12 @@ class Daemon:
         self._tasks[config.name] = asyncio.create_task(
             self.supervise(f"source:{config.name}", runner.run), name=f"source:{config.name}"
         )
+        push = push_loop(
+            runner.source, self._session, self.store, self.metrics, self.clock, self.evaluate
+        )
+        if push is not None:  # the source's WebSocket (issue 15), stopped with the source
+            loop = f"push:{config.name}"
+            self._tasks[loop] = asyncio.create_task(self.supervise(loop, push), name=loop)
 
     async def supervise(self, loop: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a background loop forever: a crash is logged, counted and the loop restarted."""
@@ -243,10 +250,12 @@ class Daemon:
             await self.clock.sleep(RESTART_DELAY)
 
     async def _stop_source(self, name: str) -> None:
-        task = self._tasks.pop(name, None)
-        if task is not None:
+        tasks = [
+            t for t in (self._tasks.pop(name, None), self._tasks.pop(f"push:{name}", None)) if t
+        ]
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.runners.pop(name, None)
 
     def sources(self) -> list[SourceStatus]:
