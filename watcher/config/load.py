@@ -35,7 +35,7 @@ from watcher.config.model import (
     TradebossConfig,
     WebhookConfig,
 )
-from watcher.config.push import read_push
+from watcher.config.push import check_one_push_per_key, read_push
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
@@ -177,6 +177,7 @@ class _ConfigBuilder:
             self.templates = load_templates()
         sources = r.each(("sources",), self.source)
         self._check_unique(("sources",), [s.name for s in sources], "source name")
+        check_one_push_per_key(r, sources)
         receivers = r.each(("receivers",), self.receiver)
         self._check_unique(("receivers",), [x.name for x in receivers], "receiver name")
         route = self.route(("route",), None) if r.get(("route",)) is not None else None
