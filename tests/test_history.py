@@ -198,3 +198,14 @@ def test_memory_is_bounded() -> None:
     assert len(history) <= 1000
     # the newest samples are all still there
     assert 10 == len(_eval(store, history, "x offset 1s", 199))
+
+
+def test_a_subquery_window_counts_in_the_retention(tmp_path: Path) -> None:
+    """A subquery reaches back its range + offset, then its expression's own range."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "groups:\n- name: g\n  rules:\n"
+        "  - {alert: A, expr: 'max_over_time(rate(x[5m])[1h:1m] offset 10m) > 0'}\n"
+    )
+    window = (60 + 10 + 5) * 60_000
+    assert window + LOOKBACK_MS == Retention.of(load_rule_files([rules])).for_metric("x")

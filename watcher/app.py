@@ -189,6 +189,7 @@ class Daemon:
             external_labels=config.global_.external_labels,
             external_url=config.global_.external_url,
             db=self.db,
+            evaluation_interval=config.global_.evaluation_interval,
         )
         self.rules.history = self.history
         self._session = aiohttp.ClientSession(headers={"User-Agent": "watcher"})
@@ -370,6 +371,7 @@ class Daemon:
                 self._start_source(cfg)
         self.rules.external_labels = dict(new.global_.external_labels)
         self.rules.external_url = new.global_.external_url
+        self.rules.evaluation_interval = new.global_.evaluation_interval
         self.rules.replace_groups(groups)
         self.history.set_retention(self._retention(groups))
         self.dispatcher.reload(new)
