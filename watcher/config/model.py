@@ -78,6 +78,11 @@ class StorageConfig:
     # Undelivered notifications kept at most (Prometheus's notification queue default); when
     # full, the oldest resolved ones are dropped first, a firing one never.
     notification_queue_capacity: int = 10_000
+    # The query API's window into the past (seconds; 0: only what the rules read); every
+    # metric's samples are kept this long, longer where a rule's range + offset needs it.
+    retention: float = 24 * 3600.0
+    # Samples held in memory at most; older ones are read back from storage.path as needed.
+    max_samples_in_memory: int = 5_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,6 +355,41 @@ class PagerdutyConfig:
         return self.service_key is not None
 
 
+OPSGENIE_API_URL = "https://api.opsgenie.com/"  # Alertmanager's global.opsgenie_api_url
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieResponder:
+    """``responders[]``: one of ``id``, ``name``, ``username``, and a ``type``; all templated."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieConfig:
+    """One ``opsgenie_configs[]`` entry; every text key is a Go template (Alertmanager 0.25's
+    ``DefaultOpsGenieConfig``). ``api_url`` always ends in ``/``."""
+
+    api_key: Secret
+    api_url: str = OPSGENIE_API_URL
+    message: str = '{{ template "opsgenie.default.message" . }}'
+    description: str = '{{ template "opsgenie.default.description" . }}'
+    source: str = '{{ template "opsgenie.default.source" . }}'
+    details: Mapping[str, str] = field(default_factory=dict)
+    entity: str = ""
+    responders: tuple[OpsgenieResponder, ...] = ()
+    actions: str = ""
+    tags: str = ""
+    note: str = ""
+    priority: str = ""
+    update_alerts: bool = False
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TlsConfig:
     """Prometheus's ``tls_config`` (of ``email_configs``): files are paths, read when a connection is made."""
@@ -409,6 +449,7 @@ class ReceiverConfig:
     email_configs: tuple[EmailConfig, ...] = ()
     telegram_configs: tuple[TelegramConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
+    opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

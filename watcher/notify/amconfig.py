@@ -16,6 +16,7 @@ import yaml
 
 from watcher.config import Config, HttpConfig, RouteConfig, SlackConfig, WebhookConfig
 from watcher.config.model import EmailConfig, TelegramConfig
+from watcher.config.opsgenie import opsgenie_original
 from watcher.config.pagerduty import pagerduty_original
 from watcher.config.slack import TEXT_KEYS as SLACK_TEXT_KEYS
 from watcher.durations import format_duration
@@ -154,6 +155,10 @@ def alertmanager_yaml(config: Config) -> str:
         if r.pagerduty_configs:
             rec["pagerduty_configs"] = [
                 pagerduty_original(c, SECRET, _http(c.http)) for c in r.pagerduty_configs
+            ]
+        if r.opsgenie_configs:
+            rec["opsgenie_configs"] = [
+                opsgenie_original(c, SECRET, _http(c.http)) for c in r.opsgenie_configs
             ]
         receivers.append(rec)
     doc: dict[str, Any] = {}
