@@ -35,7 +35,7 @@ from watcher.config.model import (
     TradebossConfig,
     WebhookConfig,
 )
-from watcher.config.push import read_push
+from watcher.config.push import check_one_push_per_key, read_push
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
@@ -177,6 +177,7 @@ class _ConfigBuilder:
             self.templates = load_templates()
         sources = r.each(("sources",), self.source)
         self._check_unique(("sources",), [s.name for s in sources], "source name")
+        check_one_push_per_key(r, sources)
         receivers = r.each(("receivers",), self.receiver)
         self._check_unique(("receivers",), [x.name for x in receivers], "receiver name")
         route = self.route(("route",), None) if r.get(("route",)) is not None else None
@@ -236,7 +237,8 @@ class _ConfigBuilder:
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)
-        if not r.mapping(p, {"path", "notification_queue_capacity"}):
+        keys = {"path", "notification_queue_capacity", "retention", "max_samples_in_memory"}
+        if not r.mapping(p, keys):
             return StorageConfig()
         return StorageConfig(
             path=r.string((*p, "path"), StorageConfig.path),
@@ -244,6 +246,10 @@ class _ConfigBuilder:
                 (*p, "notification_queue_capacity"),
                 StorageConfig.notification_queue_capacity,
                 minimum=1,
+            ),
+            retention=r.duration((*p, "retention"), StorageConfig.retention, positive=False),
+            max_samples_in_memory=r.integer(
+                (*p, "max_samples_in_memory"), StorageConfig.max_samples_in_memory, minimum=1000
             ),
         )
 
