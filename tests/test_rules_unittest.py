@@ -165,14 +165,14 @@ def test_invalid_rule_file_fails_the_test_file(
 ) -> None:
     """A rule file with problems fails with the problems listed."""
     (tmp_path / "rules.yaml").write_text(
-        "groups:\n- name: g\n  rules:\n  - {alert: A, expr: 'x[5m:1m]'}\n"
+        "groups:\n- name: g\n  rules:\n  - {alert: A, expr: 'topk(1, x)'}\n"
     )
     (tmp_path / "t.yaml").write_text("rule_files: [rules.yaml]\ntests: []\n")
     code, text = ours(tmp_path, "t", monkeypatch)
     assert (code, text) == (
         1,
-        "Unit Testing:  t.yaml\n  FAILED:\nrules.yaml:4 groups[0].rules[0].expr: subquery "
-        "is not supported by watcher's PromQL subset\n\n\n",
+        "Unit Testing:  t.yaml\n  FAILED:\nrules.yaml:4 groups[0].rules[0].expr: aggregation "
+        "topk is not supported by watcher's PromQL subset\n\n\n",
     )
 
 

@@ -118,7 +118,7 @@ class Schema:
         self._nullable: set[type] = set()
         self._fields: dict[tuple[type, str], Callable[[Any], Any]] = {}
         self._keys: dict[type, dict[str, str]] = {}
-        self._before: dict[type, Check] = {}
+        self._before: dict[type, list[Check]] = {}
         self._after: dict[type, Check] = {}
         self._extra_keys: dict[type, tuple[str, ...]] = {}
         for kind, fn in scalars.items():  # the class table: it comes before cattrs's own hooks
@@ -133,9 +133,10 @@ class Schema:
         self.converter.register_structure_hook_func(lambda t: t == kind, _call(fn))
 
     def before(self, cls: type, fn: Check, *, keys: Sequence[str] = ()) -> None:
-        """Run ``fn(mapping, mapping)`` on ``cls``'s mapping first; it may take ``keys`` too."""
-        self._before[cls] = fn
-        self._extra_keys[cls] = tuple(keys)
+        """Run ``fn(mapping, mapping)`` on ``cls``'s mapping first (after the ``before`` checks
+        added earlier); the mapping may hold ``keys`` too."""
+        self._before.setdefault(cls, []).append(fn)
+        self._extra_keys[cls] = (*self._extra_keys.get(cls, ()), *keys)
 
     def after(self, cls: type, fn: Check) -> None:
         """Run ``fn(built, mapping)`` on each ``cls`` (or subclass) built; it returns the value."""
@@ -248,7 +249,7 @@ class Schema:
             self.converter,
             **overrides,  # type: ignore[arg-type]  # per-field overrides share **kwargs
         )
-        before = self._before.get(cls)
+        before = self._before.get(cls, [])
         after = next((self._after[c] for c in cls.__mro__ if c in self._after), None)
         drop_null, nullable = self.drop_null, cls in self._nullable
         null_is_missing = self.null_is_missing
@@ -264,8 +265,8 @@ class Schema:
                 value = {k: v for k, v in value.items() if v is not None}
             if pairs:
                 value = _fold(value, pairs)
-            if before is not None:
-                value = before(value, value)
+            for check in before:
+                value = check(value, value)
             built = build(value, cls)
             return built if after is None else after(built, value)
 

@@ -9,12 +9,12 @@ against each other (unique names, receivers the route names).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
-from watcher.config import email, telegram
+from watcher.config import email, slack, telegram
 from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
 from watcher.config.ha import read_ha
 from watcher.config.model import (
@@ -31,7 +31,7 @@ from watcher.config.model import (
 from watcher.config.push import check_one_push_per_key
 from watcher.config.reader import Reader
 from watcher.config.route import RouteReader
-from watcher.config.scalars import CONTEXT, Context
+from watcher.config.scalars import CONTEXT, Context, Secret
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
 from watcher.errors import ConfigError
 from watcher.gotemplate.alertmanager import load_templates
@@ -68,7 +68,22 @@ def _skip(keys: tuple[str, ...]) -> Any:
 
 
 # Sections still read by config/reader.py-based modules, on the same document.
-_GLOBALS_ELSEWHERE = ("http_config", *GLOBAL_KEYS, *email.GLOBAL_KEYS, *telegram.GLOBAL_KEYS)
+_GLOBALS_ELSEWHERE = (
+    "http_config",
+    *slack.GLOBAL_KEYS,
+    *GLOBAL_KEYS,
+    *email.GLOBAL_KEYS,
+    *telegram.GLOBAL_KEYS,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SlackGlobal:
+    """``global.slack_api_url`` (or ``_file``)."""
+
+    slack_api_url: Secret | None = None
+
+
 _READ_ELSEWHERE = (*KINDS, "email_configs", "telegram_configs")
 SCHEMA.before(GlobalConfig, _skip(_GLOBALS_ELSEWHERE), keys=_GLOBALS_ELSEWHERE)
 SCHEMA.before(ReceiverConfig, _skip(_READ_ELSEWHERE))
@@ -162,7 +177,9 @@ class _Builder:
             CONTEXT.set(Context(CONTEXT.get().env, CONTEXT.get().base_dir, loaded))
         intervals = self.time_intervals()
         global_http = self.section_at(("global", "http_config"), HttpConfig)
-        CONTEXT.set(replace(CONTEXT.get(), global_http=global_http))
+        shared = self.section_at(("global",), _SlackGlobal, keys=slack.GLOBAL_KEYS)
+        slack_url = None if shared is None else shared.slack_api_url
+        CONTEXT.set(replace(CONTEXT.get(), global_http=global_http, slack_api_url=slack_url))
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
         self.problems.extend(check_one_push_per_key(self.doc, self.data.get("sources"), sources))
@@ -191,11 +208,16 @@ class _Builder:
             ha=self.ha(),
         )
 
-    def section_at(self, path: Path, kind: type[T]) -> T | None:
-        """``kind`` built from the value at ``path`` (None when absent or unusable)."""
+    def section_at(
+        self, path: Path, kind: type[T], *, keys: Collection[str] | None = None
+    ) -> T | None:
+        """``kind`` built from the value at ``path`` (only its ``keys``, when given; None when
+        absent or unusable)."""
         raw: Any = self.data
         for key in path:
             raw = raw.get(key) if isinstance(raw, Mapping) else None
+        if keys is not None and isinstance(raw, Mapping):
+            raw = {k: v for k, v in raw.items() if k in keys}
         if raw is None:
             return None
         value, problems = SCHEMA.read(self.doc, raw, kind, path)

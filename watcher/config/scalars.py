@@ -69,6 +69,8 @@ class Context:
     templates: Templates = field(default_factory=load_templates)
     #: ``global.http_config``: a receiver's HTTP settings when it gives none (Alertmanager)
     global_http: Any = None
+    #: ``global.slack_api_url[_file]``: the Slack webhook of entries without their own
+    slack_api_url: Secret | None = None
 
 
 CONTEXT: ContextVar[Context] = ContextVar("config_context")
@@ -312,6 +314,8 @@ def legacy_match(op: str) -> Hook:
 
 def secret(value: Any) -> Secret:
     """A secret given inline, or named in ``*_file`` (a file whose content, stripped, is it)."""
+    if isinstance(value, Secret):  # a default already read (global.slack_api_url)
+        return value
     if not isinstance(value, FilePair):
         value = FilePair("", inline=value)
     key = value.key

@@ -13,9 +13,11 @@ import typing
 from typing import Any
 
 from watcher.config.model import SlackAction, SlackConfig, SlackConfirm, SlackField
-from watcher.config.scalars import template
-from watcher.validate import Hook, Invalid, Schema
+from watcher.config.scalars import CONTEXT, template
+from watcher.validate import FilePair, Hook, Invalid, Schema
 
+#: ``global:`` keys: the webhook URL every ``slack_configs`` entry without its own uses.
+GLOBAL_KEYS = frozenset({"slack_api_url", "slack_api_url_file"})
 #: Slack keys that are (templated) text, in Alertmanager's order.
 TEXT_KEYS = tuple(
     f.name
@@ -46,8 +48,18 @@ def _check_confirm(built: SlackConfirm, _raw: Any) -> SlackConfirm:
     return built
 
 
+def _global_url(value: dict[str, Any], _raw: Any) -> dict[str, Any]:
+    """``api_url[_file]``, else ``global.slack_api_url[_file]`` (Alertmanager's default)."""
+    given = value.get("api_url")
+    shared = CONTEXT.get().slack_api_url
+    if isinstance(given, FilePair) and given.inline is None and given.file is None and shared:
+        return {**value, "api_url": shared}
+    return value
+
+
 def register(schema: Schema) -> None:
     """Add Slack's checks to ``schema``."""
+    schema.before(SlackConfig, _global_url)
     schema.after(SlackField, _check_field)
     schema.after(SlackAction, _check_action)
     schema.after(SlackConfirm, _check_confirm)

@@ -235,7 +235,7 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     ts = 0
     while ts <= max_ms:
         history.at_ms = ts
-        evaluator = Evaluator(history, ts / 1000)
+        evaluator = Evaluator(history, ts / 1000, step_ms=eval_ms)
         eval_errors = []
         for gi, (group, members) in enumerate(states):
             for ri, member in enumerate(members):
@@ -264,7 +264,7 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
             curr += 1
         ts += eval_ms
     for case in tg.expr_tests:
-        errors.extend(_check_expr(history, case))
+        errors.extend(_check_expr(history, case, eval_ms))
     return errors
 
 
@@ -300,13 +300,16 @@ def _check_alerts(
     ]
 
 
-def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
+def _check_expr(history: History, case: dict[str, Any], eval_ms: int) -> list[str]:
+    """One promql_expr_test; a subquery's default step is the evaluation_interval (promtool's
+    SubqueryInterval)."""
     expr = str(case.get("expr", ""))
     when = format_duration(case["_ms"] / 1000)
     quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
     history.at_ms = case["_ms"]
     try:
-        got_vec = Evaluator(history, case["_ms"] / 1000).vector(compile_expr(expr, history=True))
+        evaluator = Evaluator(history, case["_ms"] / 1000, step_ms=eval_ms)
+        got_vec = evaluator.vector(compile_expr(expr, history=True))
     except RuleError as exc:
         return [f"    expr: {quoted}, time: {when}, err: {exc}"]
     got = []

@@ -17,7 +17,8 @@ import promql_parser as pp
 
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Sample, SampleLike
-from watcher.rules.promql import parse
+from watcher.rules.pqlparse import go_parse_number as go_number
+from watcher.rules.pqlparse import parse
 
 LOOKBACK_MS = 5 * 60 * 1000
 _STALE = object()
@@ -28,26 +29,10 @@ _STALE = object()
 _NUM = r"(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _SEQ = re.compile(rf"^(?P<a>[-+]?{_NUM})(?:(?P<b>[-+]{_NUM}))?x(?P<n>\d+)$")
 _VALUE = re.compile(rf"^[-+]?(?:{_NUM}|[iI][nN][fF]|[nN][aA][nN])$")
-_INT64_MAX = (1 << 63) - 1
 
 
 class TestFileError(Exception):
     """The test file itself is invalid; promtool prints the message and fails the file."""
-
-
-def go_number(text: str) -> float:
-    """A number as PromQL's parser reads it: Go's ParseInt(text, 0, 64), else ParseFloat."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
-    if body.isdigit():
-        base = 8 if len(body) > 1 and body[0] == "0" else 10
-        try:
-            n = int(body, base)
-        except ValueError:
-            n = -1  # e.g. 08: not octal, so Go falls back to ParseFloat
-        if 0 <= n <= _INT64_MAX:
-            return sign * float(n)
-    return sign * float(body)
 
 
 def parse_values(text: str) -> list[object]:
