@@ -216,8 +216,8 @@ class _Builder:
         raw: Any = self.data
         for key in path:
             raw = raw.get(key) if isinstance(raw, Mapping) else None
-        if keys is not None and isinstance(raw, Mapping):
-            raw = {k: v for k, v in raw.items() if k in keys}
+        if keys is not None:  # a part of a section read on its own: its shape is reported there
+            raw = {k: v for k, v in raw.items() if k in keys} if isinstance(raw, Mapping) else None
         if raw is None:
             return None
         value, problems = SCHEMA.read(self.doc, raw, kind, path)
