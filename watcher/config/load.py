@@ -237,7 +237,8 @@ class _ConfigBuilder:
 
     def storage(self) -> StorageConfig:
         r, p = self.r, ("storage",)
-        if not r.mapping(p, {"path", "notification_queue_capacity"}):
+        keys = {"path", "notification_queue_capacity", "retention", "max_samples_in_memory"}
+        if not r.mapping(p, keys):
             return StorageConfig()
         return StorageConfig(
             path=r.string((*p, "path"), StorageConfig.path),
@@ -245,6 +246,10 @@ class _ConfigBuilder:
                 (*p, "notification_queue_capacity"),
                 StorageConfig.notification_queue_capacity,
                 minimum=1,
+            ),
+            retention=r.duration((*p, "retention"), StorageConfig.retention, positive=False),
+            max_samples_in_memory=r.integer(
+                (*p, "max_samples_in_memory"), StorageConfig.max_samples_in_memory, minimum=1000
             ),
         )
 

@@ -78,6 +78,11 @@ class StorageConfig:
     # Undelivered notifications kept at most (Prometheus's notification queue default); when
     # full, the oldest resolved ones are dropped first, a firing one never.
     notification_queue_capacity: int = 10_000
+    # The query API's window into the past (seconds; 0: only what the rules read); every
+    # metric's samples are kept this long, longer where a rule's range + offset needs it.
+    retention: float = 24 * 3600.0
+    # Samples held in memory at most; older ones are read back from storage.path as needed.
+    max_samples_in_memory: int = 5_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
