@@ -33,6 +33,7 @@ from tests.smtp_support import mail_shape, smtp_server
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
 from watcher.config import load_config, parse_config
+from watcher.errors import ConfigError
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
@@ -65,6 +66,25 @@ def test_the_file_loads_unchanged() -> None:
     } == integrations
     assert {"weekends", "business-hours"} == set(config.time_intervals)
     assert 2 == len(config.inhibit_rules)
+
+
+def test_global_slack_api_url_is_the_default_and_checked(tmp_path: Path) -> None:
+    """``global.slack_api_url`` serves every Slack config without its own; a bad one is
+    reported at the global key, without its value."""
+    text = (
+        "global: {slack_api_url: 'https://hooks.example/T/B/x'}\n"
+        "route: {receiver: a}\n"
+        "receivers:\n"
+        "  - {name: a, slack_configs: [{channel: '#a'}, {api_url: 'https://own.example/y'}]}\n"
+    )
+    slack = parse_config(text, tmp_path / "w.yaml").receivers[0].slack_configs
+    assert ["https://hooks.example/T/B/x", "https://own.example/y"] == [
+        c.api_url.get() for c in slack
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_config(text.replace("https://hooks.example/T/B/x", "hooks"), tmp_path / "w.yaml")
+    assert [f"{tmp_path / 'w.yaml'}:1 global.slack_api_url: expected an http(s) URL (value not "
+            "shown: it is a secret)"] == info.value.problems  # fmt: skip
 
 
 def _copy(tmp_path: Path, sink: str, smtp_port: int) -> Path:
