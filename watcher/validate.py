@@ -37,14 +37,18 @@ class Invalid(ValueError):  # noqa: N818 - a hook's verdict, turned into a Probl
     """A value a hook refuses: ``message`` about the value, or about ``at`` below it.
 
     ``key`` replaces the last key of the path (a secret read from ``api_key_file`` is
-    structured as ``api_key`` but its problem belongs to the key the file was named in).
+    structured as ``api_key`` but its problem belongs to the key the file was named in);
+    ``where`` replaces the whole path (a default taken from ``global``).
     """
 
-    def __init__(self, message: str, at: Path = (), *, key: str | None = None) -> None:
+    def __init__(
+        self, message: str, at: Path = (), *, key: str | None = None, where: Path | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.at = at
         self.key = key
+        self.where = where  # the whole path, where the value came from elsewhere (a default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,8 @@ class Schema:
                 unknown.append((*path, key))
         elif isinstance(exc, Invalid):
             where = (*path[:-1], exc.key) if exc.key is not None and path else path
+            if exc.where is not None:
+                where = exc.where
             out.append(doc.problem((*where, *exc.at), exc.message))
         elif isinstance(exc, KeyError):
             out.append(doc.problem(path, "is required"))  # cattrs: a field without a default

@@ -120,7 +120,8 @@ def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) 
         cfg = builder.build()
     finally:
         CONTEXT.reset(token)
-    problems = [*builder.problems, *builder.reader.problems]
+    # dict: one problem once (a bad global default is met by every entry that takes it)
+    problems = list(dict.fromkeys([*builder.problems, *builder.reader.problems]))
     if problems:
         raise ConfigError(by_line(problems))
     return cfg

@@ -20,6 +20,7 @@ from watcher.gotemplate import Templates
 from watcher.gotemplate.alertmanager import check_text, load_templates
 from watcher.matchers import LABEL_NAME, Matcher, parse_matcher, parse_matchers
 from watcher.validate import FilePair, Hook, Invalid, describe
+from watcher.yamlpos import Path
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Prometheus's <size>: base-2 units (alecthomas/units Base2Bytes), "KiB" spellings too.
@@ -314,8 +315,6 @@ def legacy_match(op: str) -> Hook:
 
 def secret(value: Any) -> Secret:
     """A secret given inline, or named in ``*_file`` (a file whose content, stripped, is it)."""
-    if isinstance(value, Secret):  # a default already read (global.slack_api_url)
-        return value
     if not isinstance(value, FilePair):
         value = FilePair("", inline=value)
     key = value.key
@@ -375,11 +374,21 @@ def headers(value: Any) -> dict[str, Secret]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Default:
+    """A value an entry takes from ``global`` (``at``) because it gives none itself."""
+
+    value: Secret
+    at: Path
+
+
 def secret_url(value: Any) -> Secret:
     """A secret that is an http(s) URL (a webhook's: its value is never shown)."""
-    url = secret(value)
+    default = value if isinstance(value, Default) else None
+    url = secret(value) if default is None else default.value
     if not _URL.match(url.get()):
-        raise Invalid("expected an http(s) URL (value not shown: it is a secret)")
+        msg = "expected an http(s) URL (value not shown: it is a secret)"
+        raise Invalid(msg, where=None if default is None else default.at)
     return url
 
 

@@ -13,7 +13,7 @@ import typing
 from typing import Any
 
 from watcher.config.model import SlackAction, SlackConfig, SlackConfirm, SlackField
-from watcher.config.scalars import CONTEXT, template
+from watcher.config.scalars import CONTEXT, Default, template
 from watcher.validate import FilePair, Hook, Invalid, Schema
 
 #: ``global:`` keys: the webhook URL every ``slack_configs`` entry without its own uses.
@@ -53,7 +53,7 @@ def _global_url(value: dict[str, Any], _raw: Any) -> dict[str, Any]:
     given = value.get("api_url")
     shared = CONTEXT.get().slack_api_url
     if isinstance(given, FilePair) and given.inline is None and given.file is None and shared:
-        return {**value, "api_url": shared}
+        return {**value, "api_url": Default(shared, ("global", "slack_api_url"))}
     return value
 
 
