@@ -438,6 +438,18 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MsteamsConfig:
+    """One ``msteams_configs[]`` entry (Alertmanager 0.27's keys and defaults; templated)."""
+
+    webhook_url: Secret
+    title: str = '{{ template "msteams.default.title" . }}'
+    summary: str = '{{ template "msteams.default.summary" . }}'
+    text: str = '{{ template "msteams.default.text" . }}'
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
 
@@ -450,6 +462,7 @@ class ReceiverConfig:
     telegram_configs: tuple[TelegramConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
     opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
+    msteams_configs: tuple[MsteamsConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
