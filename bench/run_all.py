@@ -11,7 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import bench_daemon, bench_metrics, bench_poll, bench_rules, rate_limit_soak
+from bench import (
+    bench_daemon,
+    bench_metrics,
+    bench_poll,
+    bench_push,
+    bench_rules,
+    rate_limit_soak,
+)
 from bench.common import REPEATS
 
 
@@ -22,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     small = args.small
     repeats = 1 if small else REPEATS
-    print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats))
+    print(bench_poll.run([50] if small else [100, 1_000, 10_000], repeats, 0 if small else 10_000))
     print(bench_metrics.run([1_000] if small else [10_000, 100_000], repeats))
     print(bench_metrics.loop_lag(5_000 if small else 100_000, repeats))
     print(bench_rules.run([1_000] if small else [10_000, 100_000], repeats))
@@ -30,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     print(bench_daemon.run(cases, repeats, steady_after=0.5 if small else 3.0))
     text, clean = rate_limit_soak.run(3.0 if small else 20.0, repeats)
     print(text)
-    return 0 if clean else 1
+    # Push: small asserts that it pages and breaks no limit, never how fast (a loaded CI box).
+    push_text, push_clean = bench_push.run(1.0, 2.0 if small else 10.0, repeats, timing=not small)
+    print(push_text)
+    return 0 if clean and push_clean else 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def test_every_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
         "## Start to ready",
         "## Resident memory",
         "## Rate-limit fidelity",
+        "## Time to page a new Mega Coupon",
     ):
         assert title in out
     assert "| 10 accounts + 10 coupons |" in out

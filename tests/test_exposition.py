@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import shutil
 import subprocess
-import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
@@ -164,38 +164,35 @@ def test_gzip_is_one_member_that_decodes_to_the_body(accept: str) -> None:
         assert gzip.decompress(body) == expo.render(fmt, gzip=False)
 
 
-class _SpyLabels(Mapping[str, str]):
-    """Labels that remember which threads read them."""
-
-    def __init__(self) -> None:
-        self.threads: set[int] = set()
-
-    def __getitem__(self, key: str) -> str:
-        self.threads.add(threading.get_ident())
-        return {"k": "v"}[key]
-
-    def __iter__(self) -> Iterator[str]:
-        self.threads.add(threading.get_ident())
-        return iter(["k"])
-
-    def __len__(self) -> int:
-        return 1
-
-
-async def test_large_store_renders_off_the_event_loop() -> None:
-    """With more series than the threshold, formatting runs in a worker thread, not the loop's."""
+async def test_a_large_scrape_gives_the_event_loop_back_while_polls_write() -> None:
+    """A scrape runs in slices: other tasks (polls, requests) run between them, a poll that
+    writes mid-scrape leaves a whole body, and the next scrape shows what it wrote."""
     store = SeriesStore()
-    spy = _SpyLabels()
-    store.put("s", "spy", [Series("m", spy, 1.0)], 0.0)
-    many = [Series("m", {"i": str(i)}, float(i)) for i in range(exposition.THREAD_THRESHOLD)]
-    store.put("s", "many", many, 0.0)
+    for g in range(4 * exposition.STEP):
+        store.put("s", f"g{g}", [Series("m", {"i": str(g)}, float(g))], 0.0)
     registry = CollectorRegistry()
-    expo = StoreExposition(store, registry, daemon_registry(registry, store))
-    spy.threads.clear()  # registering the full registry collected it once, here
-    body = await expo.render_async(Format.negotiate("")[0], gzip=False)
-    assert b'm{k="v"} 1.0\n' in body
-    assert spy.threads
-    assert threading.get_ident() not in spy.threads
+    expo = StoreExposition(store, registry, daemon_registry(registry, store), slice_seconds=0.0)
+    fmt, _ = Format.negotiate("")
+    turns = 0
+    rendering = True
+
+    async def poll() -> None:
+        nonlocal turns
+        while rendering:
+            turns += 1
+            if turns == 2:
+                store.put("s", "g0", [Series("m", {"i": "0"}, 42.0)], 1.0)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(poll())
+    await asyncio.sleep(0)
+    body = gzip.decompress(await expo.render_async(fmt, gzip=True))
+    rendering = False
+    await task
+    assert turns >= 4
+    assert body.endswith(b'm{i="255"} 255.0\n')
+    assert 4 * exposition.STEP == body.count(b"\nm{")
+    assert b'm{i="0"} 42.0\n' in expo.render(fmt, gzip=False)
 
 
 async def test_route_negotiates_openmetrics_and_gzip() -> None:

@@ -235,7 +235,7 @@ def test_format_value_follows_the_rules_annotations() -> None:
     groups = {
         r.name: r
         for g in load_rule_files([ROOT / "rules/coinw.yaml", ROOT / "rules/tradeboss.yaml"])
-        for r in g.rules
+        for r in g.alerting
     }
     assert "1d 0h 0m 0s" == format_value(groups["MegaCouponExpiringSoon"], {}, DAY)
     assert "42.11 HKD" == format_value(groups["AccountBalanceLow"], {"currency": "HKD"}, 42.1098)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from watcher.clock import FakeClock
-from watcher.ratelimit import FileBook, LimiterRegistry
+from watcher.ratelimit import PENALTY_READ_EVERY, FileBook, LimiterRegistry
 
 
 async def test_slots_are_spaced_even_when_requested_together(clock: FakeClock) -> None:
@@ -101,3 +101,20 @@ def test_strikes_survive_a_restart(tmp_path: Path) -> None:
     assert 30.0 == again.next_slot_in
     again.succeeded()
     assert 10.0 == LimiterRegistry(clock, FileBook(path)).get("k", "/p", 2.0).rate_limited()
+
+
+async def test_a_penalty_from_another_process_holds_a_key_without_spacing(tmp_path: Path) -> None:
+    """A 429 pause booked by another watcher process stops this one's next request too.
+
+    Keys without spacing re-read the shared book at most every ``PENALTY_READ_EVERY`` seconds.
+    """
+    clock = FakeClock()
+    path = str(tmp_path / "book.db")
+    ours = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 0.0, upstream="u")
+    await ours.acquire()
+    assert [] == clock.sleeps
+    theirs = LimiterRegistry(clock, FileBook(path)).get("k", "/p", 0.0, upstream="u")
+    theirs.penalize(30)
+    clock.advance(PENALTY_READ_EVERY)
+    await ours.acquire()
+    assert [pytest.approx(30 - PENALTY_READ_EVERY)] == clock.sleeps

@@ -8,6 +8,7 @@ import pytest
 
 from watcher.errors import ConfigError
 from watcher.rules import check_rule_files, load_rule_files
+from watcher.rules.loader import RecordingRule
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ groups:
 """,
     )
     [group] = load_rule_files([path])
-    [rule] = group.rules
+    [rule] = group.alerting
     assert (
         group.name,
         group.limit,
@@ -72,7 +73,7 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
       - alert: A
         expr: rate(x[5m]) > 1
         colour: red
-      - record: r
+      - record: r-1
         expr: x
       - alert: B
         expr: x
@@ -91,7 +92,7 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     f = str(path)
     assert [
         f"{f}:6 groups[0].rules[0].colour: unknown key (expected one of alert, record, expr, for, keep_firing_for, labels, annotations)",
-        f"{f}:7 groups[0].rules[1].record: recording rules are not supported: watcher evaluates alerting rules only (write the expression into the alert's expr)",
+        f"{f}:7 groups[0].rules[1].record: invalid recording rule name: r-1",
         f'{f}:11 groups[0].rules[2].for: expected a duration like 30s, 5m or 1h30m, got "soon"',
         f"{f}:13 groups[0].rules[2].annotations.s: template: __alert_B:1: unclosed action",
         f'{f}:20 groups[0].rules[5].labels.bad-name: invalid label name "bad-name"',
@@ -132,3 +133,53 @@ def test_load_raises_config_error(tmp_path: Path) -> None:
 def test_empty_file_is_valid(tmp_path: Path) -> None:
     """An empty rule file holds no groups, as in Prometheus."""
     assert load_rule_files([write(tmp_path, "")]) == []
+
+
+def test_recording_rules_load_in_group_order(tmp_path: Path) -> None:
+    """A group mixing record: and alert: rules loads both kinds, in file order, with labels."""
+    path = write(
+        tmp_path,
+        "groups:\n- name: g\n  rules:\n"
+        "  - {record: 'job:x:sum', expr: sum by (job) (x), labels: {team: a, gone: ''}}\n"
+        "  - {alert: High, expr: 'job:x:sum > 1'}\n",
+    )
+    [group] = load_rule_files([path])
+    record, alert = group.rules
+    assert isinstance(record, RecordingRule)
+    assert ("job:x:sum", (("gone", ""), ("team", "a"))) == (record.name, record.labels)
+    assert (alert,) == group.alerting
+
+
+def test_recording_rule_problems_use_prometheus_wording(tmp_path: Path) -> None:
+    """Every field Prometheus refuses on a recording rule is named with its message."""
+    path = write(
+        tmp_path,
+        """groups:
+  - name: g
+    rules:
+      - record: r
+        expr: x
+        for: 5m
+        keep_firing_for: 1m
+        annotations: {a: b}
+        labels: {__name__: y}
+      - record: r
+        alert: A
+        expr: x
+      - expr: x
+      - record: r
+        expr: x +
+""",
+    )
+    f = str(path)
+    problems = check_rule_files([path])
+    assert [
+        f"{f}:4 groups[0].rules[0].record: invalid field 'annotations' in recording rule",
+        f"{f}:4 groups[0].rules[0].record: invalid field 'for' in recording rule",
+        f"{f}:4 groups[0].rules[0].record: invalid field 'keep_firing_for' in recording rule",
+        f"{f}:9 groups[0].rules[0].labels.__name__: invalid label name: __name__",
+        f"{f}:10 groups[0].rules[1].record: only one of 'record' and 'alert' must be set",
+        f"{f}:13 groups[0].rules[2]: one of 'record' or 'alert' must be set",
+    ] == problems[:6]
+    assert problems[6].startswith(f"{f}:15 groups[0].rules[3].expr: could not parse expression")
+    assert 7 == len(problems)

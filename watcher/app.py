@@ -41,6 +41,7 @@ from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
 from watcher.server.routes import add_routes
 from watcher.sources import build_source
+from watcher.sources.coinw_push import push_loop
 from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
 from watcher.state import StateFile
@@ -226,6 +227,12 @@ class Daemon:
         self._tasks[config.name] = asyncio.create_task(
             self.supervise(f"source:{config.name}", runner.run), name=f"source:{config.name}"
         )
+        push = push_loop(
+            runner.source, self._session, self.store, self.metrics, self.clock, self.evaluate
+        )
+        if push is not None:  # the source's WebSocket (issue 15), stopped with the source
+            loop = f"push:{config.name}"
+            self._tasks[loop] = asyncio.create_task(self.supervise(loop, push), name=loop)
 
     async def supervise(self, loop: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a background loop forever: a crash is logged, counted and the loop restarted."""
@@ -242,10 +249,12 @@ class Daemon:
             await self.clock.sleep(RESTART_DELAY)
 
     async def _stop_source(self, name: str) -> None:
-        task = self._tasks.pop(name, None)
-        if task is not None:
+        tasks = [
+            t for t in (self._tasks.pop(name, None), self._tasks.pop(f"push:{name}", None)) if t
+        ]
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.runners.pop(name, None)
 
     def sources(self) -> list[SourceStatus]:
@@ -259,14 +268,19 @@ class Daemon:
 
     # -- rules --------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """One consistent view of every series, the self-metrics included."""
-        return self.store.snapshot(self.clock.time(), registry_series(self.self_registry.collect()))
+    def snapshot(self, *, rule_series: bool = True) -> Snapshot:
+        """One consistent view of every series, the self-metrics included, and the rules' own
+        series (recording rules, ALERTS) unless ``rule_series`` is False (the rules' input)."""
+        now = self.clock.time()
+        extra = registry_series(self.self_registry.collect())
+        if rule_series:
+            extra += self.rules.series(now)
+        return self.store.snapshot(now, extra)
 
     async def evaluate(self) -> None:
         """Evaluate the rules over one snapshot and hand the alerts to notification."""
         async with self._eval_lock:
-            snapshot = self.snapshot()
+            snapshot = self.snapshot(rule_series=False)
             self.last_alerts = self.rules.evaluate(snapshot)
             if self.deliver:
                 await self.dispatcher.send(self.last_alerts, snapshot.time)

@@ -94,7 +94,7 @@ def _emptiness(config: Config, problems: list[str]) -> list[str]:
     out = []
     if not config.sources:
         out.append(f"{doc.where(('sources',))}: none, so nothing is polled")
-    if not problems and not any(g.rules for g in load_rule_files(config.rule_paths())):
+    if not problems and not any(g.alerting for g in load_rule_files(config.rule_paths())):
         out.append(f"{doc.where(('rule_files',))}: no alerting rules, so nothing can ever alert")
     return out
 

@@ -78,3 +78,13 @@ class StateError(WatcherError):
 
 class StateLockedError(StateError):
     """Another watcher process holds the state file: two daemons on one file would double-page."""
+
+
+class PushFrameError(WatcherError):
+    """A CoinW WebSocket frame that cannot be used; ``kind`` is its
+    ``watcher_source_push_messages_total`` label (``not_json``, ``bad_shape``,
+    ``unknown_type``, ``invalid_coupon``). The frame is counted and skipped."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)

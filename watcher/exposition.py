@@ -3,11 +3,14 @@
 The store replaces a group's series tuple whole on every read of it, so a group whose tuple is
 the one we rendered last time renders to the same lines. ``StoreExposition`` keeps each group's
 lines (per metric name, per requested format) and a scrape only renders the groups that
-changed, then joins cached chunks; when no group changed it reuses the joined body and its
-compressed form too. The bytes are exactly what prometheus-client's ``generate_latest`` (text)
+changed, then joins cached chunks; when no group changed it reuses the joined blocks and their
+deflated forms too. The bytes are exactly what prometheus-client's ``generate_latest`` (text)
 and ``openmetrics.exposition.generate_latest`` produce for the same registry: the formatting
 below mirrors theirs line for line and the golden test in ``tests/test_exposition.py`` holds
-them to it. Work on a large store runs in a thread, so polls keep running during a scrape.
+them to it. A scrape runs on the event loop in slices of at most ``SLICE_SECONDS``, giving the
+loop back between them, so polls keep running during a scrape of a large store (a worker
+thread would not do: the work is Python code holding the GIL, and on a busy machine the loop
+waited hundreds of ms for it back).
 
 gzip: the self-metrics, the store part and the OpenMetrics ``# EOF`` are deflated as separate
 raw-deflate pieces, each ending on a sync flush (byte-aligned, non-final blocks), and joined into
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -38,9 +42,13 @@ if TYPE_CHECKING:
     from watcher.series import Series
     from watcher.store import SeriesStore
 
-#: Above this many series to render (or bytes to compress), work leaves the event loop.
-THREAD_THRESHOLD = 2_000
-LARGE_BODY = 128 * 1024
+#: The longest one slice of a scrape holds the event loop before giving it back.
+SLICE_SECONDS = 0.002
+#: Groups compared, or blocks joined, between two looks at the slice's clock.
+STEP = 64
+#: Above this many bytes the answer is joined in a worker thread (``bytes.join`` lets go of
+#: the GIL for its copy), not on the loop.
+JOIN_OFF_LOOP = 1024 * 1024
 #: Level 1 deflates 12 MB of exposition in ~40 ms (level 6 takes ~100 ms) for ~15 % more bytes.
 GZIP_LEVEL = 1
 #: Groups per separately deflated block: 1 % of groups changing re-deflates ~15 % of the body.
@@ -50,7 +58,8 @@ _GZIP_HEADER = (
 )
 _EOF = b"# EOF\n"
 
-GroupKey = tuple[str, str]
+#: A group's series tuple and its rendered lines per metric name.
+_Rendered = tuple[tuple["Series", ...], dict[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,59 +159,93 @@ class _Cache:
     """One format's rendered groups and the store part joined from them."""
 
     renderer: _Renderer
-    groups: dict[GroupKey, tuple[tuple[Series, ...], dict[str, bytes]]] = field(
-        default_factory=dict
-    )
+    #: source -> group -> (the series tuple rendered, its lines per metric name)
+    groups: dict[str, dict[str, _Rendered]] = field(default_factory=dict)
     helps: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    #: The body in pieces: each family's HELP/TYPE lines, then its groups' lines BLOCK at a time.
+    #: The store part in pieces: each family's HELP/TYPE lines, then its groups' lines BLOCK
+    #: at a time; ``blocks`` holds each piece joined (None before the first refresh).
     pieces: list[list[bytes]] = field(default_factory=list)
+    blocks: list[bytes] | None = None
     #: Each piece with its deflated form, from the last gzip answer.
     deflated_pieces: list[tuple[list[bytes], bytes]] = field(default_factory=list)
     #: Groups rendered by the last refresh (0 when the cached body was reused).
     rendered: int = 0
 
     def refresh(
-        self, items: Sequence[tuple[str, str, tuple[Series, ...]]], helps: dict[str, str]
-    ) -> None:
-        """Re-render the groups whose series changed and rejoin the store part if any did."""
-        groups: dict[GroupKey, tuple[tuple[Series, ...], dict[str, bytes]]] = {}
+        self, items: Iterable[tuple[str, str, tuple[Series, ...], int]], helps: dict[str, str]
+    ) -> Iterator[None]:
+        """Re-render the groups whose series changed and rejoin the store part if any did;
+        yield between steps (a caller may give the event loop a turn there)."""
+        groups: dict[str, dict[str, _Rendered]] = {}
         rendered = 0
-        for source, key, series in items:
-            old = self.groups.get((source, key))
+        # Same keys in the same order too (a group dropped and put again moves to the end),
+        # followed along the walk instead of comparing two lists of every key after it.
+        same_order = helps == self.helps
+        old_sources = iter(self.groups.items())
+        previous: dict[str, _Rendered] = {}
+        old_keys: Iterator[str] = iter(())
+        inner: dict[str, _Rendered] = {}
+        for n, (source, key, series, _) in enumerate(items, 1):
+            if n % STEP == 0:
+                yield
+            if source not in groups:
+                if same_order and next(old_keys, None) is not None:
+                    same_order = False  # the last source lost groups
+                old_source, _ = next(old_sources, (None, None))
+                same_order = same_order and old_source == source
+                previous = self.groups.get(source, {})
+                old_keys = iter(previous)
+                inner = groups[source] = {}
+            if same_order and next(old_keys, None) != key:
+                same_order = False
+            old = previous.get(key)
             # A put stores a new tuple; the cache holds the old one, so `is` cannot be fooled by
             # a recycled id. Sources put every group on every poll, mostly with the same
             # series: comparing costs a tenth of formatting.
             if old is not None and old[0] is series:
-                groups[source, key] = old
+                inner[key] = old
             elif old is not None and old[0] == series:
-                groups[source, key] = (series, old[1])
+                inner[key] = (series, old[1])
             else:
-                groups[source, key] = (series, self.renderer.group(series))
+                inner[key] = (series, self.renderer.group(series))
                 rendered += 1
+        if same_order and (next(old_keys, None) is not None or next(old_sources, None)):
+            same_order = False  # groups or sources went away at the end
         self.rendered = rendered
-        # Same keys in the same order too: a group dropped and put again moves to the end.
-        unchanged = rendered == 0 and list(groups) == list(self.groups) and helps == self.helps
+        unchanged = rendered == 0 and same_order
         self.groups = groups
-        if unchanged and self.body is not None:
+        if unchanged and self.blocks is not None:
             return
         self.helps = helps
         families: dict[str, list[bytes]] = {}
-        for _, chunks in groups.values():
-            for name, chunk in chunks.items():
-                families.setdefault(name, []).append(chunk)
+        n = 0
+        for inner in groups.values():
+            for _, chunks in inner.values():
+                n += 1
+                if n % STEP == 0:
+                    yield
+                for name, chunk in chunks.items():
+                    families.setdefault(name, []).append(chunk)
         header = self.renderer.header
         pieces: list[list[bytes]] = []
         for name in sorted(families):
             pieces.append([header(name, helps.get(name, name.replace("_", " ")))])
             lines = families[name]
             pieces.extend(lines[i : i + BLOCK] for i in range(0, len(lines), BLOCK))
+        yield
+        joined: list[bytes] = []
+        for n, piece in enumerate(pieces, 1):
+            if n % STEP == 0:
+                yield
+            joined.append(b"".join(piece))
         self.pieces = pieces
-        self.body = b"".join([b"".join(piece) for piece in pieces])
+        self.blocks = joined
 
-    def gzip(self, head: bytes, tail: bytes) -> bytes:
-        """One gzip member of ``head + body + tail``, reusing each unchanged deflated block."""
-        assert self.body is not None
+    def gzip(self, head: bytes, tail: bytes) -> Generator[None, None, list[bytes]]:
+        """One gzip member of ``head + store part + tail`` in pieces to join, reusing each
+        unchanged deflated block; yield between steps."""
+        assert self.blocks is not None
+        blocks = self.blocks
         old = self.deflated_pieces
         fresh: list[tuple[list[bytes], bytes]] = []
         for i, piece in enumerate(self.pieces):
@@ -210,20 +253,24 @@ class _Cache:
             if i < len(old) and old[i][0] == piece:
                 fresh.append(old[i])
             else:
-                fresh.append((piece, _deflate(b"".join(piece), zlib.Z_SYNC_FLUSH)))
+                fresh.append((piece, _deflate(blocks[i], zlib.Z_SYNC_FLUSH)))
+                yield
         self.deflated_pieces = fresh
-        # zlib.crc32 runs at GB/s without the GIL; a pure-Python crc32_combine would be slower.
-        crc = zlib.crc32(tail, zlib.crc32(self.body, zlib.crc32(head)))
-        size = (len(head) + len(self.body) + len(tail)) & 0xFFFFFFFF
-        return b"".join(
-            [
-                _GZIP_HEADER,
-                _deflate(head, zlib.Z_SYNC_FLUSH),
-                *(deflated for _, deflated in fresh),
-                _deflate(tail, zlib.Z_FINISH),
-                struct.pack("<II", crc, size),
-            ]
-        )
+        # zlib.crc32 runs at GB/s; a pure-Python crc32_combine would be slower.
+        crc, size = zlib.crc32(head), len(head) + len(tail)
+        for n, block in enumerate(blocks, 1):
+            if n % STEP == 0:
+                yield
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+        crc = zlib.crc32(tail, crc)
+        return [
+            _GZIP_HEADER,
+            _deflate(head, zlib.Z_SYNC_FLUSH),
+            *(deflated for _, deflated in fresh),
+            _deflate(tail, zlib.Z_FINISH),
+            struct.pack("<II", crc, size & 0xFFFFFFFF),
+        ]
 
 
 def _deflate(data: bytes, flush: int) -> bytes:
@@ -237,7 +284,12 @@ class StoreExposition:
     """Serves /metrics: self-metrics rendered by prometheus-client, the store from the cache."""
 
     def __init__(
-        self, store: SeriesStore, self_registry: Collector, full_registry: Collector
+        self,
+        store: SeriesStore,
+        self_registry: Collector,
+        full_registry: Collector,
+        *,
+        slice_seconds: float = SLICE_SECONDS,
     ) -> None:
         self._store = store
         self._self_registry = self_registry
@@ -245,6 +297,7 @@ class StoreExposition:
         self._full_registry = full_registry
         self._caches: dict[Format, _Cache] = {}
         self._lock = asyncio.Lock()
+        self._slice = slice_seconds
 
     def _cache(self, fmt: Format) -> _Cache:
         cache = self._caches.get(fmt)
@@ -257,36 +310,46 @@ class StoreExposition:
         return self._cache(fmt).rendered
 
     def render(self, fmt: Format, *, gzip: bool) -> bytes:
-        """The whole /metrics body in ``fmt`` (gzip-compressed if asked), synchronously."""
+        """The whole /metrics body in ``fmt`` (gzip-compressed if asked), in one go."""
         head = fmt.encode(self._self_registry)
-        return self._finish(self._cache(fmt), fmt, head, self._store.help_texts(), gzip=gzip)
+        steps = self._finish(self._cache(fmt), fmt, head, self._store.help_texts(), gzip=gzip)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return b"".join(done.value)
 
     async def render_async(self, fmt: Format, *, gzip: bool) -> bytes:
-        """Like ``render``; a large store is rendered in a thread so polls carry on."""
+        """Like ``render``, in slices of at most ``slice_seconds`` on the event loop."""
         async with self._lock:
-            cache = self._cache(fmt)
-            # On the loop: the self-metrics (a few dozen samples) and the HELP texts.
-            head, helps = fmt.encode(self._self_registry), self._store.help_texts()
-            if cache.body is not None:
-                large = len(cache.body) >= LARGE_BODY
-            else:
-                large = len(self._store) >= THREAD_THRESHOLD
-            if not large:
-                return self._finish(cache, fmt, head, helps, gzip=gzip)
-            return await asyncio.to_thread(self._finish, cache, fmt, head, helps, gzip=gzip)
+            head = fmt.encode(self._self_registry)  # a few dozen self-metrics
+            steps = self._finish(self._cache(fmt), fmt, head, self._store.help_texts(), gzip=gzip)
+            clock = time.perf_counter
+            until = clock() + self._slice
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    parts: list[bytes] = done.value
+                    break
+                if clock() >= until:
+                    await asyncio.sleep(0)  # polls and other requests run here
+                    until = clock() + self._slice
+            if sum(map(len, parts)) > JOIN_OFF_LOOP:
+                return await asyncio.to_thread(b"".join, parts)
+            return b"".join(parts)
 
     def _finish(
         self, cache: _Cache, fmt: Format, head: bytes, helps: dict[str, str], *, gzip: bool
-    ) -> bytes:
-        # May run in a worker thread: ``groups()`` copies the store's dicts in single C calls
-        # (atomic under the GIL) and every group's series tuple is immutable.
-        items = [(source, key, series) for source, key, series, _ in self._store.groups()]
-        cache.refresh(items, helps)
-        assert cache.body is not None
+    ) -> Generator[None, None, list[bytes]]:
+        # ``groups()`` copies each source's dict before yielding from it and every group's
+        # series tuple is immutable, so polls between two slices cannot tear a group.
+        yield from cache.refresh(self._store.groups(), helps)
+        assert cache.blocks is not None
         tail = _EOF if fmt.openmetrics else b""
         if gzip:
-            return cache.gzip(head, tail)
-        return b"".join([head, cache.body, tail])
+            return (yield from cache.gzip(head, tail))
+        return [head, *cache.blocks, tail]
 
     async def handle(self, request: web.Request) -> web.Response:
         """GET /metrics with prometheus-client's content negotiation (Accept, Accept-Encoding)."""

@@ -20,6 +20,27 @@ SOURCE_ERROR_REASONS = (
     "too_large",
 )
 ALERT_STATES = ("pending", "firing")
+#: ``watcher_source_push_messages_total{kind}``: frames understood, then the bad ones (skipped)
+PUSH_MESSAGE_KINDS = (
+    "coupon",
+    "pong",
+    "answer",
+    "not_json",
+    "bad_shape",
+    "unknown_type",
+    "invalid_coupon",
+    "too_large",
+)
+#: ``watcher_source_push_reconnects_total{reason}``: why the previous connection ended
+PUSH_RECONNECT_REASONS = (
+    "connect_failed",
+    "dropped",
+    "login_failed",
+    "subscribe_failed",
+    "missed_pong",
+    "bad_frames",
+    "too_large",
+)
 
 
 class WatcherMetrics:
@@ -60,6 +81,24 @@ class WatcherMetrics:
         self.source_errors = Counter(
             "watcher_source_errors",
             "Errors while polling the source, by reason.",
+            ["source", "reason"],
+            registry=registry,
+        )
+        self.source_push_connected = Gauge(
+            "watcher_source_push_connected",
+            "1 while the source's WebSocket is logged in and subscribed (push enabled only).",
+            ["source"],
+            registry=registry,
+        )
+        self.source_push_messages = Counter(
+            "watcher_source_push_messages",
+            "Frames received on the source's WebSocket, by kind; bad kinds are skipped.",
+            ["source", "kind"],
+            registry=registry,
+        )
+        self.source_push_reconnects = Counter(
+            "watcher_source_push_reconnects",
+            "WebSocket connections of the source made again, by why the previous one ended.",
             ["source", "reason"],
             registry=registry,
         )
@@ -160,6 +199,25 @@ class WatcherMetrics:
         for reason in SOURCE_ERROR_REASONS:
             self.source_errors.labels(source=source, reason=reason)
 
+    def init_push(self, source: str) -> None:
+        """Pre-create a push-enabled source's WebSocket series (disconnected, nothing counted)."""
+        self.source_push_connected.labels(source=source).set(0)
+        for kind in PUSH_MESSAGE_KINDS:
+            self.source_push_messages.labels(source=source, kind=kind)
+        for reason in PUSH_RECONNECT_REASONS:
+            self.source_push_reconnects.labels(source=source, reason=reason)
+
+    def forget_push(self, source: str) -> None:
+        """Drop a source's WebSocket series (push turned off, or the source removed)."""
+        with contextlib.suppress(KeyError):
+            self.source_push_connected.remove(source)
+        for kind in PUSH_MESSAGE_KINDS:
+            with contextlib.suppress(KeyError):
+                self.source_push_messages.remove(source, kind)
+        for reason in PUSH_RECONNECT_REASONS:
+            with contextlib.suppress(KeyError):
+                self.source_push_reconnects.remove(source, reason)
+
     def forget_source(self, source: str) -> None:
         """Drop a removed source's series (config reload)."""
         for metric in (self.source_up, self.source_last_success, self.source_poll_duration):
@@ -168,3 +226,4 @@ class WatcherMetrics:
         for reason in SOURCE_ERROR_REASONS:
             with contextlib.suppress(KeyError):
                 self.source_errors.remove(source, reason)
+        self.forget_push(source)

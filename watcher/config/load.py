@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
 from watcher.config.ha import read_ha
 from watcher.config.model import (
     COUPON_STATUSES,
@@ -31,6 +32,7 @@ from watcher.config.model import (
     TradebossConfig,
     WebhookConfig,
 )
+from watcher.config.push import read_push
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
@@ -61,7 +63,7 @@ _TOP = {
 _COMMON = {"name", "type", "interval", "timeout", "stale_after", "labels", "body_size_limit"}
 _SOURCE_KEYS = {
     "coinw_mega_coupon": _COMMON
-    | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses"},
+    | {"base_url", "api_key", "api_key_file", "secret_key", "secret_key_file", "statuses", "push"},
     "coinw_invitee_volume": _COMMON
     | {
         "base_url",
@@ -158,6 +160,8 @@ class _ConfigBuilder:
         self.warnings: list[str] = []
         self.templates: Templates = load_templates()
         self.time_intervals: dict[str, tuple[TimeInterval, ...]] = {}
+        self.am_receivers: AmReceivers | None = None
+        self.global_http: HttpConfig | None = None
 
     def build(self) -> Config:
         r = self.r
@@ -197,7 +201,8 @@ class _ConfigBuilder:
 
     def global_(self) -> GlobalConfig:
         r, p = self.r, ("global",)
-        if not r.mapping(p, {"evaluation_interval", "external_labels", "external_url"}):
+        keys = {"evaluation_interval", "external_labels", "external_url", "http_config"}
+        if not r.mapping(p, keys | GLOBAL_KEYS):
             return GlobalConfig()
         return GlobalConfig(
             evaluation_interval=r.duration((*p, "evaluation_interval"), 15.0),
@@ -312,10 +317,16 @@ class _ConfigBuilder:
             r.problem((*p, "statuses"), "lists a status twice")
         api_key, secret_key = r.secret(p, "api_key"), r.secret(p, "secret_key")
         base_url = self._url((*p, "base_url"), "https://api.coinw.com")
+        push = read_push(r, (*p, "push"), self._size)
         if api_key is None or secret_key is None:
             return None
         return CoinwCouponConfig(
-            base_url=base_url, api_key=api_key, secret_key=secret_key, statuses=statuses, **common
+            base_url=base_url,
+            api_key=api_key,
+            secret_key=secret_key,
+            statuses=statuses,
+            push=push,
+            **common,
         )
 
     def _invitee(self, p: Path, common: dict[str, Any]) -> CoinwInviteeConfig | None:
@@ -493,15 +504,26 @@ class _ConfigBuilder:
     def receiver(self, p: Path) -> ReceiverConfig | None:
         r = self.r
         kinds = ("slack_configs", "webhook_configs", "alertmanager_configs", "console_configs")
-        if not r.mapping(p, {"name", *kinds}, required=True):
+        if not r.mapping(p, {"name", *kinds, *KINDS}, required=True):
             return None
+        if self.am_receivers is None:
+            self.am_receivers = AmReceivers(r, self.templates, self._receiver_http)
         return ReceiverConfig(
+            **self.am_receivers.read(p),
             name=str(r.string((*p, "name"))),
             slack_configs=r.each((*p, "slack_configs"), self._slack),
             webhook_configs=r.each((*p, "webhook_configs"), self._webhook),
             alertmanager_configs=r.each((*p, "alertmanager_configs"), self._alertmanager),
             console_configs=r.each((*p, "console_configs"), self._console),
         )
+
+    def _receiver_http(self, p: Path) -> HttpConfig:
+        """A receiver's ``http_config``, or ``global.http_config`` without one (Alertmanager)."""
+        if self.r.get(p) is not None or self.r.get(_GLOBAL_HTTP) is None:
+            return self._http(p)
+        if self.global_http is None:
+            self.global_http = self._http(_GLOBAL_HTTP)
+        return self.global_http
 
     def _http(self, p: Path) -> HttpConfig:
         r = self.r
@@ -529,7 +551,7 @@ class _ConfigBuilder:
         )
 
     def _slack(self, p: Path) -> SlackConfig | None:
-        return read_slack(self.r, p, self.templates, self._http)
+        return read_slack(self.r, p, self.templates, self._receiver_http)
 
     def _webhook(self, p: Path) -> WebhookConfig | None:
         r = self.r
@@ -547,7 +569,7 @@ class _ConfigBuilder:
             send_resolved=r.boolean((*p, "send_resolved"), True),
             max_alerts=r.integer((*p, "max_alerts"), 0, minimum=0),
             timeout=r.duration((*p, "timeout"), 0.0, positive=False),
-            http=self._http((*p, "http_config")),
+            http=self._receiver_http((*p, "http_config")),
         )
         return cfg if url is not None else None
 
@@ -600,3 +622,4 @@ class _ConfigBuilder:
 
 
 _NO_SECRET = Secret("")
+_GLOBAL_HTTP = ("global", "http_config")

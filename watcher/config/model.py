@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,34 @@ class SourceConfig:
     body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
 
 
+PUSH_DEFAULT_URL = "wss://ws.futurescw.com/perpum"
+#: The login frame CoinW.Net sends; string values "<api_key>", "<secret_key>" and
+#: "<passphrase>" are replaced by the credentials (whole values, never spliced into text).
+PUSH_DEFAULT_LOGIN = json.dumps(
+    {"event": "login", "params": {"api_key": "<api_key>", "passphrase": "<secret_key>"}}
+)
+PUSH_DEFAULT_MAX_FRAME = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushConfig:
+    """``sources[].push`` of a Mega Coupon source (off unless ``enabled``; read in ``push.py``)."""
+
+    enabled: bool = False
+    url: str = PUSH_DEFAULT_URL
+    ping_interval: float = 5.0
+    pong_timeout: float = 5.0
+    #: the login frame as JSON, with ``PLACEHOLDERS`` as string values
+    login: str = PUSH_DEFAULT_LOGIN
+    #: the value of ``<passphrase>`` (None: the source's secret key)
+    passphrase: Secret | None = None
+    max_frame_size: int = PUSH_DEFAULT_MAX_FRAME
+    min_backoff: float = 1.0
+    max_backoff: float = 60.0
+    #: bad frames in a row on one connection before it is dropped and made again
+    bad_frame_limit: int = 5
+
+
 @dataclass(frozen=True, kw_only=True)
 class CoinwCouponConfig(SourceConfig):
     """``type: coinw_mega_coupon``."""
@@ -101,6 +130,7 @@ class CoinwCouponConfig(SourceConfig):
     api_key: Secret
     secret_key: Secret
     statuses: tuple[str, ...] = ("pending", "unused")
+    push: PushConfig = field(default_factory=PushConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +292,64 @@ class ConsoleConfig:
     send_resolved: bool = True
 
 
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"  # Alertmanager's global.pagerduty_url
+PAGERDUTY_DETAILS = {
+    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
+    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
+    "num_firing": "{{ .Alerts.Firing | len }}",
+    "num_resolved": "{{ .Alerts.Resolved | len }}",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyImage:
+    """``images[]``: templated ``src`` (an image without one is left out), ``alt``, ``href``."""
+
+    src: str = ""
+    alt: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyLink:
+    """``links[]``: templated ``href`` (a link without one is left out) and ``text``."""
+
+    href: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PagerdutyConfig:
+    """One ``pagerduty_configs[]`` entry; every text key is a Go template.
+
+    Exactly one of ``routing_key`` (Events API v2) and ``service_key`` (v1) is used; when
+    both are given Alertmanager uses v1, and so does the watcher.
+    """
+
+    routing_key: Secret | None = None
+    service_key: Secret | None = None
+    url: str = PAGERDUTY_URL
+    url_set: bool = False  # ``url`` given on the entry itself (not the global default)
+    client: str = '{{ template "pagerduty.default.client" . }}'
+    client_url: str = '{{ template "pagerduty.default.clientURL" . }}'
+    description: str = '{{ template "pagerduty.default.description" .}}'
+    details: Mapping[str, str] = field(default_factory=lambda: dict(PAGERDUTY_DETAILS))
+    images: tuple[PagerdutyImage, ...] = ()
+    links: tuple[PagerdutyLink, ...] = ()
+    source: str = ""  # "" = the client template, as Alertmanager fills it in
+    severity: str = ""  # "" = "error", as Alertmanager fills it in when sending
+    class_: str = ""
+    component: str = ""
+    group: str = ""
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+    @property
+    def v1(self) -> bool:
+        """Whether events go to the v1 API (a ``service_key``)."""
+        return self.service_key is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
@@ -271,6 +359,7 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -82,10 +82,10 @@ class Console:
 def intro(daemon: Daemon, sim_url: str, state: str, daemon_url: str) -> list[str]:
     """What the demo says once it is up: where things are, what will happen, how to poke it."""
     config, groups = daemon.config, daemon.rules.groups
-    holds = sorted({r.hold for g in groups for r in g.rules if r.hold})
+    holds = sorted({r.hold for g in groups for r in g.alerting if r.hold})
     wait = config.route.group_wait if config.route is not None else 0.0
     sources = ", ".join(f"{s.name} every {format_duration(s.interval)}" for s in config.sources)
-    rules = sum(len(g.rules) for g in groups)
+    rules = sum(len(g.alerting) for g in groups)
     files = len({g.file for g in groups})
     hold_text = " or ".join(format_duration(h) for h in holds) or "no time"
     return [
@@ -102,7 +102,7 @@ def intro(daemon: Daemon, sim_url: str, state: str, daemon_url: str) -> list[str
 
 def view_of(daemon: Daemon) -> View:
     """One look at the daemon's public state, for the narrator."""
-    holds = {(g.name, r.name): r.hold for g in daemon.rules.groups for r in g.rules}
+    holds = {(g.name, r.name): r.hold for g in daemon.rules.groups for r in g.alerting}
     return View(
         now=daemon.clock.time(),
         runners=dict(daemon.runners),

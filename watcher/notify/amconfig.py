@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import yaml
 
 from watcher.config import Config, HttpConfig, RouteConfig, SlackConfig, WebhookConfig
+from watcher.config.pagerduty import pagerduty_original
 from watcher.config.slack import TEXT_KEYS as SLACK_TEXT_KEYS
 from watcher.durations import format_duration
 
@@ -112,6 +113,10 @@ def alertmanager_yaml(config: Config) -> str:
             rec["webhook_configs"] = [_webhook(c) for c in r.webhook_configs]
         if r.slack_configs:
             rec["slack_configs"] = [_slack(c) for c in r.slack_configs]
+        if r.pagerduty_configs:
+            rec["pagerduty_configs"] = [
+                pagerduty_original(c, SECRET, _http(c.http)) for c in r.pagerduty_configs
+            ]
         receivers.append(rec)
     doc: dict[str, Any] = {}
     if config.route is not None:

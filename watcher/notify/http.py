@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -18,6 +19,8 @@ from watcher.config import HttpConfig
 from watcher.errors import NotifyError
 
 _USER_AGENT = f"watcher/{__version__}"
+#: 4xx answers worth another try: a timeout and rate limiting (Retry-After is honoured).
+RETRY_CODES = frozenset({408, 429})
 _SAFE_BODY = re.compile(r"^[a-z_]{1,64}$")  # Slack's error codes, e.g. "invalid_payload"
 
 
@@ -43,21 +46,31 @@ async def post_json(
     *,
     what: str,
     now: float,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
+    retry_codes: Collection[int] = RETRY_CODES,
 ) -> None:
     """POST ``body`` as JSON (bytes are sent as they are, already encoded); raise ``NotifyError``
-    (with ``Retry-After``) on any failure."""
-    headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
+    (with ``Retry-After``) on any failure.
+
+    ``headers`` win over ``http``'s authorization (as Prometheus's HTTP client leaves a
+    request's own ``Authorization`` alone); a 4xx answer is permanent unless in
+    ``retry_codes``, a 5xx never is.
+    """
+    all_headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
     if http.bearer_token is not None:
-        headers["Authorization"] = f"Bearer {http.bearer_token.get()}"
+        all_headers["Authorization"] = f"Bearer {http.bearer_token.get()}"
+    all_headers.update(headers or {})
     auth = None
-    if http.basic_auth is not None:
+    if http.basic_auth is not None and "Authorization" not in (headers or {}):
         user, password = http.basic_auth
         auth = aiohttp.BasicAuth(user, password.get())
     try:
-        async with session.post(
+        async with session.request(
+            method,
             url,
             data=body if isinstance(body, bytes) else json.dumps(body).encode(),
-            headers=headers,
+            headers=all_headers,
             auth=auth,
             # 0 = no timeout of its own: the delivery's deadline bounds it (pipeline.py).
             timeout=aiohttp.ClientTimeout(total=http.timeout or None),
@@ -67,7 +80,7 @@ async def post_json(
             if 200 <= resp.status < 300:
                 return
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), now)
-            permanent = 400 <= resp.status < 500 and resp.status not in (408, 429)
+            permanent = 400 <= resp.status < 500 and resp.status not in retry_codes
             detail = f" ({text})" if _SAFE_BODY.match(text) else ""
             msg = f"{what}: HTTP {resp.status}{detail}"
     except TimeoutError:

@@ -16,6 +16,7 @@ from watcher.config import ReceiverConfig
 from watcher.gotemplate import Templates
 from watcher.notify.base import Deliverer, Notifier, Payload, Target
 from watcher.notify.console import ConsoleNotifier
+from watcher.notify.pagerduty import PagerdutyNotifier
 from watcher.notify.slack import SlackNotifier
 from watcher.notify.webhook import WebhookNotifier
 
@@ -52,6 +53,11 @@ _BUILDERS: tuple[_Builder, ...] = (
         lambda r: r.webhook_configs,
         lambda c, env: WebhookNotifier(c, env.session),
         _http_timeout,
+    ),
+    _Builder(
+        lambda r: r.pagerduty_configs,
+        lambda c, env: PagerdutyNotifier(c, env.session, env.templates),
+        lambda c: float(c.http.timeout),
     ),
     _Builder(lambda r: r.console_configs, lambda c, env: ConsoleNotifier(c, env.console)),
 )

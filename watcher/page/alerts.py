@@ -89,7 +89,7 @@ def alert_rows(view: StatusView) -> tuple[AlertRow, ...]:
 def _rules(groups: list[RuleGroup]) -> dict[tuple[str, str], AlertingRule]:
     out: dict[tuple[str, str], AlertingRule] = {}
     for group in groups:
-        for rule in group.rules:
+        for rule in group.alerting:
             out.setdefault((group.name, rule.name), rule)
     return out
 

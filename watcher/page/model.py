@@ -122,6 +122,9 @@ class SourceRow:
     mean_poll_seconds: float | None
     errors: tuple[tuple[str, int], ...]
     next_poll: float | None
+    #: the Mega Coupon WebSocket: "" when push is off, else "connected" or "disconnected"
+    push: str = ""
+    push_reconnects: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,13 @@ def _sources(view: StatusView, snapshot: Snapshot) -> tuple[SourceRow, ...]:
         s.labels.get("source"): s.value
         for s in snapshot.select("watcher_source_poll_duration_seconds_count")
     }
+    push = {
+        s.labels.get("source"): "connected" if s.value else "disconnected"
+        for s in snapshot.select("watcher_source_push_connected")
+    }
+    reconnects: dict[str | None, float] = {}
+    for s in snapshot.select("watcher_source_push_reconnects_total"):
+        reconnects[s.labels.get("source")] = reconnects.get(s.labels.get("source"), 0) + s.value
     rows = []
     for src in view.sources():
         name = src.name
@@ -370,6 +380,8 @@ def _sources(view: StatusView, snapshot: Snapshot) -> tuple[SourceRow, ...]:
                 mean_poll_seconds=sums.get(name, 0.0) / count if count else None,
                 errors=tuple(sorted(errors.get(name, []))),
                 next_poll=None if last is None else last + src.interval,
+                push=push.get(name, ""),
+                push_reconnects=int(reconnects.get(name, 0)),
             )
         )
     order = {"down": 0, "waiting": 1, "up": 2}

@@ -127,9 +127,13 @@ def _source_cells(s: SourceRow, now: float) -> list[str]:
     error = f"<code>{esc(s.error_reason)}</code> {esc(s.error_text)}" if s.error_reason else "—"
     mean = "—" if s.mean_poll_seconds is None else f"{s.mean_poll_seconds * 1000:.0f} ms mean"
     errors = ", ".join(f"{esc(reason)} {count}" for reason, count in s.errors) or "none"
+    push = ""
+    if s.push:  # the Mega Coupon WebSocket, when enabled
+        push = "<br>" + badge(f"push {s.push}", "ok" if s.push == "connected" else "bad")
+        push += f"<br><small>{s.push_reconnects} reconnects</small>"
     return [
         f"<strong>{esc(s.name)}</strong><br><small>{esc(s.type)}</small>",
-        badge(s.state, state),
+        badge(s.state, state) + push,
         when(s.last_success, now),
         error,
         f"{esc(mean)}<br><small>{s.polls} polls</small>",

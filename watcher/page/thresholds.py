@@ -54,7 +54,7 @@ def thresholds(groups: Sequence[RuleGroup], metric: str) -> list[Threshold]:
     """Every comparison of ``metric`` with a constant in the alerting rules of ``groups``."""
     out: list[Threshold] = []
     for group in groups:
-        for rule in group.rules:
+        for rule in group.alerting:
             for node in _walk(rule.node):
                 found = _comparison(node, metric)
                 if found is not None:

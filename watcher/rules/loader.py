@@ -2,8 +2,9 @@
 
 The format is Prometheus's (https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/):
 ``groups[]`` with ``name``, ``interval``, ``limit``, ``rules[]``; each rule ``alert``, ``expr``,
-``for``, ``keep_firing_for``, ``labels``, ``annotations``. Every problem is reported as
-``file:line path: message``. Recording rules are rejected: watcher only alerts.
+``for``, ``keep_firing_for``, ``labels``, ``annotations``, or ``record``, ``expr``, ``labels``
+(https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/). Every problem is
+reported as ``file:line path: message``, with Prometheus's wording (model/rulefmt/rulefmt.go).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from watcher.rules.templates import Template, parse_template
 from watcher.yamlpos import Located, load_located
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _GROUP_KEYS = ("name", "interval", "limit", "rules")
 _RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
 
@@ -38,14 +40,37 @@ class AlertingRule:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingRule:
+    """One ``record:`` rule: its result is stored as series named ``name`` with ``labels``.
+
+    ``labels`` are plain strings (Prometheus does not expand templates in recording rules);
+    an empty value removes the label.
+    """
+
+    name: str
+    expr: str
+    node: Node
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+Rule = AlertingRule | RecordingRule
+
+
+@dataclass(frozen=True, slots=True)
 class RuleGroup:
-    """A group of rules from one file; ``limit`` 0 means no limit on alerts per rule."""
+    """A group of rules from one file, in evaluation order; ``limit`` 0 means no limit on the
+    alerts (alerting rule) or series (recording rule) one rule may produce."""
 
     name: str
     file: str
-    rules: tuple[AlertingRule, ...]
+    rules: tuple[Rule, ...]
     interval: float | None = None
     limit: int = 0
+
+    @property
+    def alerting(self) -> tuple[AlertingRule, ...]:
+        """The alerting rules, in order."""
+        return tuple(r for r in self.rules if isinstance(r, AlertingRule))
 
 
 def load_rule_files(paths: Sequence[Path], *, history: bool = True) -> list[RuleGroup]:
@@ -182,27 +207,23 @@ class _FileReader:
         if not isinstance(raw_rules, list):
             self.problem((*path, "rules"), f"expected a list, got {_kind(raw_rules)}")
             raw_rules = []
-        rules: list[AlertingRule] = []  # one alert name may repeat, as in Prometheus
+        rules: list[Rule] = []  # one rule name may repeat, as in Prometheus
         for j, raw in enumerate(raw_rules):
             rule = self.rule(raw, (*path, "rules", j))
             if rule is not None:
                 rules.append(rule)
         return RuleGroup(name, self.doc.file, tuple(rules), interval, limit)
 
-    def rule(self, raw: object, path: tuple[str | int, ...]) -> AlertingRule | None:
+    def rule(self, raw: object, path: tuple[str | int, ...]) -> Rule | None:
         if not self.mapping(raw, path, _RULE_KEYS):
             return None
         assert isinstance(raw, Mapping)
-        if raw.get("record") is not None:
-            self.problem(
-                (*path, "record"),
-                "recording rules are not supported: watcher evaluates "
-                "alerting rules only (write the expression into the alert's expr)",
-            )
+        record, alert = _scalar_text(raw.get("record")), _scalar_text(raw.get("alert"))
+        if record and alert:
+            self.problem((*path, "record"), "only one of 'record' and 'alert' must be set")
             return None
-        name = raw.get("alert")
-        if not isinstance(name, str) or not name:
-            self.problem((*path, "alert"), "alert name must be a non-empty string")
+        if not record and not alert:
+            self.problem(path, "one of 'record' or 'alert' must be set")
             return None
         ok = True
         expr = raw.get("expr")
@@ -216,17 +237,64 @@ class _FileReader:
             except RuleError as exc:
                 self.problem((*path, "expr"), str(exc))
                 ok = False
+        if record:
+            return self.recording(raw, path, record, str(expr), node if ok else None)
         hold = self.duration(raw["for"], (*path, "for")) if raw.get("for") is not None else 0.0
         keep = 0.0
         if raw.get("keep_firing_for") is not None:
             keep = self.duration(raw["keep_firing_for"], (*path, "keep_firing_for"))
-        labels = self.templates(raw.get("labels"), (*path, "labels"), name, is_label=True)
+        labels = self.templates(raw.get("labels"), (*path, "labels"), alert, is_label=True)
         annotations = self.templates(
-            raw.get("annotations"), (*path, "annotations"), name, is_label=False
+            raw.get("annotations"), (*path, "annotations"), alert, is_label=False
         )
         if not ok or node is None or labels is None or annotations is None:
             return None
-        return AlertingRule(name, str(expr), node, hold, keep, labels, annotations)
+        return AlertingRule(alert, str(expr), node, hold, keep, labels, annotations)
+
+    def recording(
+        self, raw: Mapping[str, object], path: tuple[str | int, ...], name: str, expr: str,
+        node: Node | None,
+    ) -> RecordingRule | None:  # fmt: skip
+        """The checks of rulefmt.go's Validate for a ``record:`` rule."""
+        ok = node is not None
+        where = (*path, "record")
+        if raw.get("annotations"):
+            self.problem(where, "invalid field 'annotations' in recording rule")
+            ok = False
+        for key in ("for", "keep_firing_for"):
+            if raw.get(key) is not None and self.duration(raw[key], (*path, key)) != 0:
+                self.problem(where, f"invalid field '{key}' in recording rule")
+                ok = False
+        if not _METRIC_NAME.match(name):
+            self.problem(where, f"invalid recording rule name: {name}")
+            ok = False
+        labels = self.plain_labels(raw.get("labels"), (*path, "labels"))
+        if not ok or node is None or labels is None:
+            return None
+        return RecordingRule(name, expr, node, labels)
+
+    def plain_labels(
+        self, raw: object, path: tuple[str | int, ...]
+    ) -> tuple[tuple[str, str], ...] | None:
+        """A recording rule's labels: valid names, values taken as they are."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, Mapping):
+            self.problem(path, f"expected a mapping, got {_kind(raw)}")
+            return None
+        out: list[tuple[str, str]] = []
+        ok = True
+        for key, value in raw.items():
+            name = str(key)
+            if not _LABEL_NAME.match(name) or name == "__name__":
+                self.problem((*path, name), f"invalid label name: {name}")
+                ok = False
+            elif isinstance(value, Mapping | list):
+                self.problem((*path, name), f"expected a string, got {_kind(value)}")
+                ok = False
+            else:
+                out.append((name, _scalar_text(value)))
+        return tuple(sorted(out)) if ok else None
 
     def templates(
         self, raw: object, path: tuple[str | int, ...], alert: str, *, is_label: bool

@@ -1,9 +1,12 @@
 """The rule manager: evaluates every rule over one snapshot, keeps and persists alert state.
 
-``evaluate`` returns what Prometheus would send to Alertmanager after the evaluation: every
-firing alert and every alert resolved in the last 15 minutes, with external labels added.
-State changes (new, firing, resolved, gone) are written to SQLite so a restart neither
-restarts a ``for`` timer nor loses a firing alert.
+``evaluate`` runs each due group's rules in order, as Prometheus's ``Group.Eval`` does: a
+recording rule's result and an alerting rule's ``ALERTS`` / ``ALERTS_FOR_STATE`` series are
+written at the evaluation time (``watcher.rules.outputs``), so the next rules of the group see
+them at once and every later evaluation and query through the 5-minute lookback. It returns
+what Prometheus would send to Alertmanager: every firing alert and every alert resolved in the
+last 15 minutes, with external labels added. Alert state is persisted by
+``watcher.rules.persist``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,43 +26,22 @@ from watcher.alerts import Alert
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
 from watcher.metrics import ALERT_STATES, WatcherMetrics
-from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, LabelKey, RuleState, Timers
-from watcher.rules.evaluate import Evaluator, SampleLike
-from watcher.rules.loader import RuleGroup
-from watcher.series import Snapshot
-from watcher.state import transaction
+from watcher.rules.alerting import RESOLVED_RETENTION, ActiveAlert, RuleState
+from watcher.rules.evaluate import Evaluator, Sample, SampleLike
+from watcher.rules.loader import RecordingRule, RuleGroup
+from watcher.rules.outputs import RuleOutputs, alert_series, recorded
+from watcher.rules.persist import AlertStore, RuleKey
+from watcher.series import Series, Snapshot
 
 if TYPE_CHECKING:
     from watcher.history import SampleHistory
 
 log = structlog.get_logger(__name__)
 
-# Alert state is keyed like Prometheus keys rules: a group by (file, name), a rule within it by
-# its alert name and configured labels (Prometheus's nameAndLabels) plus which occurrence of that
-# pair it is. The first release keyed by (group name, alert name) only; ``watcher.state`` keeps
-# such a table as ``rule_alerts_legacy``, read once here and then dropped. The tables are
-# created by ``watcher.state``.
-_LEGACY_TABLE = "rule_alerts_legacy"
-_SELECT = (
-    "SELECT file, group_name, rule, occurrence, labels, annotations,"
-    " state, active_at, fired_at, resolved_at, keep_firing_since, value FROM rule_alerts"
-)
-_UPSERT = (
-    "INSERT OR REPLACE INTO rule_alerts (file, group_name, rule, occurrence, labels,"
-    " annotations, state, active_at, fired_at, resolved_at, keep_firing_since, value)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_DELETE_RULE = (
-    "DELETE FROM rule_alerts WHERE file = ? AND group_name = ? AND rule = ? AND occurrence = ?"
-)
-_DELETE_ALERT = _DELETE_RULE + " AND labels = ?"
-_SELECT_LEGACY = (
-    "SELECT group_name, alertname, labels, annotations, state, active_at, fired_at,"
-    " resolved_at, keep_firing_since, value FROM rule_alerts_legacy"
-)
+__all__ = ["RuleKey", "RuleManager", "SnapshotQueryable", "generator_url", "rule_keys"]
 
-RuleKey = tuple[str, str, str, int]
-"""(file, group name, rule signature, occurrence): one rule's identity across reloads/restarts."""
+#: the ``source`` under which rule outputs go into the sample history
+HISTORY_SOURCE = "rules"
 
 
 def rule_keys(group: RuleGroup) -> list[RuleKey]:
@@ -68,7 +50,10 @@ def rule_keys(group: RuleGroup) -> list[RuleKey]:
     seen: dict[str, int] = {}
     keys: list[RuleKey] = []
     for rule in group.rules:
-        signature = json.dumps([rule.name, [[k, t.text] for k, t in rule.labels]])
+        if isinstance(rule, RecordingRule):
+            signature = json.dumps([rule.name, [list(kv) for kv in rule.labels], "record"])
+        else:
+            signature = json.dumps([rule.name, [[k, t.text] for k, t in rule.labels]])
         n = seen.get(signature, 0)
         seen[signature] = n + 1
         keys.append((group.file, group.name, signature, n))
@@ -77,11 +62,12 @@ def rule_keys(group: RuleGroup) -> list[RuleKey]:
 
 @dataclasses.dataclass
 class _GroupRun:
-    """One loaded group: its rules' states (in rule order), their keys, its last evaluation."""
+    """One loaded group: its rules (an alerting rule by its state) in order, their keys, its
+    last evaluation."""
 
     group: RuleGroup
     keys: list[RuleKey]
-    states: list[RuleState]
+    states: list[RuleState | RecordingRule]
     last_eval: float | None = None
 
     def due(self, ts: float) -> bool:
@@ -138,15 +124,18 @@ class RuleManager:
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.db = db
+        self.store = None if db is None else AlertStore(db, metrics)
         self.runs: list[_GroupRun] = []
-        self._persisted: dict[RuleKey, dict[LabelKey, Timers]] = {}
-        #: set after a failed write: the next evaluation retries it
-        self.write_failed = False
+        #: what the rules wrote (recording rules, ALERTS, ALERTS_FOR_STATE), latest per rule
+        self.outputs = RuleOutputs()
+        #: rules gone at a reload whose series get stale markers at the next evaluation
+        self._unowned: list[RuleKey] = []
         #: samples over time (range vectors, offset); set by the daemon, None in tests
         self.history: SampleHistory | None = None
         self.replace_groups(groups)
-        if db is not None:
-            self._restore()
+        if self.store is not None:
+            self.store.restore(self._keyed())
+            self._update_gauges()
 
     # --- public ---------------------------------------------------------------------------
 
@@ -154,6 +143,11 @@ class RuleManager:
     def groups(self) -> list[RuleGroup]:
         """The loaded groups, in file order."""
         return [run.group for run in self.runs]
+
+    @property
+    def write_failed(self) -> bool:
+        """Whether the last write of alert state failed (the next evaluation retries it)."""
+        return self.store is not None and self.store.write_failed
 
     def evaluate(self, snapshot: Snapshot) -> list[Alert]:
         """Evaluate every due group over ``snapshot`` at ``snapshot.time``; return alerts to send.
@@ -163,45 +157,68 @@ class RuleManager:
         """
         started = time.perf_counter()
         ts = snapshot.time
-        current = SnapshotQueryable(snapshot)
+        current = self.outputs.over(SnapshotQueryable(snapshot), ts)
         evaluator = Evaluator(current if self.history is None else self.history.over(current), ts)
+        for owner in self._unowned:
+            self._write(owner, ts, [])
+        self._unowned = []
         for run in self.runs:
             if not run.due(ts):
                 continue
             run.last_eval = ts
             group = run.group
-            for state in run.states:
+            for key, member in zip(run.keys, run.states, strict=True):
+                name = member.name if isinstance(member, RecordingRule) else member.rule.name
                 try:
-                    state.step(evaluator.vector(state.rule.node), ts, group.limit)
+                    if isinstance(member, RecordingRule):
+                        out = recorded(member, evaluator.vector(member.node), group.limit)
+                    else:
+                        member.step(evaluator.vector(member.rule.node), ts, group.limit)
+                        out = alert_series(member)
                 except RuleError as exc:
-                    self.metrics.rule_evaluation_failures.labels(alertname=state.rule.name).inc()
+                    # Prometheus appends nothing for a failed rule: what it wrote before stays
+                    # visible for the lookback
+                    self.metrics.rule_evaluation_failures.labels(alertname=name).inc()
                     log.warning(
                         "rule.evaluation_failed",
                         file=group.file,
                         group=group.name,
-                        alertname=state.rule.name,
+                        alertname=name,
                         error=str(exc),
                     )
+                    continue
+                self._write(key, ts, out)
         self._update_gauges()
-        self._persist()
-        out = self._alerts(ts)
+        if self.store is not None:
+            self.store.persist(self._keyed())
+        out_alerts = self._alerts(ts)
         self.metrics.rule_evaluation_duration.observe(time.perf_counter() - started)
-        return out
+        return out_alerts
+
+    def series(self, now: float) -> list[Series]:
+        """The rules' own series visible at ``now``, for queries (not on /metrics: Prometheus
+        stores them, it does not expose them)."""
+        return [
+            Series(s.name or "", s.labels, s.value) for s in self.outputs.samples(now) if s.name
+        ]
 
     def replace_groups(self, groups: Sequence[RuleGroup]) -> None:
         """Swap in reloaded groups, carrying state over as Prometheus's Group.CopyState does.
 
-        Old and new groups match by (file, name); within them, the n-th rule with a given alert
-        name and label set takes the alerts of the n-th such rule of the old group.
+        Old and new groups match by (file, name); within them, the n-th rule with a given rule
+        name and label set takes the alerts and written series of the n-th such rule of the
+        old group. The series of rules that are gone get stale markers at the next evaluation.
         """
         old_runs = {(r.group.file, r.group.name): r for r in self.runs}
-        old_names = {st.rule.name for r in self.runs for st in r.states}
+        old_names = {st.rule.name for st in self._states()}
         old_keys = {k for r in self.runs for k in r.keys}
         runs: list[_GroupRun] = []
         for group in groups:
             keys = rule_keys(group)
-            states = [
-                RuleState(rule, group.name, self.external_labels, self.external_url)
+            states: list[RuleState | RecordingRule] = [
+                rule
+                if isinstance(rule, RecordingRule)
+                else RuleState(rule, group.name, self.external_labels, self.external_url)
                 for rule in group.rules
             ]
             run = _GroupRun(group, keys, states)
@@ -210,25 +227,21 @@ class RuleManager:
                 run.last_eval = previous.last_eval
                 carried = dict(zip(previous.keys, previous.states, strict=True))
                 for key, state in zip(keys, states, strict=True):
-                    if (prev := carried.get(key)) is not None:
+                    prev = carried.get(key)
+                    if isinstance(prev, RuleState) and isinstance(state, RuleState):
                         state.alerts = prev.alerts
             runs.append(run)
         self.runs = runs
         new_keys = {k for r in runs for k in r.keys}
         gone = [k for k in old_keys if k not in new_keys]
-        new_names = {st.rule.name for r in runs for st in r.states}
+        self._unowned.extend(o for o in self.outputs.forget(new_keys) if isinstance(o, tuple))
+        new_names = {st.rule.name for st in self._states()}
         for name in old_names - new_names:
             for st in ALERT_STATES:
                 with contextlib.suppress(KeyError):
                     self.metrics.alerts.remove(name, st)
-        if self.db is not None and gone:
-            try:
-                with transaction(self.db):
-                    self.db.executemany(_DELETE_RULE, gone)
-            except sqlite3.Error as exc:  # rows of rules that are gone are ignored at restore
-                self._write_failed(exc)
-        for key in gone:
-            self._persisted.pop(key, None)
+        if self.store is not None:
+            self.store.delete_rules(gone)
         self._update_gauges()
 
     def active(self) -> list[ActiveAlert]:
@@ -242,13 +255,24 @@ class RuleManager:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _write(self, owner: RuleKey, ts: float, samples: list[Sample]) -> None:
+        """Store a rule's result at ``ts``, in the sample history too (with stale markers)."""
+        self.outputs.write(owner, ts, samples)
+        if self.history is not None:
+            series = [Series(s.name or "", s.labels, s.value) for s in samples]
+            self.history.record(HISTORY_SOURCE, json.dumps(owner), series, ts)
+
     def _states(self) -> Iterator[RuleState]:
         for run in self.runs:
-            yield from run.states
+            for state in run.states:
+                if isinstance(state, RuleState):
+                    yield state
 
     def _keyed(self) -> Iterator[tuple[RuleKey, RuleState]]:
         for run in self.runs:
-            yield from zip(run.keys, run.states, strict=True)
+            for key, state in zip(run.keys, run.states, strict=True):
+                if isinstance(state, RuleState):
+                    yield key, state
 
     def _alerts(self, ts: float) -> list[Alert]:
         out: list[Alert] = []
@@ -279,102 +303,3 @@ class RuleManager:
                     counts[(name, a.state)] += 1
         for (name, st), n in counts.items():
             self.metrics.alerts.labels(alertname=name, state=st).set(n)
-
-    def _persist(self) -> None:
-        """Write what changed since the last successful write, in one transaction.
-
-        What counts as written is updated only after the commit, so a failed write (a full
-        disk) is retried whole by the next evaluation, never forgotten.
-        """
-        if self.db is None:
-            return
-        upserts: list[tuple[object, ...]] = []
-        deletes: list[tuple[object, ...]] = []
-        written: dict[RuleKey, dict[LabelKey, Timers]] = {}
-        for rid, state in self._keyed():
-            before = self._persisted.get(rid, {})
-            now = {a.key: a.timers() for a in state}
-            for key, timers in now.items():
-                if before.get(key) != timers:
-                    a = state.alerts[key]
-                    notes = json.dumps(a.annotations)
-                    upserts.append((*rid, json.dumps(key), notes, *timers, a.value))
-            deletes.extend((*rid, json.dumps(k)) for k in before if k not in now)
-            written[rid] = now
-        if upserts or deletes:
-            try:
-                with transaction(self.db):
-                    self.db.executemany(_UPSERT, upserts)
-                    self.db.executemany(_DELETE_ALERT, deletes)
-            except sqlite3.Error as exc:
-                self._write_failed(exc)
-                return
-        self._persisted = written
-        self.write_failed = False
-
-    def _write_failed(self, exc: sqlite3.Error) -> None:
-        self.write_failed = True
-        self.metrics.state_write_errors.labels(what="alerts").inc()
-        log.error("state.write_failed", what="alerts", error=str(exc))
-
-    def _restore(self) -> None:
-        assert self.db is not None
-        states = dict(self._keyed())
-        stale: set[RuleKey] = set()
-        for row in self.db.execute(_SELECT).fetchall():
-            rid: RuleKey = (str(row[0]), str(row[1]), str(row[2]), int(row[3]))
-            state = states.get(rid)
-            if state is None:
-                stale.add(rid)
-                continue
-            self._restore_alert(rid, state, row[4:])
-        if stale:
-            with transaction(self.db):
-                self.db.executemany(_DELETE_RULE, sorted(stale))
-        if _has_table(self.db, _LEGACY_TABLE):
-            self._import_legacy()
-        self._update_gauges()
-
-    def _restore_alert(self, rid: RuleKey, state: RuleState, row: Sequence[Any]) -> None:
-        labels, notes, st, active_at, fired, resolved, keep, value = row
-        key = _json_key(labels)
-        alert = ActiveAlert(
-            dict(key),
-            dict(json.loads(notes)),
-            st,
-            active_at,
-            value,
-            fired,
-            resolved,
-            keep,
-            alertname=state.rule.name,
-            group=state.group,
-        )
-        state.alerts[key] = alert
-        self._persisted.setdefault(rid, {})[key] = alert.timers()
-
-    def _import_legacy(self) -> None:
-        """Carry version-1 rows (group name, alert name) to the first matching rule, once."""
-        assert self.db is not None
-        first: dict[tuple[str, str], tuple[RuleKey, RuleState]] = {}
-        for rid, state in self._keyed():
-            first.setdefault((state.group, state.rule.name), (rid, state))
-        rows = self.db.execute(_SELECT_LEGACY).fetchall()
-        for group, name, *rest in rows:
-            match = first.get((str(group), str(name)))
-            if match is not None:
-                self._restore_alert(match[0], match[1], rest)
-                self._persisted[match[0]].pop(_json_key(rest[0]), None)  # written by _persist
-        with transaction(self.db):
-            self._persist()
-            self.db.execute(f"DROP TABLE {_LEGACY_TABLE}")
-
-
-def _json_key(labels: str) -> LabelKey:
-    """A persisted label set back as the alert's key."""
-    return tuple((str(k), str(v)) for k, v in json.loads(labels))
-
-
-def _has_table(db: sqlite3.Connection, name: str) -> bool:
-    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    return row.fetchone() is not None

@@ -12,34 +12,30 @@ from __future__ import annotations
 
 import glob
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import promql_parser as pp
-
 from watcher.durations import format_duration, parse_duration
 from watcher.errors import ConfigError, RuleError
-from watcher.matchers import Matcher
 from watcher.rules.alerting import RuleState
-from watcher.rules.evaluate import Evaluator, Sample, SampleLike, format_labels
+from watcher.rules.evaluate import Evaluator, format_labels
 from watcher.rules.gofmt import format_exp_upper
-from watcher.rules.loader import RuleGroup, load_rule_files
-from watcher.rules.promql import compile_expr, parse
+from watcher.rules.loader import AlertingRule, RecordingRule, RuleGroup, load_rule_files
+from watcher.rules.outputs import alert_series, recorded
+from watcher.rules.promql import compile_expr
+from watcher.rules.teststorage import (
+    History,
+    InputSeries,
+    TestFileError,
+    parse_series,
+    parse_values,
+)
 from watcher.yamlpos import Located, load_located
 
-LOOKBACK_MS = 5 * 60 * 1000
-_STALE = object()
-# promtool's series values (promql/parser generated_parser.y, series_item): a number, then
-# optionally a signed step, then xN; numbers are read by the parser's number(), where an
-# integer with a leading 0 is octal (010 is 8)
-# (Inf and NaN are identifiers to the lexer when an x follows: "Infx2" is an error)
-_NUM = r"(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-_SEQ = re.compile(rf"^(?P<a>[-+]?{_NUM})(?:(?P<b>[-+]{_NUM}))?x(?P<n>\d+)$")
-_VALUE = re.compile(rf"^[-+]?(?:{_NUM}|[iI][nN][fF]|[nN][aA][nN])$")
-_INT64_MAX = (1 << 63) - 1
+__all__ = ["TestFileError", "go_duration", "parse_values", "run_rule_tests"]
+
 # The shape of a test file, after promtool's Go types: a field is SCALAR (a string, number or
 # bool), NUMBER, LABELS (a mapping of scalars), a one-item list [shape] (a list of that shape), or
 # a (Go type name, {field: shape}) pair (a mapping with only those fields).
@@ -81,10 +77,6 @@ _FILE = (
 )
 
 
-class TestFileError(Exception):
-    """The test file itself is invalid; promtool prints the message and fails the file."""
-
-
 def go_duration(ms: int) -> str:
     """Go's time.Duration.String() for whole milliseconds: ``0s``, ``1m30s``, ``1h0m0s``."""
     if ms == 0:
@@ -103,163 +95,11 @@ def go_duration(ms: int) -> str:
     return sign + s
 
 
-def go_number(text: str) -> float:
-    """A number as PromQL's parser reads it: Go's ParseInt(text, 0, 64), else ParseFloat."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
-    if body.isdigit():
-        base = 8 if len(body) > 1 and body[0] == "0" else 10
-        try:
-            n = int(body, base)
-        except ValueError:
-            n = -1  # e.g. 08: not octal, so Go falls back to ParseFloat
-        if 0 <= n <= _INT64_MAX:
-            return sign * float(n)
-    return sign * float(body)
-
-
-def parse_values(text: str) -> list[object]:
-    """Expand promtool's value notation into floats, None (missing) and the stale marker."""
-    out: list[object] = []
-    for tok in str(text).split():
-        if tok == "_":
-            out.append(None)
-        elif tok.startswith("_x") and tok[2:].isdigit():
-            out.extend([None] * int(tok[2:]))
-        elif tok == "stale":
-            out.append(_STALE)
-        elif (m := _SEQ.match(tok)) is not None:
-            value = go_number(m.group("a"))
-            out.append(value)
-            if m.group("b") is None:  # axN repeats a as is (so -0 stays -0)
-                out.extend([value] * int(m.group("n")))
-                continue
-            step = go_number(m.group("b"))
-            for _ in range(int(m.group("n"))):
-                value += step
-                out.append(value)
-        elif _VALUE.match(tok):
-            out.append(go_number(tok))
-        else:
-            msg = f'invalid value "{tok}" in input series values'
-            raise TestFileError(msg)
-    return out
-
-
-def parse_series(text: str) -> tuple[str | None, dict[str, str]]:
-    """``name{a="b"}`` -> name and labels."""
-    try:
-        expr = parse(text)
-    except ValueError as exc:
-        msg = f'invalid series "{text}": {exc}'
-        raise TestFileError(msg) from None
-    if not isinstance(expr, pp.VectorSelector):
-        msg = f'invalid series "{text}"'
-        raise TestFileError(msg)
-    labels: dict[str, str] = {}
-    name = expr.name
-    for m in expr.matchers.matchers:
-        if m.op != pp.MatchOp.Equal:
-            msg = f'invalid series "{text}": only = matchers describe a series'
-            raise TestFileError(msg)
-        if m.name == "__name__":
-            name = m.value
-        elif m.value:
-            labels[m.name] = m.value
-    return name, labels
-
-
-@dataclass
-class _Series:
-    name: str | None
-    labels: dict[str, str]
-    points: list[tuple[int, object]]  # (ms, float | _STALE), ascending
-
-
-class History:
-    """Samples over time with Prometheus's 5-minute lookback and staleness markers.
-
-    Series are kept in creation order, the order Prometheus's head hands them to an
-    aggregation (sum and avg round differently in another order).
-    """
-
-    def __init__(self, series: list[_Series]) -> None:
-        self.series = series
-        self.at_ms = 0
-
-    @classmethod
-    def loaded(cls, series: list[_Series], eval_ms: int, max_ms: int) -> History:
-        """The samples promtool's lazy loader holds after its last evaluation step.
-
-        promtool appends samples step by step up to the last evaluation step at or before the
-        largest eval_time, so later samples are never seen; a series is created at the first
-        step that loads one of its samples; a series listed twice keeps its last values
-        (cmd/promtool/unittest.go and promql/test.go, LazyLoader.appendTill).
-        """
-        last_ms = max_ms - max_ms % eval_ms if eval_ms > 0 else max_ms
-        by_key: dict[tuple[str | None, tuple[tuple[str, str], ...]], _Series] = {}
-        for s in series:
-            key = (s.name, tuple(sorted(s.labels.items())))
-            points = [p for p in s.points if p[0] <= last_ms]
-            if key in by_key:
-                by_key[key].points = points
-            else:
-                by_key[key] = _Series(s.name, s.labels, points)
-
-        def created(s: _Series) -> int:
-            return -(-s.points[0][0] // eval_ms) if eval_ms > 0 else 0
-
-        alive = [s for s in by_key.values() if s.points]
-        return cls(sorted(alive, key=created))
-
-    def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
-        """Latest sample of each matching series in [t-5m, t], unless it is a stale marker."""
-        return self.select_at(name, matchers, self.at_ms)
-
-    def _matching(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[_Series]:
-        for s in self.series:
-            if name is not None and s.name != name:
-                continue
-            if all(
-                m.matches_value(
-                    (s.name or "") if m.name == "__name__" else s.labels.get(m.name, "")
-                )
-                for m in matchers
-            ):
-                yield s
-
-    def select_at(
-        self, name: str | None, matchers: Sequence[Matcher], at_ms: int
-    ) -> Iterable[SampleLike]:
-        """Latest sample of each matching series in [at-5m, at], unless it is a stale marker."""
-        out: list[SampleLike] = []
-        for s in self._matching(name, matchers):
-            latest: object = None
-            for ts, v in s.points:
-                if ts > at_ms:
-                    break
-                if ts >= at_ms - LOOKBACK_MS:
-                    latest = v
-            if isinstance(latest, float):
-                out.append(Sample(s.name, s.labels, latest))
-        return out
-
-    def select_range(
-        self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
-        """Each matching series' samples in [start_ms, end_ms] (Prometheus 2.x: both ends)."""
-        for s in self._matching(name, matchers):
-            points = [
-                (ts, v) for ts, v in s.points if start_ms <= ts <= end_ms and isinstance(v, float)
-            ]
-            yield s.name, s.labels, points
-
-
 @dataclass
 class _Group:
     name: str = ""
     interval_ms: int = 0
-    series: list[_Series] = field(default_factory=list)
+    series: list[InputSeries] = field(default_factory=list)
     alert_tests: list[dict[str, Any]] = field(default_factory=list)
     expr_tests: list[dict[str, Any]] = field(default_factory=list)
     external_labels: dict[str, str] = field(default_factory=dict)
@@ -436,7 +276,7 @@ def _read_group(doc: Located, raw: Mapping[str, Any], path: tuple[str | int, ...
             if v is None or (points and points[-1][0] == ts):
                 continue  # omitted, or a second sample at one timestamp (first wins)
             points.append((ts, v))
-        g.series.append(_Series(name, labels, points))
+        g.series.append(InputSeries(name, labels, points))
     g.alert_tests = [dict(t) for t in raw.get("alert_rule_test") or []]
     g.expr_tests = [dict(t) for t in raw.get("promql_expr_test") or []]
     for i, t in enumerate(g.alert_tests):
@@ -472,13 +312,19 @@ def _run_file(path: Path, out: TextIO) -> list[str]:
     return errors
 
 
+_Member = RuleState | RecordingRule
+
+
+def _member(rule: AlertingRule | RecordingRule, group: RuleGroup, tg: _Group) -> _Member:
+    if isinstance(rule, RecordingRule):
+        return rule
+    return RuleState(rule, group.name, tg.external_labels, tg.external_url)
+
+
 def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
     history = History.loaded(tg.series, eval_ms, max_ms)
-    states = [
-        (g, [RuleState(r, g.name, tg.external_labels, tg.external_url) for r in g.rules])
-        for g in groups
-    ]
+    states = [(g, [_member(r, g, tg) for r in g.rules]) for g in groups]
     alert_times = sorted({t["_ms"] for t in tg.alert_tests})
     errors: list[str] = []
     curr = 0
@@ -487,13 +333,22 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
         history.at_ms = ts
         evaluator = Evaluator(history, ts / 1000)
         eval_errors = []
-        for group, rule_states in states:
-            for state in rule_states:
+        for gi, (group, members) in enumerate(states):
+            for ri, member in enumerate(members):
+                # each rule's result goes into the test storage at ts, where the next rules
+                # of this evaluation and every later query read it (promtool runs the real
+                # rule manager on its test storage)
                 try:
-                    state.step(evaluator.vector(state.rule.node), ts / 1000, group.limit)
+                    if isinstance(member, RecordingRule):
+                        vector = evaluator.vector(member.node)
+                        history.write((gi, ri), ts, recorded(member, vector, group.limit))
+                    else:
+                        member.step(evaluator.vector(member.rule.node), ts / 1000, group.limit)
+                        history.write((gi, ri), ts, alert_series(member))
                 except RuleError as exc:
                     eval_errors.append(
-                        f"    rule: {state.rule.name}, time: {go_duration(ts)}, err: {exc}"
+                        f"    rule: {member.name if isinstance(member, RecordingRule) else member.rule.name}, "
+                        f"time: {go_duration(ts)}, err: {exc}"
                     )
         errors.extend(eval_errors)
         if eval_errors:
@@ -510,13 +365,13 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
 
 
 def _check_alerts(
-    tg: _Group, states: list[tuple[RuleGroup, list[RuleState]]], case: dict[str, Any]
+    tg: _Group, states: list[tuple[RuleGroup, list[_Member]]], case: dict[str, Any]
 ) -> list[str]:
     name = str(case["alertname"])
     got: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]] = []
-    for _, rule_states in states:
-        for state in rule_states:
-            if state.rule.name != name:
+    for _, members in states:
+        for state in members:
+            if isinstance(state, RecordingRule) or state.rule.name != name:
                 continue
             got.extend(
                 (sorted(a.labels.items()), sorted(a.annotations.items()))

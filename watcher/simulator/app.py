@@ -4,13 +4,15 @@ Control API (JSON):
 - ``GET /_sim/requests``: request counts per endpoint and outcome, rate-limit violations
 - ``POST /_sim/faults`` ``{"endpoint": "coupon", "kind": "http_500", "count": 3, "delay": 0}``
 - ``DELETE /_sim/faults``: clear every fault
-- ``POST /_sim/coupons/{id}``: change fields of a coupon (e.g. ``{"type": 2}``); creates it if new
+- ``POST /_sim/coupons/{id}``: change fields of a coupon (e.g. ``{"type": 2}``); creates it if new;
+  pushed to every subscribed WebSocket (``/perpum``, see ``coinw_ws``)
 - ``DELETE /_sim/coupons/{id}``: remove a coupon
 - ``POST /_sim/accounts`` ``{"api_key": ..., "secret_key": ...}``: accept (or change) a key
 - ``POST /_sim/invitees`` ``{"rows": N}``, ``POST /_sim/partner/limit``: see ``partner``
 - ``GET``/``POST /_sim/balances``, ``POST /_sim/tradeboss/quota``: see ``tradeboss``
 
-Fault endpoints: ``coupon``, ``partner``, ``tradeboss``.
+Fault endpoints: ``coupon``, ``partner``, ``tradeboss``, ``push`` (the WebSocket: ``drop``,
+``stall``, ``garbage``, ``huge`` hit live connections at once, answering ``{"connections": N}``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from watcher.simulator import coinw, partner, tradeboss
+from watcher.simulator import coinw, coinw_ws, partner, tradeboss
 from watcher.simulator.control import json_object
 from watcher.simulator.faults import FAULT_KINDS
 from watcher.simulator.state import SimState, default_coupons
@@ -35,6 +37,7 @@ def create_app(state: SimState | None = None) -> web.Application:
     app = web.Application()
     app[coinw.STATE] = state
     coinw.add_routes(app)
+    coinw_ws.add_routes(app)
     partner.add_routes(app)
     tradeboss.add_routes(app)
     for add in EXTRA_ROUTES:
@@ -54,6 +57,10 @@ async def _requests(request: web.Request) -> web.Response:
 
 async def _inject(request: web.Request) -> web.Response:
     body = await json_object(request)
+    endpoint, kind = str(body.get("endpoint", "coupon")), str(body.get("kind"))
+    if endpoint == "push" and kind in coinw_ws.LIVE_FAULTS:
+        hit = await request.app[coinw_ws.HUB].strike(kind, int(body.get("count", 1)))
+        return web.json_response({"ok": True, "connections": hit})
     try:
         request.app[coinw.STATE].faults.inject(
             str(body.get("endpoint", "coupon")),
@@ -80,6 +87,7 @@ async def _set_coupon(request: web.Request) -> web.Response:
         template = next(iter(default_coupons().values()))
         coupon = state.coupons[cid] = {**template, "id": cid}
     coupon.update(body)
+    await request.app[coinw_ws.HUB].push(coupon)
     return web.json_response(coupon)
 
 

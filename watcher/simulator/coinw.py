@@ -48,7 +48,7 @@ async def verify(
         return None, web.json_response({"code": 6000, "msg": "auth error: unknown api_key"})
     if (
         not timestamp.isdigit()
-        or abs(int(timestamp) - int(time.time() * 1000)) > TIMESTAMP_TOLERANCE_MS
+        or abs(int(timestamp) - int(state.wall() * 1000)) > TIMESTAMP_TOLERANCE_MS
     ):
         return None, web.json_response({"code": 6001, "msg": "invalid timestamp"})
     if request.method == "GET":
@@ -86,7 +86,7 @@ async def apply_fault(fault: Fault, rate_limit_body: dict[str, Any]) -> web.Stre
 
 def over_limit(state: SimState, endpoint: str, api_key: str, ip: str, spacing: float) -> bool:
     """Whether this request comes sooner than ``spacing`` after the previous one (and log it)."""
-    now = time.monotonic()
+    now = state.monotonic()
     key = (endpoint, api_key, ip)
     last = state.last_request.get(key)
     state.last_request[key] = now

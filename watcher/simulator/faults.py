@@ -16,6 +16,11 @@ FAULT_KINDS = (
     "api_error",  # the API's own error answer (CoinW 904; TradeBoss code "74", ok false)
     "trace_mismatch",  # TradeBoss: a success answer that echoes another request's trace
     "not_ok",  # TradeBoss: code "0" but ok false
+    "login_refused",  # WebSocket: refuse the next logins (CoinW's auth error) even when right
+    "drop",  # WebSocket: close every live connection now
+    "stall",  # WebSocket: every live connection goes silent (no pong, no push)
+    "garbage",  # WebSocket: send `count` bad frames on every live connection
+    "huge",  # WebSocket: send one frame over 2 MiB on every live connection
 )
 
 
@@ -30,7 +35,7 @@ class Fault:
 
 @dataclass
 class Faults:
-    """Pending faults per endpoint name (``coupon``, ``partner``, ``tradeboss``)."""
+    """Pending faults per endpoint name (``coupon``, ``partner``, ``tradeboss``, ``push``)."""
 
     pending: dict[str, list[Fault]] = field(default_factory=dict)
 

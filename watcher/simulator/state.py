@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,9 @@ class SimState:
     tradeboss_window: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     #: static headers every TradeBoss request must carry (e.g. a bearer token)
     tradeboss_headers: dict[str, str] = field(default_factory=dict)
+    #: the CoinW rate-limit and timestamp checks' clocks (tests hand in a fake clock's)
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
 
     def record(self, endpoint: str, key_id: str, at: float, outcome: str) -> None:
         """Append to the request log (bounded)."""

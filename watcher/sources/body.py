@@ -82,8 +82,12 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> list
     elif encoding not in ("", "identity"):
         msg = f"{what}: unsupported Content-Encoding {encoding[:40]!r}"
         raise SourceError("malformed", msg)
-    elif resp.content_length is not None and resp.content_length > limit:
+    elif (length := resp.content_length) is not None and length > limit:
         raise too_large(what, limit)
+    elif length is not None and length <= CHUNK:
+        # The common small answer: one read of a length already checked, no chunk loop.
+        data = await resp.read()
+        return [data] if data else []
     parts: list[bytes] = []
     size = 0
     async for data in resp.content.iter_chunked(CHUNK):
@@ -106,6 +110,10 @@ def decode_json(body: bytes | Sequence[bytes]) -> Any:
     loop run.
     """
     parts = [body] if isinstance(body, bytes) else body
+    if len(parts) == 1 and len(parts[0]) <= CHUNK:
+        small = _decode_small(parts[0])
+        if small is not _SLOW:
+            return small
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pieces = [decoder.decode(part) for part in parts]
     pieces.append(decoder.decode(b"", final=True))
@@ -123,6 +131,27 @@ def decode_json(body: bytes | Sequence[bytes]) -> Any:
     if surrogates:
         return _clean(json.loads(text, parse_float=_decimal, object_pairs_hook=_clean_object))
     return json.loads(text, parse_float=_decimal, object_hook=_keep)
+
+
+# A small body is parsed on the event loop in one go, so it needs no Python object hook.
+_SMALL = json.JSONDecoder(parse_float=Decimal)
+_SLOW = object()
+
+
+def _decode_small(part: bytes) -> Any:
+    """``part`` as JSON, or ``_SLOW`` when it needs the careful path (bad UTF-8, lone
+    surrogate escapes)."""
+    try:
+        text = part.decode()
+    except UnicodeDecodeError:
+        return _SLOW
+    if "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text):
+        return _SLOW
+    if text.startswith("\ufeff"):  # RFC 8259 8.1
+        text = text[1:]
+    if not text or text.isspace():
+        return None
+    return _SMALL.decode(text)
 
 
 def _decimal(text: str) -> Decimal:

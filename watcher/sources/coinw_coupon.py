@@ -86,31 +86,82 @@ class CouponSource:
         """HELP texts of the coupon metrics."""
         return HELP
 
+    @property
+    def limiter(self) -> Limiter:
+        """The key's limiter: every request on the key, REST or WebSocket, takes its slots."""
+        return self._limiter
+
+    def clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: this source's secrets redacted, one line."""
+        return self._http.clean(text)
+
     async def poll(self) -> PollResult:
         """One request per status; a failed status keeps its previous series until stale."""
         result = PollResult()
         for status in self._config.statuses:
-            try:
-                series, skipped = await retry_async(
-                    lambda status=status: self._fetch(status),  # type: ignore[misc]
-                    on=(TransientSourceError,),
-                    attempts=3,
-                    max_delay=self._config.timeout * 3,
-                    what=f"{self._config.name} {PATH}",
-                    on_retry=result.note_retry,
-                    sleep=self._clock.sleep,
-                )
-            except RateLimitedError as exc:
-                self._back_off(exc)
-                result.errors.append(exc)
-                break  # the rest would be refused too; keep their previous series
-            except SourceError as exc:
-                result.errors.append(exc)
-                continue
-            self._limiter.succeeded()
-            result.groups[status] = series
-            result.skipped_rows += skipped
+            if not await self._read_status(status, result):
+                break  # rate limited: the rest would be refused too; keep their previous series
         return result
+
+    async def refresh(self, status: str) -> PollResult:
+        """Read one status now (after a push said it changed), through the key's limiter."""
+        result = PollResult()
+        await self._read_status(status, result)
+        return result
+
+    async def _read_status(self, status: str, result: PollResult) -> bool:
+        """Read ``status`` into ``result``; False when upstream said we were too fast."""
+        try:
+            series, skipped = await retry_async(
+                lambda: self._fetch(status),
+                on=(TransientSourceError,),
+                attempts=3,
+                max_delay=self._config.timeout * 3,
+                what=f"{self._config.name} {PATH}",
+                on_retry=result.note_retry,
+                sleep=self._clock.sleep,
+            )
+        except RateLimitedError as exc:
+            self._back_off(exc)
+            result.errors.append(exc)
+            return False
+        except SourceError as exc:
+            result.errors.append(exc)
+            return True
+        self._limiter.succeeded()
+        result.groups[status] = series
+        result.skipped_rows += skipped
+        return True
+
+    def pushed(self, row: Any) -> tuple[str, str, list[Series], str]:
+        """A pushed coupon's status, id, series and remark; ValueError names a bad field.
+
+        The push carries the REST answer's coupon fields (docs/upstream-apis.md), so it becomes
+        exactly the series a poll of its status would give.
+        """
+        coupon_id, values = parse_row(row)
+        raw = row.get("type")
+        status = (
+            TYPE_STATUS.get(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None
+        )
+        if status is None:
+            msg = f"coupon {coupon_id}: type must be 0 to 4, got {str(raw)[:40]!r}"
+            raise ValueError(msg)
+        cfg = self._config
+        labels = {**cfg.labels, "status": status, "source": cfg.name, "coupon_id": coupon_id}
+        remark = row.get("remark")
+        return (
+            status,
+            coupon_id,
+            [Series(name, labels, value) for name, value in values.items()],
+            remark[:MAX_REMARK] if isinstance(remark, str) else "",
+        )
+
+    def count_series(self, status: str, count: int) -> Series:
+        """``coinw_mega_coupons{status}``."""
+        return with_source_labels(
+            self._config, "coinw_mega_coupons", {"status": status}, float(count)
+        )
 
     def _back_off(self, exc: RateLimitedError) -> None:
         wait = self._limiter.rate_limited(exc.retry_after)
@@ -155,7 +206,7 @@ class CouponSource:
         if skipped > MAX_ROW_LOGS:
             log.warning("source.invalid_rows", source=self._config.name, skipped=skipped)
         cfg = self._config
-        out = [with_source_labels(cfg, "coinw_mega_coupons", {"status": status}, float(len(by_id)))]
+        out = [self.count_series(status, len(by_id))]
         base = {**cfg.labels, "status": status, "source": cfg.name}
         for coupon_id, values in by_id.items():
             # One label set per coupon, shared (read-only) by its series: 100k coupons are 600k

@@ -93,48 +93,37 @@ class UpstreamClient:
         raising SourceError is treated the same. ``Accept-Encoding`` is sent with ``headers``.
         """
         try:
-            return await self._request(method, url, what, headers, parse, data, now_ms)
+            # One coroutine, not two: every await of the request resumes each frame above it.
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    # We inflate ourselves (watcher.sources.body), so we say what we can inflate.
+                    headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
+                    data=data.encode() if isinstance(data, str) else data,
+                    timeout=self._timeout,
+                    auto_decompress=False,
+                ) as resp:
+                    status = resp.status
+                    if status in (418, 429):
+                        _raise_rate_limited(what, status, resp.headers, now_ms)
+                    parts = await read_body(resp, self._limit, what)
+            except TimeoutError:
+                msg = f"{what}: no answer within {self._timeout_seconds:g}s"
+                raise TransientSourceError("timeout", msg) from None
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+                msg = f"{what}: connection failed: {type(exc).__name__}"
+                raise TransientSourceError("connection", msg) from None
+            except aiohttp.ClientError as exc:
+                msg = f"{what}: request failed: {type(exc).__name__}"
+                raise TransientSourceError("connection", msg) from None
+            if len(parts) > 1 and sum(map(len, parts)) > OFF_LOOP_BYTES:
+                return await asyncio.to_thread(_finish, what, status, parts, parse)
+            return _finish(what, status, parts, parse)
         except SourceError as exc:
             sent = (v for k, v in headers.items() if k.lower() in SENSITIVE_HEADERS)
             exc.args = (self.redactor.clean(str(exc), sent),)
             raise
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        what: str,
-        headers: dict[str, str],
-        parse: Callable[[Any], T],
-        data: str | bytes | None,
-        now_ms: int | None,
-    ) -> T:
-        try:
-            async with self._session.request(
-                method,
-                url,
-                # We inflate ourselves (watcher.sources.body), so we say what we can inflate.
-                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
-                data=data.encode() if isinstance(data, str) else data,
-                timeout=self._timeout,
-                auto_decompress=False,
-            ) as resp:
-                status = resp.status
-                if status in (418, 429):
-                    _raise_rate_limited(what, status, resp.headers, now_ms)
-                parts = await read_body(resp, self._limit, what)
-        except TimeoutError:
-            msg = f"{what}: no answer within {self._timeout_seconds:g}s"
-            raise TransientSourceError("timeout", msg) from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
-            msg = f"{what}: connection failed: {type(exc).__name__}"
-            raise TransientSourceError("connection", msg) from None
-        except aiohttp.ClientError as exc:
-            msg = f"{what}: request failed: {type(exc).__name__}"
-            raise TransientSourceError("connection", msg) from None
-        if sum(map(len, parts)) > OFF_LOOP_BYTES:
-            return await asyncio.to_thread(_finish, what, status, parts, parse)
-        return _finish(what, status, parts, parse)
 
 
 def _raise_rate_limited(
