@@ -176,3 +176,20 @@ async def test_without_ha_no_replica_is_shown(write: Writer) -> None:
         assert "HA replica" not in render_page(build_page(daemon, SampleRing()))
     finally:
         await daemon.stop()
+
+
+async def test_a_reload_adding_a_direct_receiver_is_refused(write: Writer) -> None:
+    """Reloading an HA config that now routes to Slack keeps the old config and says why."""
+    env = {"POD_NAME": "watcher-0"}
+    path = write("w.yaml", 'storage: {path: ":memory:"}\n' + AM_ONLY)
+    daemon = Daemon(load_config(path, env), clock=FakeClock(), env=env)
+    try:
+        path.write_text('storage: {path: ":memory:"}\n' + SLACK_LEAF)
+        problems = await daemon.reload()
+        assert [f'{path}:13 receivers[1].slack_configs: receiver "slack" delivers directly'] == [
+            p.split(" (slack_configs)")[0] for p in problems
+        ]
+        assert daemon.config.route is not None
+        assert "am" == daemon.config.route.receiver  # the old config keeps running
+    finally:
+        await daemon.stop()
