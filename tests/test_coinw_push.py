@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from structlog.testing import capture_logs
 
+from tests.aiohttp_mock import CallbackResult, aioresponses
+from tests.reliability import record
 from tests.simserver import serve
 from watcher.clock import FakeClock
 from watcher.config.model import CoinwCouponConfig, Secret
@@ -33,6 +36,7 @@ from watcher.sources.coinw_push import Backoff, PushClient
 from watcher.store import SeriesStore
 
 NEW_COUPON = 900000001
+COUPON_URL = re.compile(r"^https://api\.coinw\.test/v1/perpum/account/almightyGoldInfo\?type=\d$")
 
 
 @dataclass
@@ -159,6 +163,22 @@ async def test_a_pushed_coupon_updates_its_series_at_once_and_keeps_the_others()
         assert before | {str(NEW_COUPON)} == w.coupon_ids("unused")
 
 
+async def test_a_second_push_is_evaluated_at_once_while_a_rest_read_waits() -> None:
+    """The REST read a push asks for waits for the key's slot; the next push does not wait
+    behind it: its coupon is stored and the rules evaluate at once."""
+    async with world() as w:
+        await w.until("connected", lambda: w.client.connected)  # the sub just took a slot
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1})
+        await w.until("first evaluated", lambda: len(w.evaluations) == 1, 0.1)
+        await w.control("POST", f"/_sim/coupons/{NEW_COUPON + 1}", {"type": 1})
+        await w.until("second evaluated", lambda: len(w.evaluations) == 2, 0.1)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert w.client.source.limiter.next_slot_in > 1.0  # the REST read is still waiting
+        await w.until("read over REST", lambda: len(w.evaluations) >= 3, 5.0)
+        assert {str(NEW_COUPON), str(NEW_COUPON + 1)} <= w.coupon_ids("unused")
+        assert 0 == w.state.summary()["rate_limit_violations"]
+
+
 async def test_a_coupon_that_changes_status_moves_group() -> None:
     """A push saying an unused coupon is now pending moves it; counts follow."""
     async with world() as w:
@@ -192,6 +212,11 @@ async def test_a_broken_connection_is_counted_and_back_within_the_backoff(
         assert back <= 1.0 + 0.05
         assert noticed <= (0.05 if kind != "stall" else 10.05)
         assert 0.0 == w.sample("watcher_source_push_reconnects_total", reason="login_failed")
+    record(
+        "upstream",
+        f"coinw push WebSocket: {kind}",
+        {"reason": reason, "noticed_s": round(noticed, 2), "back_s": round(back, 2)},
+    )
 
 
 async def test_a_refused_login_backs_off_exponentially_then_recovers() -> None:
@@ -207,6 +232,7 @@ async def test_a_refused_login_backs_off_exponentially_then_recovers() -> None:
     assert 3 == len(waits)
     for n, wait in enumerate(waits):
         assert 2.0**n / 2 <= wait <= 2.0**n
+    record("upstream", "coinw push WebSocket: login refused x3", {"waits_s": waits})
 
 
 async def test_a_wrong_secret_is_refused_as_coinw_does_and_never_logged() -> None:
@@ -241,6 +267,11 @@ async def test_bad_frames_are_counted_and_skipped_until_too_many_in_a_row() -> N
         # the backoff, then the key's next slot: the push's REST refresh waits for one first
         await w.until("connected again", lambda: w.client.connected, 1.0 + 2 * 2.2)
         assert 0 == w.state.summary()["rate_limit_violations"]
+    record(
+        "upstream",
+        "coinw push WebSocket: garbage frames",
+        {"counted": True, "reason": "bad_frames"},
+    )
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:
@@ -359,3 +390,52 @@ async def test_a_server_that_never_answers_the_login_is_a_failed_login() -> None
         await asyncio.gather(task, return_exceptions=True)
     assert all(json.loads(text)["event"] == "login" for _, text in frames)
     assert 0.0 == registry.get_sample_value("watcher_source_push_connected", {"source": "c"})
+
+
+async def test_a_rest_answer_in_flight_during_a_push_does_not_undo_it() -> None:
+    """A poll answer that left upstream before a push arrived is not stored over the pushed
+    coupon (the push has asked for another read of the status); other statuses are kept."""
+    clock = FakeClock()
+    async with aiohttp.ClientSession() as session:
+        cfg = CoinwCouponConfig(
+            name="c",
+            type="coinw_mega_coupon",
+            base_url="https://api.coinw.test",
+            api_key=Secret("k"),
+            secret_key=Secret("s"),
+            statuses=("pending", "unused"),
+        )
+        source = CouponSource(cfg, session, LimiterRegistry(clock), clock)
+
+        async def stale_answer(url: Any, **_: Any) -> CallbackResult:
+            if "type=1" in str(url):
+                source.pushes["unused"] = source.pushes.get("unused", 0) + 1  # a push lands now
+            return CallbackResult(payload={"code": 0, "data": [], "msg": ""})
+
+        with aioresponses() as m:
+            m.get(COUPON_URL, callback=stale_answer, repeat=True)
+            result = await source.poll()
+    assert [] == result.errors
+    assert ["pending"] == list(result.groups)
+
+
+async def test_an_upstream_error_quoting_the_credentials_is_redacted() -> None:
+    """A refusal that echoes the key, the secret or a separate passphrase logs none of them."""
+    clock = FakeClock()
+    echo = '{"channel": "login", "data": {"result": false, "errorCode": 6000, "errorMsg": '
+    echo += '"bad login key-abc secret-xyz passphrase-789"}}'
+    with capture_logs() as logs:
+        async with (
+            scripted(clock, {"login": echo}) as (url, _),
+            aiohttp.ClientSession() as session,
+        ):
+            client, _ = client_for(url, session, clock, passphrase=Secret("passphrase-789"))
+            task = asyncio.create_task(client.run())
+            while not any(e["event"] == "source.push_disconnected" for e in logs):
+                await clock.sleep(0.1)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    text = json.dumps(logs, default=str)
+    assert "6000 bad login <redacted> <redacted> <redacted>" in text
+    for secret in ("key-abc", "secret-xyz", "passphrase-789"):
+        assert secret not in text

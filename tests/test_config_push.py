@@ -127,3 +127,23 @@ def test_each_push_mistake_names_file_line_and_key(write: Writer, push: str, exp
         load_config(path, {})
     problems = [p.replace(str(path.parent) + "/", "") for p in info.value.problems]
     assert [expected] == problems
+
+
+def test_push_on_two_sources_with_one_key_is_refused(write: Writer) -> None:
+    """One WebSocket per API key: the second source enabling push on the same key is named."""
+    two = (
+        "sources:\n"
+        "  - {name: a, type: coinw_mega_coupon, api_key: k, secret_key: s, push: {enabled: true}}\n"
+        "  - {name: b, type: coinw_mega_coupon, api_key: k, secret_key: s,\n"
+        "     statuses: [used], push: {enabled: true}}\n"
+        "  - {name: c, type: coinw_mega_coupon, api_key: other, secret_key: s,\n"
+        "     push: {enabled: true}}\n"
+    )
+    path = write("w.yaml", two)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    problems = [p.replace(str(path.parent) + "/", "") for p in info.value.problems]
+    assert [
+        'w.yaml:4 sources[1].push.enabled: push is already enabled on source "a" with the same'
+        " api_key (one WebSocket per API key)"
+    ] == problems

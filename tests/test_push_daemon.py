@@ -4,9 +4,13 @@ nothing at all when it is off."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from prometheus_client import generate_latest
+from structlog.testing import capture_logs
 
 from tests.conftest import Writer
 from tests.e2e import Simulator
@@ -139,3 +143,36 @@ async def test_a_reload_that_turns_push_off_closes_the_socket(
     assert [] == push_series(daemon)
     await wait(clock, lambda: not sim.app[HUB].conns)
     await daemon.stop()
+
+
+async def test_a_refused_login_leaks_the_secret_nowhere(sim: Simulator, write: Writer) -> None:
+    """A wrong secret (sent in the login frame) is in no log line, metric or page part."""
+    secret = "marked-secret-7f3a91"
+    daemon, clock, path = daemon_for(sim, write, enabled=True)
+    await daemon.stop()
+    path.write_text(
+        path.read_text().replace("secret_key: demo-secret-key", f"secret_key: {secret}")
+    )
+    daemon = Daemon(load_config(path), clock=clock)
+    with capture_logs() as logs:
+        await daemon.start()
+        await wait(
+            clock,
+            lambda: (
+                (
+                    daemon.self_registry.get_sample_value(
+                        "watcher_source_push_reconnects_total",
+                        {"source": "c", "reason": "login_failed"},
+                    )
+                    or 0
+                )
+                >= 2
+            ),
+        )
+        page = json.dumps(render_parts(build_page(daemon, SampleRing())))
+        exposition = generate_latest(daemon.registry).decode()
+        await daemon.stop()
+    assert "auth_error" in json.dumps(sim.state.summary())
+    assert secret not in json.dumps(logs, default=str)
+    assert secret not in page
+    assert secret not in exposition

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from watcher.config.model import HttpConfig
+from watcher.config.opsgenie import GLOBAL_KEYS as OG_GLOBAL_KEYS
+from watcher.config.opsgenie import read_opsgenie, read_opsgenie_global
 from watcher.config.pagerduty import GLOBAL_KEYS as PD_GLOBAL_KEYS
 from watcher.config.pagerduty import read_pagerduty, read_pagerduty_global
 from watcher.config.reader import Reader
@@ -17,9 +19,9 @@ from watcher.gotemplate import Templates
 from watcher.yamlpos import Path
 
 #: ``global:`` keys read here.
-GLOBAL_KEYS = frozenset(PD_GLOBAL_KEYS)
+GLOBAL_KEYS = PD_GLOBAL_KEYS | OG_GLOBAL_KEYS
 #: receiver keys read here.
-KINDS = ("pagerduty_configs",)
+KINDS = ("pagerduty_configs", "opsgenie_configs")
 
 
 class AmReceivers:
@@ -30,6 +32,7 @@ class AmReceivers:
         self._templates = templates
         self._http = http
         self._pd_url = read_pagerduty_global(r)
+        self._og = read_opsgenie_global(r)
 
     def read(self, p: Path) -> dict[str, Any]:
         """The ``ReceiverConfig`` keyword arguments for the receiver at ``p``."""
@@ -37,5 +40,8 @@ class AmReceivers:
         return {
             "pagerduty_configs": r.each(
                 (*p, "pagerduty_configs"), lambda q: read_pagerduty(r, q, t, h, self._pd_url)
+            ),
+            "opsgenie_configs": r.each(
+                (*p, "opsgenie_configs"), lambda q: read_opsgenie(r, q, t, h, self._og)
             ),
         }

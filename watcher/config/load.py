@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from watcher.config import email, telegram
 from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
 from watcher.config.ha import read_ha
 from watcher.config.model import (
@@ -18,6 +19,7 @@ from watcher.config.model import (
     CoinwInviteeConfig,
     Config,
     ConsoleConfig,
+    EmailConfig,
     GlobalConfig,
     HttpConfig,
     InhibitRule,
@@ -28,11 +30,12 @@ from watcher.config.model import (
     SlackConfig,
     SourceConfig,
     StorageConfig,
+    TelegramConfig,
     TradebossAccount,
     TradebossConfig,
     WebhookConfig,
 )
-from watcher.config.push import read_push
+from watcher.config.push import check_one_push_per_key, read_push
 from watcher.config.reader import Reader
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
@@ -174,6 +177,7 @@ class _ConfigBuilder:
             self.templates = load_templates()
         sources = r.each(("sources",), self.source)
         self._check_unique(("sources",), [s.name for s in sources], "source name")
+        check_one_push_per_key(r, sources)
         receivers = r.each(("receivers",), self.receiver)
         self._check_unique(("receivers",), [x.name for x in receivers], "receiver name")
         route = self.route(("route",), None) if r.get(("route",)) is not None else None
@@ -202,7 +206,7 @@ class _ConfigBuilder:
     def global_(self) -> GlobalConfig:
         r, p = self.r, ("global",)
         keys = {"evaluation_interval", "external_labels", "external_url", "http_config"}
-        if not r.mapping(p, keys | GLOBAL_KEYS):
+        if not r.mapping(p, keys | GLOBAL_KEYS | email.GLOBAL_KEYS | telegram.GLOBAL_KEYS):
             return GlobalConfig()
         return GlobalConfig(
             evaluation_interval=r.duration((*p, "evaluation_interval"), 15.0),
@@ -504,7 +508,9 @@ class _ConfigBuilder:
     def receiver(self, p: Path) -> ReceiverConfig | None:
         r = self.r
         kinds = ("slack_configs", "webhook_configs", "alertmanager_configs", "console_configs")
-        if not r.mapping(p, {"name", *kinds, *KINDS}, required=True):
+        if not r.mapping(
+            p, {"name", *kinds, *KINDS, "email_configs", "telegram_configs"}, required=True
+        ):
             return None
         if self.am_receivers is None:
             self.am_receivers = AmReceivers(r, self.templates, self._receiver_http)
@@ -515,7 +521,15 @@ class _ConfigBuilder:
             webhook_configs=r.each((*p, "webhook_configs"), self._webhook),
             alertmanager_configs=r.each((*p, "alertmanager_configs"), self._alertmanager),
             console_configs=r.each((*p, "console_configs"), self._console),
+            email_configs=r.each((*p, "email_configs"), self._email),
+            telegram_configs=r.each((*p, "telegram_configs"), self._telegram),
         )
+
+    def _email(self, p: Path) -> EmailConfig | None:
+        return email.read_email(self.r, p, self.templates)
+
+    def _telegram(self, p: Path) -> TelegramConfig | None:
+        return telegram.read_telegram(self.r, p, self.templates, self._receiver_http)
 
     def _receiver_http(self, p: Path) -> HttpConfig:
         """A receiver's ``http_config``, or ``global.http_config`` without one (Alertmanager)."""

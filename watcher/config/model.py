@@ -350,6 +350,88 @@ class PagerdutyConfig:
         return self.service_key is not None
 
 
+OPSGENIE_API_URL = "https://api.opsgenie.com/"  # Alertmanager's global.opsgenie_api_url
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieResponder:
+    """``responders[]``: one of ``id``, ``name``, ``username``, and a ``type``; all templated."""
+
+    id: str = ""
+    name: str = ""
+    username: str = ""
+    type: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpsgenieConfig:
+    """One ``opsgenie_configs[]`` entry; every text key is a Go template (Alertmanager 0.25's
+    ``DefaultOpsGenieConfig``). ``api_url`` always ends in ``/``."""
+
+    api_key: Secret
+    api_url: str = OPSGENIE_API_URL
+    message: str = '{{ template "opsgenie.default.message" . }}'
+    description: str = '{{ template "opsgenie.default.description" . }}'
+    source: str = '{{ template "opsgenie.default.source" . }}'
+    details: Mapping[str, str] = field(default_factory=dict)
+    entity: str = ""
+    responders: tuple[OpsgenieResponder, ...] = ()
+    actions: str = ""
+    tags: str = ""
+    note: str = ""
+    priority: str = ""
+    update_alerts: bool = False
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsConfig:
+    """Prometheus's ``tls_config`` (of ``email_configs``): files are paths, read when a connection is made."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailConfig:
+    """One ``email_configs[]`` entry with the global defaults applied."""
+
+    to: str
+    from_: str
+    smarthost: tuple[str, int]
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_password: Secret | None = None
+    auth_secret: Secret | None = None
+    auth_identity: str = ""
+    #: canonical header name -> template; Subject, To and From always present
+    headers: Mapping[str, str] = field(default_factory=dict)
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    require_tls: bool = True
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    send_resolved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramConfig:
+    """One ``telegram_configs[]`` entry with the global default applied."""
+
+    bot_token: Secret
+    chat_id: int
+    api_url: str = "https://api.telegram.org"
+    message: str = '{{ template "telegram.default.message" . }}'
+    disable_notifications: bool = False
+    parse_mode: str = "HTML"
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
@@ -359,7 +441,10 @@ class ReceiverConfig:
     webhook_configs: tuple[WebhookConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
+    email_configs: tuple[EmailConfig, ...] = ()
+    telegram_configs: tuple[TelegramConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
+    opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,19 +8,21 @@ client CoinW.Net sends (a ``{"event": "ping"}`` every 5 s, a pong expected withi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from watcher.config.model import (
     PUSH_DEFAULT_LOGIN,
     PUSH_DEFAULT_MAX_FRAME,
     PUSH_DEFAULT_URL,
+    CoinwCouponConfig,
     PushConfig,
+    SourceConfig,
 )
 from watcher.config.reader import Reader
 from watcher.yamlpos import Path
 
-__all__ = ["DEFAULT_LOGIN", "KEYS", "PushConfig", "read_push"]
+__all__ = ["DEFAULT_LOGIN", "KEYS", "PushConfig", "check_one_push_per_key", "read_push"]
 DEFAULT_URL, DEFAULT_LOGIN, DEFAULT_MAX_FRAME = (
     PUSH_DEFAULT_URL,
     PUSH_DEFAULT_LOGIN,
@@ -102,3 +104,26 @@ def _check_frame(value: Any, depth: int) -> str | None:
     if value is None or isinstance(value, str | int | float | bool):
         return None
     return f"holds a {type(value).__name__}, expected JSON values"
+
+
+def check_one_push_per_key(r: Reader, sources: Sequence[SourceConfig]) -> None:
+    """Refuse push on two sources with one API key: CoinW gets one WebSocket per key, whose
+    subscription shares the key's request budget."""
+    index = {
+        str(raw.get("name")): i
+        for i, raw in enumerate(r.seq(("sources",)))
+        if isinstance(raw, Mapping)
+    }
+    first: dict[str, str] = {}
+    for source in sources:
+        if not isinstance(source, CoinwCouponConfig) or not source.push.enabled:
+            continue
+        key = source.api_key.get()
+        if key in first:
+            r.problem(
+                ("sources", index.get(source.name, 0), "push", "enabled"),
+                f'push is already enabled on source "{first[key]}" with the same api_key'
+                " (one WebSocket per API key)",
+            )
+        else:
+            first[key] = source.name

@@ -36,6 +36,7 @@ def demo_env(url: str, listen: str, sim_url: str, state: Path) -> dict[str, str]
     return {
         **os.environ,
         "WATCHER_SIM_URL": sim_url,
+        "WATCHER_SIM_WS_URL": "ws" + sim_url.removeprefix("http") + "/perpum",
         "WATCHER_SIM_API_KEY": DEMO_API_KEY,
         "WATCHER_SIM_SECRET_KEY": DEMO_SECRET_KEY,
         "WATCHER_DEMO_LISTEN": listen,

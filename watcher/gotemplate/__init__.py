@@ -45,9 +45,10 @@ class Templates:
         """Whether a template called ``name`` is defined."""
         return name in self._set.trees
 
-    def execute(self, name: str, data: object) -> str:
-        """Run template ``name`` on ``data``; raise ``ExecError``."""
-        return execute(self._set, name, data)
+    def execute(self, name: str, data: object, *, html: bool = False) -> str:
+        """Run template ``name`` on ``data``; raise ``ExecError``. ``html`` escapes as Go's
+        ``html/template`` does."""
+        return execute(self._set, name, data, html=html)
 
     def execute_text(self, text: str, data: object) -> str:
         """Alertmanager's ``ExecuteTextString``: parse ``text`` as template "" and run it."""
@@ -56,3 +57,11 @@ class Templates:
         tmpl = self.clone()
         tmpl.parse(text, "")
         return tmpl.execute("", data)
+
+    def execute_html(self, text: str, data: object) -> str:
+        """Alertmanager's ``ExecuteHTMLString``: ``execute_text`` through ``html/template``."""
+        if text == "":
+            return ""
+        tmpl = self.clone()
+        tmpl.parse(text, "")
+        return tmpl.execute("", data, html=True)

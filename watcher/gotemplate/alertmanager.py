@@ -23,6 +23,7 @@ from typing import Protocol
 from watcher.alerts import Alert
 from watcher.gotemplate import ExecError, ParseError, Templates
 from watcher.gotemplate.am_defaults import DEFAULT_TEMPLATES
+from watcher.gotemplate.am_email import EMAIL_TEMPLATES, TELEGRAM_TEMPLATES
 from watcher.gotemplate.funcs import ALERTMANAGER
 from watcher.gotemplate.values import GoFunc, GoMap, GoSlice, Struct, Time, string_slice
 
@@ -167,6 +168,7 @@ def template_data(data: Notification, escape: Callable[[str], str] = str) -> Str
 def _defaults() -> Templates:
     templates = Templates(ALERTMANAGER)
     templates.parse(DEFAULT_TEMPLATES, "default.tmpl")
+    templates.parse(EMAIL_TEMPLATES + TELEGRAM_TEMPLATES, "email.tmpl")
     return templates
 
 

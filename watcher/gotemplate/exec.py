@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from watcher.gotemplate import nodes as n
 from watcher.gotemplate.fmt import value_string
+from watcher.gotemplate.htmlescape import HtmlContext
 from watcher.gotemplate.strconv import quote
 from watcher.gotemplate.typecheck import (
     MISSING,
@@ -47,15 +48,31 @@ class TemplateSet:
     funcs: Mapping[str, GoFunc]
 
 
-def execute(tset: TemplateSet, name: str, data: object) -> str:
-    """Run template ``name`` on ``data``; raise ``ExecError`` with Go's message."""
+def execute(tset: TemplateSet, name: str, data: object, *, html: bool = False) -> str:
+    """Run template ``name`` on ``data``; raise ``ExecError`` with Go's message.
+
+    ``html`` escapes every output for its place in an HTML document, as Go's
+    ``html/template`` does (``watcher.gotemplate.htmlescape``)."""
     tree = tset.trees.get(name)
     if tree is None:
         msg = f"template: no template {quote(name)} associated with template {quote(name)}"
         raise ExecError(msg)
     out: list[str] = []
-    _State(tset, tree, out, [("$", data)], 0).walk(data, tree.root)
+    state = _State(tset, tree, out, [("$", data)], 0)
+    state.html = HtmlContext() if html else None
+    state.walk(data, tree.root)
+    if state.html is not None:
+        out.append(state.html.finish())
     return "".join(out)
+
+
+def _last_func(node: n.Node) -> str | None:
+    """The function a printed pipeline ends in (``{{ .X | urlquery }}``), if any."""
+    if isinstance(node, n.ActionNode) and node.pipe.cmds:
+        first = node.pipe.cmds[-1].args[0] if node.pipe.cmds[-1].args else None
+        if isinstance(first, n.IdentifierNode):
+            return first.ident
+    return None
 
 
 class _State:
@@ -74,6 +91,7 @@ class _State:
         self.depth = depth
         self.node: n.Node | None = None
         self.size = 0
+        self.html: HtmlContext | None = None
 
     def error(self, message: str) -> ExecError:
         name = self.tree.name
@@ -114,7 +132,7 @@ class _State:
     def walk(self, dot: object, node: n.Node) -> None:
         self.node = node
         if isinstance(node, n.TextNode):
-            self.write(node.text)
+            self.write(node.text if self.html is None else self.html.text(node.text))
         elif isinstance(node, n.ListNode):
             for child in node.nodes:
                 self.walk(dot, child)
@@ -187,7 +205,7 @@ class _State:
             raise self.error(msg)
         new_dot = self.pipeline(dot, node.pipe) if node.pipe is not None else None
         state = _State(self.tset, tree, self.out, [("$", new_dot)], self.depth + 1)
-        state.size = self.size
+        state.size, state.html = self.size, self.html
         state.walk(new_dot, tree.root)
         self.size = state.size
 
@@ -199,7 +217,10 @@ class _State:
         if isinstance(value, GoFunc):
             msg = f"can't print {node} of type func"
             raise self.error(msg)
-        self.write(value_string(value))
+        text = value_string(value)
+        if self.html is not None:
+            text = self.html.value(value, text, _last_func(node))
+        self.write(text)
 
     # -- evaluation -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import re2
 
 from watcher.gotemplate.fmt import sprint, sprintf, sprintln
+from watcher.gotemplate.htmlescape import SafeHTML
 from watcher.gotemplate.strconv import quote
 from watcher.gotemplate.typecheck import MISSING, is_true
 from watcher.gotemplate.values import GoFunc, GoMap, Time, go_type, string_slice
@@ -338,7 +339,7 @@ _COMMON = {
     "toLower": GoFunc("toLower", str.lower, ("string",)),
     "match": GoFunc("match", _match, ("string", "string")),
     "reReplaceAll": GoFunc("reReplaceAll", _re_replace_all, ("string", "string", "string")),
-    "safeHtml": GoFunc("safeHtml", lambda s: s, ("string",)),
+    "safeHtml": GoFunc("safeHtml", SafeHTML, ("string",)),
 }
 
 PROMETHEUS: dict[str, GoFunc] = {

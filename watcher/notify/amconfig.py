@@ -2,8 +2,8 @@
 
 amtool parses ``config.original`` with Alertmanager's own loader (``amtool config routes
 show|test``), so only Alertmanager's keys appear: the route tree, receivers with their
-``slack_configs`` / ``webhook_configs``, inhibit rules and template files. Every secret is
-``<secret>``, the token Alertmanager itself prints and reads back; watcher-only receivers
+``slack_configs`` / ``webhook_configs`` / ``email_configs`` / ``telegram_configs``, inhibit
+rules and template files. Every secret is ``<secret>``, the token Alertmanager itself prints and reads back; watcher-only receivers
 (``console_configs``, ``alertmanager_configs``) are left out, their receiver kept by name.
 """
 
@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import yaml
 
 from watcher.config import Config, HttpConfig, RouteConfig, SlackConfig, WebhookConfig
+from watcher.config.model import EmailConfig, TelegramConfig
+from watcher.config.opsgenie import opsgenie_original
 from watcher.config.pagerduty import pagerduty_original
 from watcher.config.slack import TEXT_KEYS as SLACK_TEXT_KEYS
 from watcher.durations import format_duration
@@ -104,6 +106,39 @@ def _webhook(c: WebhookConfig) -> dict[str, Any]:
     }
 
 
+def _email(c: EmailConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "send_resolved": c.send_resolved,
+        "to": c.to,
+        "from": c.from_,
+        "hello": c.hello,
+        "smarthost": f"{c.smarthost[0]}:{c.smarthost[1]}",
+    }
+    if c.auth_username:
+        out["auth_username"] = c.auth_username
+    if c.auth_password is not None:
+        out["auth_password"] = SECRET
+    if c.auth_secret is not None:
+        out["auth_secret"] = SECRET
+    if c.auth_identity:
+        out["auth_identity"] = c.auth_identity
+    out.update(headers=dict(c.headers), html=c.html, text=c.text, require_tls=c.require_tls)
+    return {k: v for k, v in out.items() if v != ""}
+
+
+def _telegram(c: TelegramConfig) -> dict[str, Any]:
+    return {
+        "send_resolved": c.send_resolved,
+        **_http(c.http),
+        "api_url": c.api_url,
+        "bot_token": SECRET,
+        "chat_id": c.chat_id,
+        "message": c.message,
+        "disable_notifications": c.disable_notifications,
+        "parse_mode": c.parse_mode,
+    }
+
+
 def alertmanager_yaml(config: Config) -> str:
     """Alertmanager's YAML for the routes, receivers, inhibit rules and templates."""
     receivers = []
@@ -113,9 +148,17 @@ def alertmanager_yaml(config: Config) -> str:
             rec["webhook_configs"] = [_webhook(c) for c in r.webhook_configs]
         if r.slack_configs:
             rec["slack_configs"] = [_slack(c) for c in r.slack_configs]
+        if r.email_configs:
+            rec["email_configs"] = [_email(c) for c in r.email_configs]
+        if r.telegram_configs:
+            rec["telegram_configs"] = [_telegram(c) for c in r.telegram_configs]
         if r.pagerduty_configs:
             rec["pagerduty_configs"] = [
                 pagerduty_original(c, SECRET, _http(c.http)) for c in r.pagerduty_configs
+            ]
+        if r.opsgenie_configs:
+            rec["opsgenie_configs"] = [
+                opsgenie_original(c, SECRET, _http(c.http)) for c in r.opsgenie_configs
             ]
         receivers.append(rec)
     doc: dict[str, Any] = {}

@@ -16,8 +16,11 @@ from watcher.config import ReceiverConfig
 from watcher.gotemplate import Templates
 from watcher.notify.base import Deliverer, Notifier, Payload, Target
 from watcher.notify.console import ConsoleNotifier
+from watcher.notify.email import EmailNotifier
+from watcher.notify.opsgenie import OpsgenieNotifier
 from watcher.notify.pagerduty import PagerdutyNotifier
 from watcher.notify.slack import SlackNotifier
+from watcher.notify.telegram import TelegramNotifier
 from watcher.notify.webhook import WebhookNotifier
 
 __all__ = ["Deliverer", "Notifier", "Payload", "Target", "build_targets"]
@@ -59,7 +62,18 @@ _BUILDERS: tuple[_Builder, ...] = (
         lambda c, env: PagerdutyNotifier(c, env.session, env.templates),
         lambda c: float(c.http.timeout),
     ),
+    _Builder(
+        lambda r: r.opsgenie_configs,
+        lambda c, env: OpsgenieNotifier(c, env.session, env.templates),
+        lambda c: float(c.http.timeout),
+    ),
     _Builder(lambda r: r.console_configs, lambda c, env: ConsoleNotifier(c, env.console)),
+    _Builder(lambda r: r.email_configs, lambda c, env: EmailNotifier(c, env.templates)),
+    _Builder(
+        lambda r: r.telegram_configs,
+        lambda c, env: TelegramNotifier(c, env.session, env.templates),
+        lambda c: float(c.http.timeout),
+    ),
 )
 
 

@@ -59,7 +59,10 @@ async def _inject(request: web.Request) -> web.Response:
     body = await json_object(request)
     endpoint, kind = str(body.get("endpoint", "coupon")), str(body.get("kind"))
     if endpoint == "push" and kind in coinw_ws.LIVE_FAULTS:
-        hit = await request.app[coinw_ws.HUB].strike(kind, int(body.get("count", 1)))
+        count = body.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            return web.json_response({"error": "count must be 1 to 1000"}, status=400)
+        hit = await request.app[coinw_ws.HUB].strike(kind, count)
         return web.json_response({"ok": True, "connections": hit})
     try:
         request.app[coinw.STATE].faults.inject(

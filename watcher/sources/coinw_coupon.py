@@ -76,6 +76,8 @@ class CouponSource:
             self._requests[status] = (query, url, f"GET {PATH}?{query}")
         #: status -> coupon id -> upstream ``remark`` (free text, shown escaped by the page)
         self.remarks: dict[str, dict[str, str]] = {}
+        #: pushes applied per status (``coinw_push``): an answer that may predate one is dropped
+        self.pushes: dict[str, int] = {}
 
     @property
     def config(self) -> CoinwCouponConfig:
@@ -110,7 +112,12 @@ class CouponSource:
         return result
 
     async def _read_status(self, status: str, result: PollResult) -> bool:
-        """Read ``status`` into ``result``; False when upstream said we were too fast."""
+        """Read ``status`` into ``result``; False when upstream said we were too fast.
+
+        An answer read while a push changed the status may predate the push: it is not kept
+        (the status keeps the pushed series; the push has asked for another read).
+        """
+        pushes = self.pushes.get(status, 0)
         try:
             series, skipped = await retry_async(
                 lambda: self._fetch(status),
@@ -129,8 +136,9 @@ class CouponSource:
             result.errors.append(exc)
             return True
         self._limiter.succeeded()
-        result.groups[status] = series
-        result.skipped_rows += skipped
+        if self.pushes.get(status, 0) == pushes:
+            result.groups[status] = series
+            result.skipped_rows += skipped
         return True
 
     def pushed(self, row: Any) -> tuple[str, str, list[Series], str]:

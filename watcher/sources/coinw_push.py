@@ -36,6 +36,7 @@ from watcher.sources.coinw_push_frames import (
     login_frame,
     parse_frame,
 )
+from watcher.sources.redact import Redactor
 from watcher.store import SeriesStore
 
 log = structlog.get_logger()
@@ -98,15 +99,21 @@ class PushClient:
         self._bad_in_row = 0
         self._bad_logged = 0
         self._wake = asyncio.Event()
-        self._evaluate_due = False
+        self._refresh_wake = asyncio.Event()
         #: statuses to read again over REST (at most one per status, so bounded)
         self._refresh: set[str] = set()
+        # Upstream text is cleaned of the source's secrets and of a separate passphrase.
+        passphrase = self._cfg.passphrase
+        self._redact = Redactor([passphrase.get()] if passphrase is not None else [])
         self.connected = False
         metrics.init_push(self._name)
 
     async def run(self) -> None:
         """Keep a connection up forever; cancel to stop (the socket is closed on the way out)."""
-        worker = asyncio.create_task(self._work(), name=f"push-work:{self._name}")
+        workers = [
+            asyncio.create_task(self._evaluate_loop(), name=f"push-evaluate:{self._name}"),
+            asyncio.create_task(self._refresh_loop(), name=f"push-refresh:{self._name}"),
+        ]
         try:
             while True:
                 ended = await self._connection()
@@ -125,8 +132,13 @@ class PushClient:
                 await self._clock.sleep(wait)
         finally:
             self._set_connected(False)
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: no credential of this source in it."""
+        return self._redact.clean(self.source.clean(text))
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
@@ -150,7 +162,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("connect_failed", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("connect_failed", self._clean(str(exc) or type(exc).__name__))
         self._bad_in_row = self._bad_logged = 0
         try:
             await self._login(ws)
@@ -161,7 +173,7 @@ class PushClient:
         except _Ended as ended:
             return ended
         except (aiohttp.ClientError, OSError) as exc:
-            return _Ended("dropped", self.source.clean(str(exc) or type(exc).__name__))
+            return _Ended("dropped", self._clean(str(exc) or type(exc).__name__))
         finally:
             await ws.close()
 
@@ -172,12 +184,12 @@ class PushClient:
         await ws.send_str(login_frame(cfg.login, scfg.api_key.get(), secret, passphrase))
         answer = await self._expect(ws, "login", "login_failed")
         if not answer.ok:
-            raise _Ended("login_failed", self.source.clean(answer.error))
+            raise _Ended("login_failed", self._clean(answer.error))
         await self.source.limiter.acquire()  # the subscription shares the key's request budget
         await ws.send_str(SUBSCRIBE)
         answer = await self._expect(ws, "subscribe", "subscribe_failed")
         if not answer.ok:
-            raise _Ended("subscribe_failed", self.source.clean(answer.error))
+            raise _Ended("subscribe_failed", self._clean(answer.error))
 
     async def _expect(self, ws: aiohttp.ClientWebSocketResponse, kind: str, reason: str) -> Frame:
         """The next answer of ``kind`` within the source's ``timeout`` (pushes are applied)."""
@@ -213,7 +225,7 @@ class PushClient:
                 raise _Ended(
                     "too_large", f"a frame over max_frame_size ({self._cfg.max_frame_size} bytes)"
                 )
-            raise _Ended("dropped", self.source.clean(str(exc)))
+            raise _Ended("dropped", self._clean(str(exc)))
         if msg.type != aiohttp.WSMsgType.TEXT:
             self._bad(PushFrameError("bad_shape", f"unexpected {msg.type.name.lower()} frame"))
             return None
@@ -239,7 +251,7 @@ class PushClient:
                 "source.push_bad_frame",
                 source=self._name,
                 kind=exc.kind,
-                error=self.source.clean(str(exc)),
+                error=self._clean(str(exc)),
             )
         if self._bad_in_row >= self._cfg.bad_frame_limit:
             self._bad_in_row = 0
@@ -279,6 +291,8 @@ class PushClient:
                 if kept != group or key == status:
                     changed[key] = kept
                     self._refresh.add(key)
+                    pushes = self.source.pushes
+                    pushes[key] = pushes.get(key, 0) + 1  # REST answers in flight are stale
         now = self._clock.time()
         groups = {key: self._with_count(key, series) for key, series in changed.items()}
         try:
@@ -286,37 +300,43 @@ class PushClient:
         except sqlite3.Error as exc:  # the series are in memory already; only durability lost
             self._metrics.state_write_errors.labels(what="series").inc()
             log.error("state.write_failed", what="series", source=self._name, error=str(exc))
-        self._evaluate_due = True
         self._wake.set()
+        self._refresh_wake.set()
 
     def _with_count(self, status: str, series: list[Series]) -> list[Series]:
         items = [s for s in series if s.name != "coinw_mega_coupons"]
         ids = {s.labels.get("coupon_id") for s in items}
         return [self.source.count_series(status, len(ids)), *items]
 
-    async def _work(self) -> None:
-        """Evaluate the rules right after a push, then read the pushed statuses over REST."""
+    async def _evaluate_loop(self) -> None:
+        """Evaluate the rules right after each push (never behind a REST read)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._evaluate_due:
-                self._evaluate_due = False
-                await self._safely(self._on_push())
+            await self._safely(self._on_push())
+
+    async def _refresh_loop(self) -> None:
+        """Read each pushed status again over REST, one at a time, through the key's limiter."""
+        while True:
+            await self._refresh_wake.wait()
+            self._refresh_wake.clear()
             while self._refresh:
                 status = min(self._refresh)
                 self._refresh.discard(status)
-                result = await self.source.refresh(status)
-                for err in (*result.retried, *result.errors):
-                    self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
-                if result.groups:
-                    try:
-                        self._store.put_groups(self._name, result.groups, self._clock.time())
-                    except sqlite3.Error as exc:
-                        self._metrics.state_write_errors.labels(what="series").inc()
-                        log.error(
-                            "state.write_failed", what="series", source=self._name, error=str(exc)
-                        )
-                    await self._safely(self._on_push())
+                await self._safely(self._refresh_one(status))
+
+    async def _refresh_one(self, status: str) -> None:
+        result = await self.source.refresh(status)
+        for err in (*result.retried, *result.errors):
+            self._metrics.source_errors.labels(source=self._name, reason=err.reason).inc()
+        if not result.groups:  # failed, or it may predate a push that came meanwhile
+            return
+        try:
+            self._store.put_groups(self._name, result.groups, self._clock.time())
+        except sqlite3.Error as exc:
+            self._metrics.state_write_errors.labels(what="series").inc()
+            log.error("state.write_failed", what="series", source=self._name, error=str(exc))
+        await self._on_push()
 
     async def _safely(self, call: Awaitable[None]) -> None:
         try:

@@ -1,0 +1,203 @@
+"""Mail the same as real Alertmanager's: envelope, headers, MIME structure and bodies.
+
+A real ``prometheus-alertmanager`` and the watcher's dispatcher, with the same receivers,
+mail the same alerts to one aiosmtpd server (STARTTLS with a test CA, AUTH); per receiver the
+envelope, the headers that matter (Subject, To, From, Content-Type, MIME-Version), the parts'
+types and encodings and the decoded ``email.default.html`` / text bodies must be equal.
+Message-Id, Date and the multipart boundary are random or clock-bound on both sides.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from tests.pki import make_pki
+from tests.smtp_support import Received, smtp_server
+from watcher.alerts import Alert
+from watcher.clock import FakeClock
+from watcher.config import parse_config
+from watcher.metrics import WatcherMetrics
+from watcher.notify import Dispatcher
+from watcher.notify.data import rfc3339
+from watcher.state import open_db
+
+EXTERNAL_URL = "http://am.example:9093"
+TEMPLATE_FILE = r"""
+{{ define "mail.subject" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ len .Alerts }}){{ end }}
+{{ define "mail.html" }}<html><head><title>{{ .CommonLabels.alertname }}</title></head><body>
+<!-- internal note: {{ .Receiver }} -->
+<h1 class="{{ .Status }}">{{ .CommonAnnotations.summary }}</h1>
+<ul>{{ range .Alerts }}<li><a href="{{ .GeneratorURL }}" title="{{ .Labels.instance }}">{{ .Labels.instance }}</a> {{ .Annotations.description }}</li>{{ end }}</ul>
+<a href="{{ .ExternalURL }}/#/silences/new?filter={{ .CommonLabels.alertname | urlquery }}">silence</a>
+<p>{{ safeHtml "<b>bold</b>" }} {{ "<i>" | html }}</p>
+</body></html>{{ end }}
+"""
+# The keys of each receiver's one email_configs entry, after ``to``.
+RECEIVERS = [
+    "send_resolved: true",
+    """text: '{{ template "__text_alert_list" .Alerts }}'
+        headers: {subject: '{{ template "mail.subject" . }}', X-Team: 'ops {{ .CommonLabels.job }}', reply-to: 'noc@example.org'}""",
+    """html: '{{ template "mail.html" . }}'
+        text: 'plain: {{ .CommonAnnotations.summary }}'""",
+    """html: ''
+        text: '{{ range .Alerts }}{{ .Labels.instance }} {{ .Status }} {{ .Annotations.long }}{{ "\\n" }}{{ end }}'
+        headers: {Subject: 'Ünïcödé {{ .Status }} {{ .CommonAnnotations.long }}'}""",
+    """from: 'Ops Bot <bot-{{ .CommonLabels.job }}@example.org>'
+        headers: {To: 'Ops list <list@example.org>'}""",
+]
+
+
+def _config(sink_port: int, ca: Path, global_extra: str = "") -> str:
+    routes = "\n".join(
+        f"    - {{receiver: 'mail {i}', matchers: ['alertname=~\".+\"'], continue: true}}"
+        for i in range(len(RECEIVERS))
+    )
+    receivers = "\n".join(
+        f"  - name: 'mail {i}'\n    email_configs:\n"
+        f"      - to: 'ops{i}@example.org, Bob <bob{i}@example.org>'\n"
+        f"        tls_config: {{ca_file: '{ca}'}}\n        {keys}"
+        for i, keys in enumerate(RECEIVERS)
+    )
+    return (
+        "global:\n"
+        f"  smtp_smarthost: '127.0.0.1:{sink_port}'\n"
+        "  smtp_from: 'Alertmanager <am@example.org>'\n"
+        "  smtp_hello: 'watcher.test'\n"
+        "  smtp_auth_username: alice\n"
+        "  smtp_auth_password: 'pa ss+word'\n"
+        f"{global_extra}"
+        "templates: ['*.tmpl']\n"
+        "route:\n  receiver: 'mail 0'\n  group_by: [alertname]\n  group_wait: 1s\n"
+        f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
+        f"receivers:\n{receivers}\n"
+    )
+
+
+def _alerts(now: float) -> list[Alert]:
+    start = round(now, 3)
+    long = "é" * 90 + " = ? _ end"
+    common = {"summary": "Coupon <expiring> & 'soon' +1 ☃", "long": long}
+    return [
+        Alert(
+            {
+                "alertname": "Coupon",
+                "job": "coinw",
+                "instance": "i-1 <a&b>",
+                "severity": "critical",
+            },
+            {**common, "description": "first\nline two"},
+            start,
+            None,
+            1.0,
+            "http://prom.example/graph?g0.expr=up%20%3D%3D%201&g0.tab=1",
+        ),
+        Alert(
+            {"alertname": "Coupon", "job": "coinw", "instance": "i-2 'q'", "severity": "warning"},
+            {**common, "description": "second"},
+            start + 0.125,
+            None,
+            2.0,
+            "javascript:alert(1)",
+        ),
+        Alert(
+            {"alertname": "Coupon", "job": "coinw", "instance": "i-3", "severity": "warning"},
+            {**common, "description": "gone"},
+            start,
+            start + 0.5,
+            3.0,
+            "http://prom.example/graph?g0.expr=x y",
+        ),
+    ]
+
+
+def _shape(r: Received) -> dict[str, Any]:
+    """What must agree: envelope, auth, TLS, headers that matter, parts and their bodies."""
+    msg: EmailMessage = r.message()
+    parts = [
+        (
+            p.get_content_type(),
+            p.get_content_charset(),
+            p["Content-Transfer-Encoding"],
+            p.get_content(),
+        )
+        for p in msg.iter_parts()
+    ]
+    return {
+        "envelope": (r.mail_from, sorted(r.rcpt_tos)),
+        "user": r.user,
+        "tls": r.tls,
+        "headers": {
+            k: str(msg[k])
+            for k in ("Subject", "To", "From", "X-Team", "Reply-To", "MIME-Version")
+            if msg[k] is not None
+        },
+        "content_type": msg.get_content_type(),
+        "has_boundary": bool(msg.get_boundary()),
+        "message_id": msg["Message-Id"] is not None,
+        "date": msg["Date"] is not None,
+        "parts": parts,
+    }
+
+
+@needs_alertmanager
+async def test_mail_matches_alertmanagers(tmp_path: Path) -> None:
+    """Five email configs (defaults, custom headers, HTML file template, text only, templated
+    From): the watcher's mail equals Alertmanager's in envelope, headers, parts and bodies."""
+    (tmp_path / "mail.tmpl").write_text(TEMPLATE_FILE)
+    pki = make_pki(tmp_path / "pki")
+    users = {"alice": "pa ss+word"}
+    async with smtp_server(pki, users, require_starttls=True) as am_sink:
+        config = _config(am_sink.port, pki.ca)
+        async with run_alertmanager(tmp_path, config, f"--web.external-url={EXTERNAL_URL}") as am:
+            now = time.time()
+            alerts = _alerts(now)
+            await post_alerts(
+                am,
+                [
+                    {
+                        "labels": dict(a.labels),
+                        "annotations": dict(a.annotations),
+                        "startsAt": rfc3339(a.starts_at),
+                        **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
+                        "generatorURL": a.generator_url,
+                    }
+                    for a in alerts
+                ],
+            )
+            await poll(lambda: len(am_sink.received) >= len(RECEIVERS))
+
+    async with smtp_server(pki, users, require_starttls=True) as ours_sink:
+        extra = f"  external_url: '{EXTERNAL_URL}'\n"
+        ours_config = parse_config(
+            _config(ours_sink.port, pki.ca, extra), tmp_path / "watcher.yaml"
+        )
+        clock = FakeClock(now)
+        async with aiohttp.ClientSession() as session:
+            d = Dispatcher(
+                ours_config,
+                db=open_db(str(tmp_path / "w.db")),
+                session=session,
+                clock=clock,
+                console=io.StringIO(),
+                metrics=WatcherMetrics(CollectorRegistry()),
+            )
+            await d.send(alerts, clock.time())
+            clock.advance(2)
+            await d.tick()
+            await d.deliver_due()
+
+    def by_to(received: list[Received]) -> list[dict[str, Any]]:
+        return sorted((_shape(r) for r in received), key=lambda s: s["envelope"][1])
+
+    assert len(RECEIVERS) == len(ours_sink.received)
+    theirs, ours = by_to(am_sink.received), by_to(ours_sink.received)
+    for t, o in zip(theirs, ours, strict=True):
+        assert t == o
