@@ -193,3 +193,21 @@ async def test_a_reload_adding_a_direct_receiver_is_refused(write: Writer) -> No
         assert "am" == daemon.config.route.receiver  # the old config keeps running
     finally:
         await daemon.stop()
+
+
+def test_every_other_integration_is_refused_too(write: Writer) -> None:
+    """PagerDuty and email receivers page once per replica as well: each is named."""
+    text = (
+        "ha: {replicas: 2, replica: watcher-0}\n"
+        "route: {receiver: pd, routes: [{matchers: ['a=\"b\"'], receiver: mail}]}\n"
+        "receivers:\n"
+        "  - name: pd\n"
+        "    pagerduty_configs: [{routing_key: k}]\n"
+        "  - name: mail\n"
+        "    email_configs: [{to: a@example.org, from: w@example.org, smarthost: 'mx:25'}]\n"
+    )
+    problems = [p for p in _problems(write, text) if "delivers directly" in p]
+    assert [
+        '5 receivers[0].pagerduty_configs: receiver "pd" delivers directly',
+        '7 receivers[1].email_configs: receiver "mail" delivers directly',
+    ] == [p.split(" (")[0] for p in problems]
