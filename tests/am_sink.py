@@ -133,10 +133,12 @@ async def run_both(
     first: int,
     then: int = 0,
     template_file: str = "",
+    watcher_config: Callable[[str], str] | None = None,
 ) -> tuple[list[Request], list[Request]]:
     """Alertmanager's requests and the watcher's, for ``config(sink_url)``.
 
-    The watcher's config is the same text plus ``global.external_url``; ``first`` requests are expected after the firing alerts, ``then`` more after they are
+    The watcher's config is the same text (or ``watcher_config(sink_url)``) plus
+    ``global.external_url``; ``first`` requests are expected after the firing alerts, ``then`` more after they are
     posted again resolved (no second phase when 0). The config's group_interval must be 1s.
     """
     if template_file:
@@ -160,9 +162,8 @@ async def run_both(
     runner, url = await serve(ours_sink)
     try:
         # the same text with external_url added to (or as) its global section
-        text = f"global:\n  external_url: '{EXTERNAL_URL}'\n" + config(url).removeprefix(
-            "global:\n"
-        )
+        ours = (watcher_config or config)(url)
+        text = f"global:\n  external_url: '{EXTERNAL_URL}'\n" + ours.removeprefix("global:\n")
         cfg = parse_config(text, tmp_path / "watcher.yaml")
         clock = FakeClock(now)
         async with aiohttp.ClientSession() as session:

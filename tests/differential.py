@@ -1,8 +1,11 @@
 """Differential testing of the rule engine against promtool: generators, runner, comparison.
 
 Hypothesis draws test groups (input series and expressions inside the documented PromQL
-subset); every group goes into ONE promtool test file, which both ``promtool test rules`` and
-``watcher rules test`` run. Each expression test expects no samples, so both tools report
+subset: subqueries, ``offset`` and ``@`` included); every group goes into ONE promtool test
+file, which both ``promtool test rules`` and ``watcher rules test`` run, with one rule file
+(``RULES``: recording rules, one reading another's result of the same evaluation, and an
+alerting rule) whose recorded series and ``ALERTS`` / ``ALERTS_FOR_STATE`` the expressions
+select too. Each expression test expects no samples, so both tools report
 every case with a result, in order, with what they got (or the error), formatted as promtool
 formats it: the reports are compared case by case, NaN, +-Inf, -0 and the float text
 included.
@@ -81,8 +84,43 @@ SELECTORS = (
     *(f'{{__name__=~"a|b"{", " + m if m else ""}}}' for m in ("", *MATCHERS)),
 )  # fmt: skip
 AGGREGATIONS = tuple(f"{a}{g}" for a in AGGS for g in GROUPINGS)
-RANGES = ("[1m]", "[2m]", "[3m]", "[5m]", "[90s]", "[10m]", "[2m] offset 1m", "[5m] offset 3m")
-OFFSETS = (" offset 1m", " offset 3m", " offset -1m", " offset 10m")
+# the rule file every generated test file uses; expressions select what it writes
+RULES = """groups:
+  - name: differential
+    rules:
+      - record: rec_sum
+        expr: sum by (job) (a)
+      - record: rec_rate
+        expr: rate(b[2m])
+      - record: rec_sub
+        expr: max_over_time(c[3m:1m])
+      - record: rec_chain
+        expr: rec_sum * 2
+        labels: {src: chain}
+      - record: rec_at
+        expr: a @ 120
+      - alert: High
+        expr: a > 1
+        for: 1m
+        labels: {sev: x}
+"""
+RULES_FILE = "differential_rules.yaml"
+RECORDED = (
+    "rec_sum", 'rec_sum{job="x"}', "rec_rate", "rec_sub", "rec_chain", "rec_at", "ALERTS",
+    'ALERTS{alertstate="firing"}', 'ALERTS{alertstate="pending"}', "ALERTS_FOR_STATE",
+)  # fmt: skip
+RANGES = (
+    "[1m]", "[2m]", "[3m]", "[5m]", "[90s]", "[10m]", "[2m] offset 1m", "[5m] offset 3m",
+    "[2m] @ 180", "[3m] @ end()", "[5m] @ 240 offset 1m", "[2m] offset -1m",
+)  # fmt: skip
+OFFSETS = (
+    " offset 1m", " offset 3m", " offset -1m", " offset 10m", " @ 60", " @ 0", " @ 150",
+    " @ start()", " @ end()", " @ 300 offset 1m", " @ -60", " @ 0x78", " @ 120.0005",
+)  # fmt: skip
+SUBQUERY_RANGES = (
+    "[3m:1m]", "[5m:2m]", "[4m:]", "[2m:30s]", "[5m:1m] offset 2m", "[3m:1m] @ 120",
+    "[6m:90s] offset -1m", "[1m:1m]", "[10m:3m]", "[4m:1m] @ end()",
+)  # fmt: skip
 RANGE_FUNCS = (
     "rate", "increase", "delta", "irate", "idelta", "deriv", "changes", "resets",
     "avg_over_time", "sum_over_time", "min_over_time", "max_over_time", "count_over_time",
@@ -105,6 +143,8 @@ _VV_OP = st.sampled_from(VECTOR_VECTOR_OPS)
 _SELECTOR = st.sampled_from(SELECTORS)
 _RANGE = st.sampled_from(RANGES)
 _OFFSET = st.sampled_from(OFFSETS)
+_RECORDED = st.sampled_from(RECORDED)
+_SUBQUERY_RANGE = st.sampled_from(SUBQUERY_RANGES)
 _RANGE_CALL = st.sampled_from(RANGE_CALLS)
 _AGGREGATION = st.sampled_from(AGGREGATIONS)
 _FUNC1 = st.sampled_from(("abs", "ceil", "floor", "round", "absent"))
@@ -152,7 +192,12 @@ def scalar_expr(draw: st.DrawFn, depth: int = 2) -> str:
 @st.composite
 def vector_expr(draw: st.DrawFn, depth: int = 3) -> str:
     """A vector-typed expression."""
-    choice = draw(_ints(-2, 9 if depth > 0 else 0))
+    choice = draw(_ints(-4, 9 if depth > 0 else 0))
+    if choice == -4:
+        return draw(_RECORDED)
+    if choice == -3:
+        inner = draw(_VECTORS[depth - 1]) if depth > 0 else draw(_SELECTOR)
+        return draw(_RANGE_CALL).format(f"({inner}){draw(_SUBQUERY_RANGE)}")
     if choice == -2:
         return draw(_RANGE_CALL).format(draw(_SELECTOR) + draw(_RANGE))
     if choice == -1:
@@ -220,7 +265,7 @@ def _quote(text: str) -> str:
 
 def render(groups: list[Group]) -> str:
     """One promtool test file holding every group."""
-    lines = ["evaluation_interval: 1m", "tests:"]
+    lines = [f"rule_files: [{RULES_FILE}]", "evaluation_interval: 1m", "tests:"]
     for g in groups:
         lines += ["  - interval: 1m", "    input_series:"]
         for series, values in g.series:
@@ -236,7 +281,7 @@ _BLOCK = re.compile(
     r"(?:, err: (?P<err>.*)|,\n        exp: .*\n        got: (?P<got>.*))$",
     re.MULTILINE,
 )
-_DUPLICATES = re.compile(r"\[(.*), (.*)\];many-to-many")
+_DUPLICATES = re.compile(r"\[(\{[^}]*\}), (\{[^}]*\})\];many-to-many")
 
 
 def blocks(report: str, cases: list[tuple[str, int]]) -> list[str]:
@@ -318,6 +363,7 @@ def compare(groups: list[Group], workdir: Path) -> Outcome:
     """Run every group through promtool and the watcher; classify each case."""
     path = workdir / "differential.yaml"
     path.write_text(render(groups), encoding="utf-8")
+    (workdir / RULES_FILE).write_text(RULES, encoding="utf-8")
     promtool = start_promtool(path)
     every = [case for g in groups for case in g.cases]
     ours = blocks(run_watcher(path), every)

@@ -128,10 +128,19 @@ async def test_sigterm_with_a_queued_page_delivers_it_once(world: World) -> None
 
 
 async def test_a_restart_loop_costs_no_page_and_no_violation(world: World) -> None:
-    """Ten starts, each killed right after its first poll: one page at the end, no violation."""
-    await world.restart_loop(10)
+    """Ten starts, each killed right after its first poll: the page goes out, no violation.
+
+    A start may already deliver the page before its first poll shows (the alert is restored
+    as firing, and a group whose alert started long ago flushes at once); a kill that lands
+    between the sink's answer and the outbox recording it repeats that page on the next start
+    (the at-least-once window). Any repeat that no kill explains fails the test.
+    """
+    killed = await world.restart_loop(10)
     await settle(world, 1)
-    assert ["[FIRING:1] MegaCouponExpiringSoon"] == titles(world)
+    repeated, explained = duplicates(world, killed)
+    assert repeated == explained, titles(world)
+    assert ["[FIRING:1] MegaCouponExpiringSoon"] == sorted(set(titles(world)))
     assert 0 == world.violations()
     record("process", "restart loop (10 starts, killed after the first poll)",
-           {"lost": 0, "duplicate": 0, "false_resolved": 0, "upstream_violations": 0})  # fmt: skip
+           {"lost": 0, "duplicate": repeated, "duplicate_in_at_least_once_window": explained,
+            "false_resolved": 0, "upstream_violations": 0})  # fmt: skip

@@ -167,3 +167,10 @@ def test_config_original_loads_in_alertmanagers_own_checker(tmp_path: Path) -> N
         check=False,
     )
     assert 0 == proc.returncode, proc.stdout + proc.stderr
+
+
+async def test_a_templated_api_key_is_rendered_from_the_alerts(tmp_path: Path) -> None:
+    """api_key: '{{ .CommonLabels.source }}-key' is rendered per notification (Alertmanager's tmpl)."""
+    entry = "{api_url: URL, api_key: '{{ .CommonLabels.source }}-key', send_resolved: false}"
+    sink, _ = await _run(tmp_path, [], entry)
+    assert ["GenieKey coinw-main-key"] == [q.headers["Authorization"] for q in sink.requests]

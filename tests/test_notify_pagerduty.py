@@ -238,3 +238,60 @@ def test_notifier_name_is_pagerduty(tmp_path: Path) -> None:
     """Metrics and outbox rows call the integration ``pagerduty``, as Alertmanager does."""
     c = _pd(tmp_path, "{routing_key: k}")
     assert "pagerduty" == PagerdutyNotifier(c, None, None).name  # type: ignore[arg-type]
+
+
+def test_a_templated_routing_key_is_rendered_from_the_alerts(tmp_path: Path) -> None:
+    """routing_key: '{{ .CommonLabels.pd_key }}' routes by label, as Alertmanager renders it."""
+    c = _pd(tmp_path, "{routing_key: '{{ .CommonLabels.source }}-svc'}")
+    event = pagerduty_event(c, _data())  # type: ignore[arg-type]
+    assert "coinw-main-svc" == event["routing_key"]
+    assert ["routing_key", "dedup_key", "event_action"] == list(event)[:3]
+
+
+async def test_a_key_that_renders_empty_is_never_sent(tmp_path: Path) -> None:
+    """Alertmanager refuses an empty routing key after templating; nothing is posted."""
+    async with serve(Sink()) as sink:
+        text = _config(
+            tmp_path, f"{{routing_key: '{{{{ .CommonLabels.nope }}}}', url: '{sink.url}/e'}}"
+        )
+        config = parse_config(text, tmp_path / "w.yaml")
+        clock = FakeClock(T0)
+        async with aiohttp.ClientSession() as session:
+            d = Dispatcher(
+                config,
+                db=open_db(str(tmp_path / "w.db")),
+                session=session,
+                clock=clock,
+                console=io.StringIO(),
+                metrics=WatcherMetrics(CollectorRegistry()),
+            )
+            with capture_logs() as logs:
+                await d.send([coupon_alert("1")], T0)
+                clock.advance(1)
+                await d.tick()
+    assert [] == sink.requests
+    assert any("routing key is empty" in str(e.get("error")) for e in logs)
+
+
+async def test_send_resolved_false_sends_no_resolve_event(tmp_path: Path) -> None:
+    """With send_resolved: false the trigger is sent and the resolve is not."""
+    async with serve(Sink()) as sink:
+        text = _config(tmp_path, f"{{routing_key: k, url: '{sink.url}/e', send_resolved: false}}")
+        config = parse_config(text, tmp_path / "w.yaml")
+        clock = FakeClock(T0)
+        async with aiohttp.ClientSession() as session:
+            d = Dispatcher(
+                config,
+                db=open_db(str(tmp_path / "w.db")),
+                session=session,
+                clock=clock,
+                console=io.StringIO(),
+                metrics=WatcherMetrics(CollectorRegistry()),
+            )
+            await d.send([coupon_alert("1")], T0)
+            clock.advance(1)
+            await d.tick()
+            await d.send([coupon_alert("1", ends=T0 + 2)], T0 + 3)
+            clock.advance(600)
+            await d.tick()
+    assert ["trigger"] == [r["body"]["event_action"] for r in sink.requests]

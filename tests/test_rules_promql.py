@@ -146,7 +146,8 @@ def test_dropping_names_that_collide_is_an_error() -> None:
         ("up offset 5m", "offset modifier needs sample history"),
         ("up[5m]", "a rule expression must be a vector or a scalar"),
         ("up @ 100", "@ modifier"),
-        ("up[5m:1m]", "subquery"),
+        ("up[5m:1m]", "a rule expression must be a vector or a scalar"),
+        ("max_over_time(up[5m:1m])", "subquery needs sample history"),
         ("label_replace(up, 'a', 'b', 'c', 'd')", "function label_replace()"),
         ("topk(1, up)", "aggregation topk"),
         ("quantile(0.5, up)", "aggregation quantile"),
@@ -194,3 +195,38 @@ def test_unary_minus_on_vector() -> None:
     assert [Sample(None, {"source": "s1"}, -1.0)] == [
         Sample(n, lb, v) for n, lb, v in run('-up{source="s1"}')
     ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "at"),
+    [
+        ("up @ 100", 100_000),
+        ("up @ -5", -5_000),  # the parser library alone would read 0
+        ("up @ 0x10", 16_000),
+        ("up @ 010", 8_000),  # Go's ParseInt(text, 0, 64): octal
+        ("up @ 0.0005", 1),  # math.Round, half away from zero
+        ("up @ start()", "start"),
+        ("up @ end() offset 1m", "end"),
+    ],
+)
+def test_at_modifier_times_are_read_as_prometheus_reads_them(expr: str, at: object) -> None:
+    """Every @ spelling becomes Prometheus's millisecond timestamp."""
+    node = compile_expr(expr, history=True)
+    assert at == getattr(node, "at", None)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("up @ Inf", "timestamp out of bounds for @ modifier: +Inf"),
+        ("up @ -Inf", "timestamp out of bounds for @ modifier: -Inf"),
+        ("up @ NaN", "timestamp out of bounds for @ modifier: NaN"),
+        ("up @ 1e19", "timestamp out of bounds for @ modifier: 10000000000000000000.000000"),
+    ],
+)
+def test_at_modifier_out_of_range_is_prometheus_error(expr: str, message: str) -> None:
+    """An @ time Prometheus refuses is refused with its message (Go's %f)."""
+    with pytest.raises(
+        RuleError, match="^could not parse expression: " + message.replace("+", r"\+")
+    ):
+        compile_expr(expr, history=True)

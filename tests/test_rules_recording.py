@@ -10,10 +10,12 @@ from tests.conftest import Writer
 from watcher.app import Daemon
 from watcher.clock import FakeClock
 from watcher.config import load_config
+from watcher.history import SampleHistory, required_retention
 from watcher.metrics import WatcherMetrics
 from watcher.query import run_query
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Series, Snapshot
+from watcher.store import SeriesStore
 
 T0 = 1_700_000_000.0
 
@@ -139,3 +141,22 @@ async def test_the_daemon_answers_queries_for_recorded_series_not_on_metrics(
     assert ["firing"] == [r["metric"]["alertstate"] for r in alerts["data"]["result"]]
     assert "user:balance:sum" not in exposition
     assert "ALERTS" not in exposition
+
+
+def test_a_subquery_in_a_rule_reads_the_daemons_history(tmp_path: Path) -> None:
+    """A rule with a subquery keeps (and reads) the samples its steps need, as polls arrive."""
+    rules = load(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n"
+        "      - record: bal:max5m\n        expr: max_over_time(balance[5m:1m])\n",
+    )
+    history = SampleHistory(required_retention(rules))
+    store = SeriesStore()
+    store.subscribe(history.record)
+    m = manager(rules)
+    m.history = history
+    for minute, value in enumerate([10.0, 70.0, 30.0, 20.0]):
+        t = T0 - T0 % 60 + minute * 60
+        store.put("s", "g", [Series("balance", {"user": "a"}, value)], t)
+        m.evaluate(store.snapshot(t))
+    assert [("bal:max5m", {"user": "a"}, 70.0)] == names(m, t)

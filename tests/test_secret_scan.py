@@ -2,7 +2,8 @@
 
 A real daemon runs with marked secrets in every place a secret can be given: CoinW keys, a
 TradeBoss bearer token, a webhook URL with ``user:password@`` and ``?key=``, a Slack URL with its
-token path, an Alertmanager receiver with basic auth, a receiver behind TLS that fails. Its
+token path, an Alertmanager receiver with basic auth, a receiver behind TLS that fails, a
+PagerDuty routing key, an Opsgenie API key and a Teams webhook URL. Its
 upstream answers every request with an error that quotes the headers it got (as a gateway that
 echoes ``Authorization`` would), every receiver fails, and a reload with a broken config that
 holds the secrets is refused. Then the logs, ``/metrics``, the status page and its parts,
@@ -32,6 +33,9 @@ SECRETS = {
     "webhook query key": "QKSCANm3n4o5",
     "slack token": "SLKSCANp6q7r8",
     "alertmanager password": "AMSCANs9t0u1",
+    "pagerduty routing key": "PDSCANv2w3x4",
+    "opsgenie api key": "OGSCANy5z6a7",
+    "msteams url token": "MSSCANb8c9d0",
 }
 
 
@@ -101,6 +105,12 @@ receivers:
     alertmanager_configs:
       - url: "http://127.0.0.1:{rx}"
         http_config: {{basic_auth: {{username: am, password: {s["alertmanager password"]}}}}}
+    pagerduty_configs:
+      - {{url: "http://127.0.0.1:{rx}/v2/enqueue", routing_key: {s["pagerduty routing key"]}}}
+    opsgenie_configs:
+      - {{api_url: "http://127.0.0.1:{rx}/", api_key: {s["opsgenie api key"]}}}
+    msteams_configs:
+      - webhook_url: "http://127.0.0.1:{rx}/webhookb2/{s["msteams url token"]}"
 """
 
 

@@ -26,7 +26,8 @@ from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
 from watcher.errors import ConfigError, StateError, StateLockedError
 from watcher.exposition import metrics_handler
-from watcher.history import SampleHistory, required_retention
+from watcher.history import Retention
+from watcher.history.disk import open_history
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.ratelimit import (
@@ -145,12 +146,24 @@ class Daemon:
         if self.state.moved_aside is not None:
             self.metrics.state_corruptions.inc()
         self.store = SeriesStore(self.db)
-        # samples over time for range vectors and offset, appended on every store write
-        self.history = SampleHistory(required_retention(groups))
+        # samples over time for range vectors, offset and the query API, appended on every
+        # store write (stale markers when a group goes) and every evaluation (self-metrics)
+        self.history = open_history(
+            self.db,
+            self.state.path,
+            self.metrics,
+            self._retention(groups),
+            config.storage.max_samples_in_memory,
+        )
         self.store.subscribe(self.history.record)
+        self.store.subscribe_drops(self.history.drop)
         for source in config.sources:
             self.store.configure(source.name, source.stale_after)
         self.store.restore([s.name for s in config.sources], self.clock.time())
+        # what the rules read back goes to memory at once; the rest is read when queried
+        self.history.load(self.clock.time(), Retention.of(groups).longest_ms)
+        for source_name, group, series, _ in self.store.groups():
+            self.history.seed_group(source_name, group, series)
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_RegistryCollector(self.self_registry))
         self.registry.register(StoreCollector(self.store))
@@ -176,6 +189,7 @@ class Daemon:
             external_labels=config.global_.external_labels,
             external_url=config.global_.external_url,
             db=self.db,
+            evaluation_interval=config.global_.evaluation_interval,
         )
         self.rules.history = self.history
         self._session = aiohttp.ClientSession(headers={"User-Agent": "watcher"})
@@ -193,7 +207,9 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every source's poll loop."""
+        """Start every source's poll loop (and the sample writer)."""
+        if self.history.disk is not None:
+            self.history.disk.start()
         for source in self.config.sources:
             self._start_source(source)
 
@@ -212,6 +228,8 @@ class Daemon:
         if self.deliver:
             await self.dispatcher.drain(DRAIN_TIMEOUT)
         await self._session.close()
+        if self.history.disk is not None:
+            await asyncio.to_thread(self.history.disk.close)
         self.state.close()
         if isinstance(self._slot_book, FileBook):
             self._slot_book.close()
@@ -277,10 +295,18 @@ class Daemon:
             extra += self.rules.series(now)
         return self.store.snapshot(now, extra)
 
+    def _retention(self, groups: list[RuleGroup]) -> Retention:
+        return Retention.of(groups, round(self.config.storage.retention * 1000))
+
     async def evaluate(self) -> None:
         """Evaluate the rules over one snapshot and hand the alerts to notification."""
         async with self._eval_lock:
-            snapshot = self.snapshot(rule_series=False)
+            now = self.clock.time()
+            own = registry_series(self.self_registry.collect())
+            # the self-metrics are sampled at every evaluation, as a scrape of the watcher
+            # would, so rate(watcher_source_errors_total[5m]) reads them
+            self.history.record("", "watcher", own, now)
+            snapshot = self.store.snapshot(now, own)
             self.last_alerts = self.rules.evaluate(snapshot)
             if self.deliver:
                 await self.dispatcher.send(self.last_alerts, snapshot.time)
@@ -337,7 +363,7 @@ class Daemon:
             if fresh.get(name) != cfg:
                 await self._stop_source(name)
                 if name not in fresh:
-                    self.store.remove_source(name)
+                    self.store.remove_source(name, self.clock.time())
                     self.metrics.forget_source(name)
         self.config = new
         for name, cfg in fresh.items():
@@ -345,8 +371,9 @@ class Daemon:
                 self._start_source(cfg)
         self.rules.external_labels = dict(new.global_.external_labels)
         self.rules.external_url = new.global_.external_url
+        self.rules.evaluation_interval = new.global_.evaluation_interval
         self.rules.replace_groups(groups)
-        self.history.retention_ms = required_retention(groups)
+        self.history.set_retention(self._retention(groups))
         self.dispatcher.reload(new)
         self.metrics.config_last_reload_successful.set(1)
         self.metrics.config_last_reload_success_timestamp.set(self.clock.time())

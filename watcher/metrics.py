@@ -159,8 +159,13 @@ class WatcherMetrics:
             ["what"],
             registry=registry,
         )
-        for what in ("open", "series", "alerts", "notifications", "silences"):
+        for what in ("open", "series", "alerts", "notifications", "silences", "samples"):
             self.state_write_errors.labels(what=what)
+        self.samples_unsaved = Counter(
+            "watcher_state_samples_unsaved",
+            "Samples never written to the state file: its write queue was full (storage failing).",
+            registry=registry,
+        )
         self.state_persistent = Gauge(
             "watcher_state_persistent",
             "1 if state is written to storage.path; 0 if it is kept in memory only.",

@@ -119,8 +119,29 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+_SAMPLES = """
+CREATE TABLE IF NOT EXISTS sample_series (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,      -- JSON object, keys sorted
+    UNIQUE (name, labels)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    series INTEGER NOT NULL,   -- sample_series.id
+    t INTEGER NOT NULL,        -- Unix milliseconds
+    v NOT NULL,                -- REAL, or a NaN (the stale marker too) as its 8 bytes
+    PRIMARY KEY (series, t)
+) WITHOUT ROWID;
+"""
+
+
+def _v3(db: sqlite3.Connection) -> None:
+    """Samples over time (watcher.history.disk), so a restart keeps the rules' ranges."""
+    _script(db, _SAMPLES)
+
+
 #: Schema migrations: entry n brings a file from user_version n to n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

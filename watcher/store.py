@@ -38,6 +38,8 @@ class Health:
 
 #: Told of every group written: (source, group, series, now). Must not raise.
 Listener = Callable[[str, str, Sequence[Series], float], None]
+#: Told of every group gone (expired, dropped, source removed): (source, group, now or None).
+DropListener = Callable[[str, str, float | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,19 @@ class SeriesStore:
         #: sources whose last write failed: their next write rewrites every group
         self._unsynced: set[str] = set()
         self._listeners: list[Listener] = []
+        self._drop_listeners: list[DropListener] = []
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` after every write of a group (the status page keeps recent samples)."""
         self._listeners.append(listener)
+
+    def subscribe_drops(self, listener: DropListener) -> None:
+        """Call ``listener`` when a group goes (the sample history marks its series stale)."""
+        self._drop_listeners.append(listener)
+
+    def _dropped(self, source: str, group: str, now: float | None) -> None:
+        for listener in self._drop_listeners:
+            listener(source, group, now)
 
     def describe(self, name: str, help_text: str) -> None:
         """Set the HELP text of metric ``name``."""
@@ -133,9 +144,10 @@ class SeriesStore:
             return None
         return Health(bool(row[0]), float(row[1]), row[2], row[3])
 
-    def remove_source(self, source: str) -> None:
+    def remove_source(self, source: str, now: float | None = None) -> None:
         """Forget a source, its series and its health (config reload)."""
-        self._groups.pop(source, None)
+        for group in self._groups.pop(source, {}):
+            self._dropped(source, group, now)
         self._stale_after.pop(source, None)
         if self._db is not None:
             with transaction(self._db):
@@ -207,9 +219,12 @@ class SeriesStore:
             raise
         self._unsynced.discard(source)
 
-    def drop_group(self, source: str, group: str) -> None:
+    def drop_group(self, source: str, group: str, now: float | None = None) -> None:
         """Remove one group (an item no longer there)."""
-        if self._groups.get(source, {}).pop(group, None) is not None and self._db is not None:
+        if self._groups.get(source, {}).pop(group, None) is None:
+            return
+        self._dropped(source, group, now)
+        if self._db is not None:
             with transaction(self._db):
                 self._db.execute(
                     "DELETE FROM series_groups WHERE source = ? AND grp = ?", (source, group)
@@ -223,6 +238,7 @@ class SeriesStore:
             for key in [k for k, g in groups.items() if now - g.updated_at > limit]:
                 del groups[key]
                 dropped.append((source, key))
+                self._dropped(source, key, now)
         if dropped and self._db is not None:
             with transaction(self._db):
                 self._db.executemany(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from watcher.config.model import HttpConfig
+from watcher.config.msteams import read_msteams
 from watcher.config.opsgenie import GLOBAL_KEYS as OG_GLOBAL_KEYS
 from watcher.config.opsgenie import read_opsgenie, read_opsgenie_global
 from watcher.config.pagerduty import GLOBAL_KEYS as PD_GLOBAL_KEYS
@@ -21,7 +22,7 @@ from watcher.yamlpos import Path
 #: ``global:`` keys read here.
 GLOBAL_KEYS = PD_GLOBAL_KEYS | OG_GLOBAL_KEYS
 #: receiver keys read here.
-KINDS = ("pagerduty_configs", "opsgenie_configs")
+KINDS = ("pagerduty_configs", "opsgenie_configs", "msteams_configs")
 
 
 class AmReceivers:
@@ -44,4 +45,5 @@ class AmReceivers:
             "opsgenie_configs": r.each(
                 (*p, "opsgenie_configs"), lambda q: read_opsgenie(r, q, t, h, self._og)
             ),
+            "msteams_configs": r.each((*p, "msteams_configs"), lambda q: read_msteams(r, q, t, h)),
         }

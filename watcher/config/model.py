@@ -78,6 +78,11 @@ class StorageConfig:
     # Undelivered notifications kept at most (Prometheus's notification queue default); when
     # full, the oldest resolved ones are dropped first, a firing one never.
     notification_queue_capacity: int = 10_000
+    # The query API's window into the past (seconds; 0: only what the rules read); every
+    # metric's samples are kept this long, longer where a rule's range + offset needs it.
+    retention: float = 24 * 3600.0
+    # Samples held in memory at most; older ones are read back from storage.path as needed.
+    max_samples_in_memory: int = 5_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -433,6 +438,18 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MsteamsConfig:
+    """One ``msteams_configs[]`` entry (Alertmanager 0.27's keys and defaults; templated)."""
+
+    webhook_url: Secret
+    title: str = '{{ template "msteams.default.title" . }}'
+    summary: str = '{{ template "msteams.default.summary" . }}'
+    text: str = '{{ template "msteams.default.text" . }}'
+    send_resolved: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReceiverConfig:
     """``receivers[]``."""
 
@@ -445,6 +462,7 @@ class ReceiverConfig:
     telegram_configs: tuple[TelegramConfig, ...] = ()
     pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
     opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
+    msteams_configs: tuple[MsteamsConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

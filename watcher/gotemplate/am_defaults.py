@@ -3,7 +3,9 @@
 Each name renders what Alertmanager 0.25 documents and sends for it (checked byte for byte
 against a real Alertmanager in ``tests/test_notify_slack_alertmanager.py``): ``__subject`` is
 ``[FIRING:2] <group label values> (<other common label values>)``, ``__alertmanagerURL`` links
-to the receiver's alerts, ``__text_alert_list`` lists labels, annotations and source.
+to the receiver's alerts, ``__text_alert_list`` lists labels, annotations and source. The
+``msteams.default.*`` names are Alertmanager 0.27's (the release whose Teams receiver has
+``summary``; 0.25 has no Teams receiver), with its Markdown alert list.
 """
 
 from __future__ import annotations
@@ -57,5 +59,24 @@ DEFAULT_TEMPLATES = r"""
   {{ join " " .CommonAnnotations.SortedPairs.Values }}{{ "\n" }}
   {{- with .Alerts.Firing }}Alerts Firing:{{ "\n" }}{{ template "__text_alert_list" . }}{{ end }}
   {{- "\n" }}{{ with .Alerts.Resolved }}Alerts Resolved:{{ "\n" }}{{ template "__text_alert_list" . }}{{ end }}
+{{- end -}}
+{{- define "__text_alert_list_markdown" -}}
+  {{ range $alert := . -}}
+    {{ "\n" }}Labels:{{ "\n" }}
+    {{- range $alert.Labels.SortedPairs }}{{ printf "  - %s = %s\n" .Name .Value }}{{ end -}}
+    {{ "\n" }}Annotations:{{ "\n" }}
+    {{- range $alert.Annotations.SortedPairs }}{{ printf "  - %s = %s\n" .Name .Value }}{{ end -}}
+    {{ "\n" }}Source: {{ $alert.GeneratorURL }}{{ "\n" }}
+  {{- end }}{{ "\n" }}
+{{- end -}}
+
+{{- define "msteams.default.summary" }}{{ template "__subject" . }}{{ end -}}
+{{- define "msteams.default.title" }}{{ template "__subject" . }}{{ end -}}
+{{- define "msteams.default.text" -}}
+  {{ "\n" }}
+  {{- with .Alerts.Firing }}{{ "\n" }}# Alerts Firing:{{ "\n" }}{{ template "__text_alert_list_markdown" . }}{{ "\n" }}{{ end }}
+  {{- "\n" }}
+  {{- with .Alerts.Resolved }}{{ "\n" }}# Alerts Resolved:{{ "\n" }}{{ template "__text_alert_list_markdown" . }}{{ "\n" }}{{ end }}
+  {{- "\n" }}
 {{- end -}}
 """

@@ -2,9 +2,11 @@
 
 amtool parses ``config.original`` with Alertmanager's own loader (``amtool config routes
 show|test``), so only Alertmanager's keys appear: the route tree, receivers with their
-``slack_configs`` / ``webhook_configs`` / ``email_configs`` / ``telegram_configs``, inhibit
-rules and template files. Every secret is ``<secret>``, the token Alertmanager itself prints and reads back; watcher-only receivers
-(``console_configs``, ``alertmanager_configs``) are left out, their receiver kept by name.
+``slack_configs`` / ``webhook_configs`` / ``email_configs`` / ``telegram_configs`` /
+``pagerduty_configs`` / ``opsgenie_configs``, inhibit rules and template files. Every secret is
+``<secret>``, the token Alertmanager itself prints and reads back; watcher-only receivers
+(``console_configs``, ``alertmanager_configs``) and ``msteams_configs`` (which Alertmanager
+0.25's loader rejects) are left out, their receiver kept by name.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from watcher.gotemplate import Templates
 from watcher.notify.base import Deliverer, Notifier, Payload, Target
 from watcher.notify.console import ConsoleNotifier
 from watcher.notify.email import EmailNotifier
+from watcher.notify.msteams import MsteamsNotifier
 from watcher.notify.opsgenie import OpsgenieNotifier
 from watcher.notify.pagerduty import PagerdutyNotifier
 from watcher.notify.slack import SlackNotifier
@@ -65,6 +66,11 @@ _BUILDERS: tuple[_Builder, ...] = (
     _Builder(
         lambda r: r.opsgenie_configs,
         lambda c, env: OpsgenieNotifier(c, env.session, env.templates),
+        lambda c: float(c.http.timeout),
+    ),
+    _Builder(
+        lambda r: r.msteams_configs,
+        lambda c, env: MsteamsNotifier(c, env.session, env.templates),
         lambda c: float(c.http.timeout),
     ),
     _Builder(lambda r: r.console_configs, lambda c, env: ConsoleNotifier(c, env.console)),

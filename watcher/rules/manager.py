@@ -119,8 +119,11 @@ class RuleManager:
         external_labels: Mapping[str, str],
         external_url: str = "",
         db: sqlite3.Connection | None = None,
+        evaluation_interval: float = 60.0,
     ) -> None:
         self.metrics = metrics
+        #: global.evaluation_interval: a subquery's step when it names none (as Prometheus)
+        self.evaluation_interval = evaluation_interval
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.db = db
@@ -158,7 +161,8 @@ class RuleManager:
         started = time.perf_counter()
         ts = snapshot.time
         current = self.outputs.over(SnapshotQueryable(snapshot), ts)
-        evaluator = Evaluator(current if self.history is None else self.history.over(current), ts)
+        source = current if self.history is None else self.history.over(current)
+        evaluator = Evaluator(source, ts, step_ms=round(self.evaluation_interval * 1000))
         for owner in self._unowned:
             self._write(owner, ts, [])
         self._unowned = []

@@ -1,14 +1,13 @@
 """The PromQL subset of docs/product.md: parsed by ``promql_parser``, checked and compiled here.
 
-``compile_expr`` turns the parser's AST into small frozen nodes the evaluator walks. Every
-construct outside the subset is rejected here, at load, with a message naming it, so an
-evaluation never meets something it cannot do.
+``compile_expr`` turns the parser's AST (read by ``watcher.rules.pqlparse``) into small frozen
+nodes the evaluator walks. Every construct outside the subset is rejected here, at load, with
+a message naming it, so an evaluation never meets something it cannot do.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, NoReturn
@@ -17,8 +16,13 @@ import promql_parser as pp
 
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
+from watcher.rules.pqlparse import parse, parse_expr, regex_value
+
+__all__ = ["At", "Node", "compile_expr", "parse", "regex_value"]
 
 Kind = Literal["scalar", "vector", "matrix"]
+#: an ``@`` modifier: a time in Unix ms, the query's start() or end(), or None (none given)
+At = int | Literal["start", "end"] | None
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -67,6 +71,7 @@ class Selector:
     matchers: tuple[Matcher, ...]
     kind: Kind = "vector"
     offset_ms: int = 0
+    at: At = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,20 @@ class Call:
     absent_labels: tuple[tuple[str, str], ...] = ()
 
 
-Node = Number | Selector | RangeSelector | Negate | Binary | Aggregate | Call
+@dataclass(frozen=True, slots=True)
+class Subquery:
+    """``expr[range:step] offset @``: ``expr`` at every multiple of the step in the range;
+    ``step_ms`` 0 means the evaluation interval."""
+
+    expr: Node
+    range_ms: int
+    step_ms: int = 0
+    offset_ms: int = 0
+    at: At = None
+    kind: Kind = "matrix"
+
+
+Node = Number | Selector | RangeSelector | Subquery | Negate | Binary | Aggregate | Call
 
 
 def compile_expr(text: str, *, history: bool = False) -> Node:
@@ -131,11 +149,11 @@ def compile_expr(text: str, *, history: bool = False) -> Node:
     input series).
     """
     try:
-        tree = parse(text)
+        parsed = parse_expr(text)
     except ValueError as exc:
         msg = f"could not parse expression: {exc}"
         raise RuleError(msg) from None
-    node = _compile(tree)
+    node = _Compiler(parsed.at_ms).compile(parsed.tree)
     if node.kind == "matrix":
         msg = "a rule expression must be a vector or a scalar, not a range vector"
         raise RuleError(msg)
@@ -148,10 +166,14 @@ def compile_expr(text: str, *, history: bool = False) -> Node:
 
 
 def _reads_past(node: Node) -> str | None:
-    """What in ``node`` reads past samples (a range selector or an offset), if anything."""
+    """What in ``node`` reads past samples (a range selector, subquery, offset or @)."""
     if isinstance(node, RangeSelector):
         return "range vector selector"
+    if isinstance(node, Subquery):
+        return "subquery"
     if isinstance(node, Selector):
+        if node.at is not None:
+            return "@ modifier"
         return "offset modifier" if node.offset_ms else None
     children: tuple[Node, ...] = ()
     if isinstance(node, Negate | Aggregate):
@@ -167,145 +189,133 @@ def _reads_past(node: Node) -> str | None:
     return None
 
 
-def parse(text: str) -> pp.Expr:
-    """``promql_parser.parse``, with PromQL's strings kept as Prometheus reads them.
-
-    Two differences of the parser library are worked around before it sees the text: it
-    unescapes a backtick string like a double-quoted one (in PromQL `\\d` is a backslash and
-    a d), and it checks a regex with Rust's syntax, which refuses RE2's ``\\Q...\\E``. So
-    each raw string is re-quoted, and each regex after ``=~`` / ``!~`` is hidden in a
-    placeholder that ``regex_value`` decodes; ``watcher.regex`` then compiles it as RE2.
-    Raise ValueError when the text is not valid PromQL.
-    """
-    return pp.parse(_prepare(text))
-
-
-_REGEX_MARK = "__watcher_re2_"
-
-
-def regex_value(value: str) -> str:
-    """The regex a matcher value placeholder of ``parse`` stands for (other values unchanged)."""
-    if value.startswith(_REGEX_MARK) and value.endswith("__"):
-        return bytes.fromhex(value[len(_REGEX_MARK) : -2]).decode("utf-8")
-    return value
-
-
-def _string_end(text: str, i: int) -> int:
-    """Index just past the string literal starting at ``text[i]``."""
-    quote, j, n = text[i], i + 1, len(text)
-    while j < n and text[j] != quote:
-        j += 2 if text[j] == "\\" and quote != "`" else 1
-    return j + 1
-
-
-# Prometheus 2.42's holt_winters is the parser library's double_exponential_smoothing (its
-# Prometheus 3 name, which 2.42 does not know)
-_HOLT_WINTERS = re.compile(r"\bholt_winters\b")
-_NEW_NAME = re.compile(r"\bdouble_exponential_smoothing\b")
-
-
-def _code(chunk: str) -> str:
-    if _NEW_NAME.search(chunk):
-        msg = "unknown function with name 'double_exponential_smoothing'"
-        raise ValueError(msg)
-    return _HOLT_WINTERS.sub("double_exponential_smoothing", chunk)
-
-
-def _prepare(text: str) -> str:
-    if not any(c in text for c in "`~_"):
-        return text
-    out: list[str] = []
-    code: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":  # a comment runs to the end of the line
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(_code("".join(code)) + text[i:j])
-            code = []
-            i = j
-            continue
-        if c not in "\"'`":
-            code.append(c)
-            i += 1
-            continue
-        out.append(_code("".join(code)))
-        code = []
-        j = _string_end(text, i)
-        literal = text[i:j]
-        if j > n:  # unterminated: the parser reports it
-            out.append(literal)
-            break
-        if c == "`":
-            value = literal[1:-1]
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            literal = f'"{escaped}"'
-        if "".join(out).rstrip().endswith(("=~", "!~")):
-            value = value if c == "`" else str(pp.parse(literal).val)  # type: ignore[attr-defined]
-            literal = f'"{_REGEX_MARK}{value.encode("utf-8").hex()}__"'
-        out.append(literal)
-        i = j
-    out.append(_code("".join(code)))
-    return "".join(out)
-
-
 def _unsupported(what: str) -> NoReturn:
     msg = f"{what} is not supported by watcher's PromQL subset"
     raise RuleError(msg)
 
 
-def _compile(e: object) -> Node:
-    if isinstance(e, pp.ParenExpr):
-        return _compile(e.expr)
-    if isinstance(e, pp.NumberLiteral):
-        return Number(float(e.val))
-    if isinstance(e, pp.VectorSelector):
-        return _selector(e)
-    if isinstance(e, pp.UnaryExpr):
-        inner = _compile(e.expr)
-        if isinstance(inner, Number):
-            return Number(-inner.value)
-        return Negate(inner, inner.kind)
-    if isinstance(e, pp.BinaryExpr):
-        return _binary(e)
-    if isinstance(e, pp.AggregateExpr):
-        return _aggregate(e)
-    if isinstance(e, pp.Call):
-        return _call(e)
-    if isinstance(e, pp.MatrixSelector):
-        return RangeSelector(_selector(e.vector_selector), _ms(e.range))
-    if isinstance(e, pp.SubqueryExpr):
-        _unsupported("subquery")
-    if isinstance(e, pp.StringLiteral):
-        _unsupported(f"string literal {e}")
-    _unsupported(type(e).__name__)
+class _Compiler:
+    """Compiles one parsed expression; ``at_ms`` are its ``@`` times (see pqlparse)."""
+
+    def __init__(self, at_ms: list[int]) -> None:
+        self.at_ms = at_ms
+
+    def compile(self, e: object) -> Node:
+        if isinstance(e, pp.ParenExpr):
+            return self.compile(e.expr)
+        if isinstance(e, pp.NumberLiteral):
+            return Number(float(e.val))
+        if isinstance(e, pp.VectorSelector):
+            return self.selector(e)
+        if isinstance(e, pp.UnaryExpr):
+            inner = self.compile(e.expr)
+            if isinstance(inner, Number):
+                return Number(-inner.value)
+            return Negate(inner, inner.kind)
+        if isinstance(e, pp.BinaryExpr):
+            return self.binary(e)
+        if isinstance(e, pp.AggregateExpr):
+            return self.aggregate(e)
+        if isinstance(e, pp.Call):
+            return self.call(e)
+        if isinstance(e, pp.MatrixSelector):
+            return RangeSelector(self.selector(e.vector_selector), _ms(e.range))
+        if isinstance(e, pp.SubqueryExpr):
+            step = _ms(e.step) if e.step is not None else 0
+            offset = _ms(e.offset) if e.offset is not None else 0
+            span = _ms(e.range or timedelta())
+            return Subquery(self.compile(e.expr), span, step, offset, self.at(e.at))
+        if isinstance(e, pp.StringLiteral):
+            _unsupported(f"string literal {e}")
+        _unsupported(type(e).__name__)
+
+    def at(self, modifier: pp.AtModifier | None) -> At:
+        if modifier is None:
+            return None
+        if modifier.type == pp.AtModifierType.Start:
+            return "start"
+        if modifier.type == pp.AtModifierType.End:
+            return "end"
+        # pqlparse replaced the number by its 1-based index in at_ms (a small positive time)
+        index = round(modifier.at.timestamp())  # type: ignore[union-attr]
+        return self.at_ms[index - 1]
+
+    def selector(self, e: pp.VectorSelector) -> Selector:
+        offset_ms = _ms(e.offset) if e.offset is not None else 0
+        if e.matchers.or_matchers:
+            _unsupported('"or" inside a selector')
+        name: str | None = e.name
+        matchers: list[Matcher] = []
+        for m in e.matchers.matchers:
+            op = _match_op(m.op)
+            if m.name == "__name__" and op == "=" and name is None:
+                name = m.value
+                continue
+            try:
+                # Prometheus 2.42 anchors a selector regex as ^(?:re)$, so "." does not match a
+                # newline (model/labels/regexp.go; DotNL came with Prometheus 3)
+                matchers.append(Matcher.make(m.name, op, regex_value(m.value)))
+            except ValueError as exc:
+                raise RuleError(str(exc)) from None
+        return Selector(name, tuple(matchers), offset_ms=offset_ms, at=self.at(e.at))
+
+    def binary(self, e: pp.BinaryExpr) -> Binary:
+        op = str(e.op).lower()
+        if op not in ARITHMETIC | COMPARISON | SET_OPS:
+            _unsupported(f"binary operator {op}")
+        mod = e.modifier
+        if mod is not None:
+            if mod.card in (
+                pp.VectorMatchCardinality.ManyToOne,
+                pp.VectorMatchCardinality.OneToMany,
+            ):
+                left = mod.card == pp.VectorMatchCardinality.ManyToOne
+                _unsupported(f"{'group_left' if left else 'group_right'} modifier")
+            fill = mod.fill_values
+            if fill is not None and (fill.lhs is not None or fill.rhs is not None):
+                _unsupported("fill modifier")
+        lhs, rhs = self.compile(e.lhs), self.compile(e.rhs)
+        kind: Kind = "scalar" if lhs.kind == rhs.kind == "scalar" else "vector"
+        on, labels = _modifier_labels(mod)
+        return_bool = bool(mod is not None and mod.return_bool)
+        return Binary(op, lhs, rhs, kind, return_bool, on, labels)
+
+    def aggregate(self, e: pp.AggregateExpr) -> Aggregate:
+        op = str(e.op).lower()
+        if op not in AGGREGATIONS:
+            _unsupported(f"aggregation {op}")
+        inner = self.compile(e.expr)
+        mod = e.modifier
+        if mod is None:
+            return Aggregate(op, inner, without=False, labels=(), kind="vector")
+        without = mod.type == pp.AggModifierType.Without
+        return Aggregate(op, inner, without, tuple(mod.labels))
+
+    def call(self, e: pp.Call) -> Call:
+        name = "holt_winters" if e.func.name == "double_exponential_smoothing" else e.func.name
+        if name in RANGE_FUNCTIONS:
+            kinds = RANGE_FUNCTIONS[name]
+        elif name in FUNCTIONS:
+            kinds = FUNCTIONS[name][0]
+        else:
+            _unsupported(f"function {name}()")
+        args = tuple(self.compile(a) for a in e.args)
+        for arg, want in zip(args, kinds, strict=False):
+            if arg.kind != want:
+                msg = f"expected a {want} as argument of {name}(), got a {arg.kind}"
+                raise RuleError(msg)
+        absent: tuple[tuple[str, str], ...] = ()
+        if name in ("absent", "absent_over_time"):
+            arg0 = e.args[0]
+            absent = _absent_labels(
+                arg0.vector_selector if isinstance(arg0, pp.MatrixSelector) else arg0
+            )
+        kind: Kind = "scalar" if name == "time" else "vector"
+        return Call(name, args, kind, absent)
 
 
 def _ms(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def _selector(e: pp.VectorSelector) -> Selector:
-    offset_ms = _ms(e.offset) if e.offset is not None else 0
-    if e.at is not None:
-        _unsupported("@ modifier")
-    if e.matchers.or_matchers:
-        _unsupported('"or" inside a selector')
-    name: str | None = e.name
-    matchers: list[Matcher] = []
-    for m in e.matchers.matchers:
-        op = _match_op(m.op)
-        if m.name == "__name__" and op == "=" and name is None:
-            name = m.value
-            continue
-        try:
-            # Prometheus 2.42 anchors a selector regex as ^(?:re)$, so "." does not match a newline
-            # (model/labels/regexp.go; DotNL came with Prometheus 3)
-            matchers.append(Matcher.make(m.name, op, regex_value(m.value)))
-        except ValueError as exc:
-            raise RuleError(str(exc)) from None
-    return Selector(name, tuple(matchers), offset_ms=offset_ms)
 
 
 def _match_op(op: object) -> str:
@@ -323,62 +333,6 @@ def _modifier_labels(mod: pp.BinModifier | None) -> tuple[bool | None, tuple[str
         return None, ()
     on = mod.matching.type == pp.LabelModifierType.Include
     return on, tuple(mod.matching.labels)
-
-
-def _binary(e: pp.BinaryExpr) -> Binary:
-    op = str(e.op).lower()
-    if op not in ARITHMETIC | COMPARISON | SET_OPS:
-        _unsupported(f"binary operator {op}")
-    mod = e.modifier
-    if mod is not None:
-        if mod.card in (pp.VectorMatchCardinality.ManyToOne, pp.VectorMatchCardinality.OneToMany):
-            side = (
-                "group_left" if mod.card == pp.VectorMatchCardinality.ManyToOne else "group_right"
-            )
-            _unsupported(f"{side} modifier")
-        fill = mod.fill_values
-        if fill is not None and (fill.lhs is not None or fill.rhs is not None):
-            _unsupported("fill modifier")
-    lhs, rhs = _compile(e.lhs), _compile(e.rhs)
-    kind: Kind = "scalar" if lhs.kind == rhs.kind == "scalar" else "vector"
-    on, labels = _modifier_labels(mod)
-    return_bool = bool(mod is not None and mod.return_bool)
-    return Binary(op, lhs, rhs, kind, return_bool, on, labels)
-
-
-def _aggregate(e: pp.AggregateExpr) -> Aggregate:
-    op = str(e.op).lower()
-    if op not in AGGREGATIONS:
-        _unsupported(f"aggregation {op}")
-    inner = _compile(e.expr)
-    mod = e.modifier
-    if mod is None:
-        return Aggregate(op, inner, without=False, labels=(), kind="vector")
-    without = mod.type == pp.AggModifierType.Without
-    return Aggregate(op, inner, without, tuple(mod.labels))
-
-
-def _call(e: pp.Call) -> Call:
-    name = "holt_winters" if e.func.name == "double_exponential_smoothing" else e.func.name
-    if name in RANGE_FUNCTIONS:
-        kinds = RANGE_FUNCTIONS[name]
-    elif name in FUNCTIONS:
-        kinds = FUNCTIONS[name][0]
-    else:
-        _unsupported(f"function {name}()")
-    args = tuple(_compile(a) for a in e.args)
-    for arg, want in zip(args, kinds, strict=False):
-        if arg.kind != want:
-            msg = f"expected a {want} as argument of {name}(), got a {arg.kind}"
-            raise RuleError(msg)
-    absent: tuple[tuple[str, str], ...] = ()
-    if name in ("absent", "absent_over_time"):
-        arg0 = e.args[0]
-        absent = _absent_labels(
-            arg0.vector_selector if isinstance(arg0, pp.MatrixSelector) else arg0
-        )
-    kind: Kind = "scalar" if name == "time" else "vector"
-    return Call(name, args, kind, absent)
 
 
 def _absent_labels(arg: object) -> tuple[tuple[str, str], ...]:

@@ -330,8 +330,8 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     curr = 0
     ts = 0
     while ts <= max_ms:
-        history.at_ms = ts
-        evaluator = Evaluator(history, ts / 1000)
+        history.at_ms = history.loaded_ms = ts
+        evaluator = Evaluator(history, ts / 1000, step_ms=eval_ms)
         eval_errors = []
         for gi, (group, members) in enumerate(states):
             for ri, member in enumerate(members):
@@ -359,8 +359,9 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
                 errors.extend(_check_alerts(tg, states, case))
             curr += 1
         ts += eval_ms
+    history.loaded_ms = None  # expression tests see every loaded sample
     for case in tg.expr_tests:
-        errors.extend(_check_expr(history, case))
+        errors.extend(_check_expr(history, case, eval_ms))
     return errors
 
 
@@ -396,13 +397,16 @@ def _check_alerts(
     ]
 
 
-def _check_expr(history: History, case: dict[str, Any]) -> list[str]:
+def _check_expr(history: History, case: dict[str, Any], eval_ms: int) -> list[str]:
+    """One promql_expr_test; a subquery's default step is the evaluation_interval (promtool's
+    SubqueryInterval)."""
     expr = str(case.get("expr", ""))
     when = format_duration(case["_ms"] / 1000)
     quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
     history.at_ms = case["_ms"]
     try:
-        got_vec = Evaluator(history, case["_ms"] / 1000).vector(compile_expr(expr, history=True))
+        evaluator = Evaluator(history, case["_ms"] / 1000, step_ms=eval_ms)
+        got_vec = evaluator.vector(compile_expr(expr, history=True))
     except RuleError as exc:
         return [f"    expr: {quoted}, time: {when}, err: {exc}"]
     got = []

@@ -17,7 +17,8 @@ import promql_parser as pp
 
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Sample, SampleLike
-from watcher.rules.promql import parse
+from watcher.rules.pqlparse import go_parse_number as go_number
+from watcher.rules.pqlparse import parse
 
 LOOKBACK_MS = 5 * 60 * 1000
 _STALE = object()
@@ -28,26 +29,10 @@ _STALE = object()
 _NUM = r"(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _SEQ = re.compile(rf"^(?P<a>[-+]?{_NUM})(?:(?P<b>[-+]{_NUM}))?x(?P<n>\d+)$")
 _VALUE = re.compile(rf"^[-+]?(?:{_NUM}|[iI][nN][fF]|[nN][aA][nN])$")
-_INT64_MAX = (1 << 63) - 1
 
 
 class TestFileError(Exception):
     """The test file itself is invalid; promtool prints the message and fails the file."""
-
-
-def go_number(text: str) -> float:
-    """A number as PromQL's parser reads it: Go's ParseInt(text, 0, 64), else ParseFloat."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
-    if body.isdigit():
-        base = 8 if len(body) > 1 and body[0] == "0" else 10
-        try:
-            n = int(body, base)
-        except ValueError:
-            n = -1  # e.g. 08: not octal, so Go falls back to ParseFloat
-        if 0 <= n <= _INT64_MAX:
-            return sign * float(n)
-    return sign * float(body)
 
 
 def parse_values(text: str) -> list[object]:
@@ -126,6 +111,9 @@ class History:
         self.series = series
         self.eval_ms = eval_ms
         self.at_ms = 0
+        #: samples after this time are not loaded yet (promtool's lazy loader appends the
+        #: input up to each evaluation step before evaluating the rules at it); None: all
+        self.loaded_ms: int | None = None
         self._order = [(self._step(s.points[0][0]) if s.points else 0, 0) for s in series]
         self._by_key = {(s.name, tuple(sorted(s.labels.items()))): s for s in series}
         #: the series each rule (owner) wrote at its last evaluation
@@ -214,8 +202,9 @@ class History:
         out: list[SampleLike] = []
         for s in self._matching(name, matchers):
             latest: object = None
+            limit = at_ms if self.loaded_ms is None else min(at_ms, self.loaded_ms)
             for ts, v in s.points:
-                if ts > at_ms:
+                if ts > limit:
                     break
                 if ts >= at_ms - LOOKBACK_MS:
                     latest = v
@@ -227,6 +216,8 @@ class History:
         self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
         """Each matching series' samples in [start_ms, end_ms] (Prometheus 2.x: both ends)."""
+        if self.loaded_ms is not None:
+            end_ms = min(end_ms, self.loaded_ms)
         for s in self._matching(name, matchers):
             points = [
                 (ts, v) for ts, v in s.points if start_ms <= ts <= end_ms and isinstance(v, float)

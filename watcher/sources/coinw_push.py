@@ -26,9 +26,9 @@ import structlog
 from watcher.clock import Clock
 from watcher.errors import PushFrameError
 from watcher.metrics import WatcherMetrics
-from watcher.series import Series
 from watcher.sources.base import Source
 from watcher.sources.coinw_coupon import CouponSource
+from watcher.sources.coinw_push_apply import merge_pushed
 from watcher.sources.coinw_push_frames import (
     PING,
     SUBSCRIBE,
@@ -274,39 +274,19 @@ class PushClient:
 
     def _apply(self, rows: Iterable[Any]) -> None:
         """Put each pushed coupon into its status group now; queue the evaluation and refresh."""
-        statuses = set(self.source.config.statuses)
         current = {key: series for src, key, series, _ in self._store.groups() if src == self._name}
         try:
-            pushed = [self.source.pushed(row) for row in rows]
+            groups = merge_pushed(self.source, current, rows)
         except ValueError as exc:
             raise PushFrameError("invalid_coupon", str(exc)) from None
-        changed: dict[str, list[Series]] = {}
-        for status, cid, series, remark in pushed:
-            for key in statuses:  # a coupon that changed status leaves its old group
-                group = changed[key] if key in changed else list(current.get(key, ()))
-                kept = [s for s in group if s.labels.get("coupon_id") != cid]
-                if key == status:
-                    kept.extend(series)
-                    self.source.remarks.setdefault(status, {})[cid] = remark
-                if kept != group or key == status:
-                    changed[key] = kept
-                    self._refresh.add(key)
-                    pushes = self.source.pushes
-                    pushes[key] = pushes.get(key, 0) + 1  # REST answers in flight are stale
-        now = self._clock.time()
-        groups = {key: self._with_count(key, series) for key, series in changed.items()}
+        self._refresh.update(groups)
         try:
-            self._store.put_groups(self._name, groups, now)
+            self._store.put_groups(self._name, groups, self._clock.time())
         except sqlite3.Error as exc:  # the series are in memory already; only durability lost
             self._metrics.state_write_errors.labels(what="series").inc()
             log.error("state.write_failed", what="series", source=self._name, error=str(exc))
         self._wake.set()
         self._refresh_wake.set()
-
-    def _with_count(self, status: str, series: list[Series]) -> list[Series]:
-        items = [s for s in series if s.name != "coinw_mega_coupons"]
-        ids = {s.labels.get("coupon_id") for s in items}
-        return [self.source.count_series(status, len(ids)), *items]
 
     async def _evaluate_loop(self) -> None:
         """Evaluate the rules right after each push (never behind a REST read)."""
