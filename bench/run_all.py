@@ -13,6 +13,7 @@ import sys
 
 from bench import (
     bench_daemon,
+    bench_latency,
     bench_metrics,
     bench_poll,
     bench_push,
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     print(bench_rules.run([1_000] if small else [10_000, 100_000], repeats))
     cases = bench_daemon.SMALL if small else bench_daemon.FULL
     print(bench_daemon.run(cases, repeats, steady_after=0.5 if small else 3.0))
+    latency = [bench_latency.MATCHED] if small else [bench_latency.MATCHED, bench_latency.DEFAULTS]
+    print(bench_latency.run(latency, repeats))
     text, clean = rate_limit_soak.run(3.0 if small else 20.0, repeats)
     print(text)
     # Push: small asserts that it pages and breaks no limit, never how fast (a loaded CI box).

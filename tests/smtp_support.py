@@ -118,3 +118,33 @@ async def smtp_server(
     finally:
         server.close()
         await server.wait_closed()
+
+
+def mail_shape(r: Received) -> dict[str, Any]:
+    """What two senders of the same mail must agree on: envelope, auth, TLS, the headers that
+    matter, the parts and their decoded bodies (not Message-Id, Date or the boundary)."""
+    msg: EmailMessage = r.message()
+    parts = [
+        (
+            p.get_content_type(),
+            p.get_content_charset(),
+            p["Content-Transfer-Encoding"],
+            p.get_content(),
+        )
+        for p in msg.iter_parts()
+    ]
+    return {
+        "envelope": (r.mail_from, sorted(r.rcpt_tos)),
+        "user": r.user,
+        "tls": r.tls,
+        "headers": {
+            k: str(msg[k])
+            for k in ("Subject", "To", "From", "X-Team", "Reply-To", "MIME-Version")
+            if msg[k] is not None
+        },
+        "content_type": msg.get_content_type(),
+        "has_boundary": bool(msg.get_boundary()),
+        "message_id": msg["Message-Id"] is not None,
+        "date": msg["Date"] is not None,
+        "parts": parts,
+    }

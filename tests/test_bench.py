@@ -21,6 +21,7 @@ def test_every_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
         "## Resident memory",
         "## Rate-limit fidelity",
         "## Time to page a new Mega Coupon",
+        "## Alert latency, change at the simulator to page at the sink",
     ):
         assert title in out
     assert "| 10 accounts + 10 coupons |" in out

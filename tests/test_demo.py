@@ -111,7 +111,7 @@ async def test_demo_narrates_polls_pending_alerts_and_the_hint_in_order() -> Non
         assert await asyncio.to_thread(state.is_dir)
         up, _ = await demo.expect(rf"daemon at http://127\.0\.0\.1:{port}/ ", demo.started, 30)
         await demo.expect(r"polling 3 sources: coinw-demo every 15s", up, 1)
-        await demo.expect(r"loaded 6 alerting rules from 3 files", up, 1)
+        await demo.expect(r"loaded 12 alerting rules from 3 files", up, 1)
         _, hint = await demo.expect(r"make something happen: curl -XPOST (\S+) -d '(.*)'", up, 1)
         await demo.expect(r"polled coinw-demo: \d+ series", up, POLL)
         _, pending = await demo.expect(

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import quopri
+from dataclasses import replace
 from email.header import decode_header
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
+from aiohttp import web
+from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from tests.am_support import free_port
 from tests.pki import make_pki
 from tests.smtp_support import smtp_server
 from watcher.alerts import Alert
+from watcher.clock import FakeClock
 from watcher.config import Config, parse_config
 from watcher.errors import ConfigError, NotifyError
+from watcher.metrics import WatcherMetrics
+from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
 from watcher.notify.data import NotificationData
 from watcher.notify.email import EmailNotifier, q_encode, quoted_printable
+from watcher.state import open_db
 
 T0 = 1_700_000_000.0
 PASSWORD = "hunter2-s3cret"
@@ -160,3 +169,55 @@ def test_header_and_body_encodings_round_trip() -> None:
     encoded = quoted_printable(body)
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
     assert body.replace("\n", "\r\n") == quopri.decodestring(encoded).decode()
+
+
+async def test_a_mail_server_that_never_answers_does_not_delay_slack(tmp_path: Path) -> None:
+    """One receiver, email and Slack: the SMTP server accepts and never greets; the Slack
+    message still leaves at group_wait, and the mail is given up at the dispatch timeout and
+    kept in the outbox for a later try."""
+    clock = FakeClock(T0)
+    slack_at: list[float] = []
+
+    async def slack(request: web.Request) -> web.Response:
+        slack_at.append(clock.time() - T0)
+        return web.Response(text="ok")
+
+    async def tarpit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never a 220 greeting; the client hangs up in the end
+        writer.close()
+
+    pit = await asyncio.start_server(tarpit, "127.0.0.1", 0)
+    app = web.Application()
+    app.router.add_post("/slack", slack)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    text = (
+        "route: {receiver: ops, group_wait: 10s, group_interval: 1m}\n"
+        "receivers:\n  - name: ops\n"
+        f"    slack_configs: [{{api_url: 'http://127.0.0.1:{runner.addresses[0][1]}/slack'}}]\n"
+        f"    email_configs: [{{to: a@example.org, from: w@example.org, require_tls: false, "
+        f"smarthost: '127.0.0.1:{pit.sockets[0].getsockname()[1]}'}}]\n"
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            d = Dispatcher(
+                parse_config(text, tmp_path / "watcher.yaml"),
+                db=open_db(str(tmp_path / "s.db")),
+                session=session,
+                clock=clock,
+                metrics=WatcherMetrics(CollectorRegistry()),
+                console=io.StringIO(),
+            )
+            task = asyncio.create_task(d.run())
+            await d.send([replace(ALERT, starts_at=T0)], clock.time())
+            while clock.time() < T0 + 90:
+                await clock.sleep(5)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            queued = [(row.integration, row.attempts > 0) for row in d.queued()]
+    finally:
+        await runner.cleanup()
+        pit.close()
+    assert [10.0] == slack_at
+    assert [("email", True)] == queued

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import time
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
 from tests.pki import make_pki
-from tests.smtp_support import Received, smtp_server
+from tests.smtp_support import Received, mail_shape, smtp_server
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
 from watcher.config import parse_config
@@ -118,35 +117,6 @@ def _alerts(now: float) -> list[Alert]:
     ]
 
 
-def _shape(r: Received) -> dict[str, Any]:
-    """What must agree: envelope, auth, TLS, headers that matter, parts and their bodies."""
-    msg: EmailMessage = r.message()
-    parts = [
-        (
-            p.get_content_type(),
-            p.get_content_charset(),
-            p["Content-Transfer-Encoding"],
-            p.get_content(),
-        )
-        for p in msg.iter_parts()
-    ]
-    return {
-        "envelope": (r.mail_from, sorted(r.rcpt_tos)),
-        "user": r.user,
-        "tls": r.tls,
-        "headers": {
-            k: str(msg[k])
-            for k in ("Subject", "To", "From", "X-Team", "Reply-To", "MIME-Version")
-            if msg[k] is not None
-        },
-        "content_type": msg.get_content_type(),
-        "has_boundary": bool(msg.get_boundary()),
-        "message_id": msg["Message-Id"] is not None,
-        "date": msg["Date"] is not None,
-        "parts": parts,
-    }
-
-
 @needs_alertmanager
 async def test_mail_matches_alertmanagers(tmp_path: Path) -> None:
     """Five email configs (defaults, custom headers, HTML file template, text only, templated
@@ -195,7 +165,7 @@ async def test_mail_matches_alertmanagers(tmp_path: Path) -> None:
             await d.deliver_due()
 
     def by_to(received: list[Received]) -> list[dict[str, Any]]:
-        return sorted((_shape(r) for r in received), key=lambda s: s["envelope"][1])
+        return sorted((mail_shape(r) for r in received), key=lambda s: s["envelope"][1])
 
     assert len(RECEIVERS) == len(ours_sink.received)
     theirs, ours = by_to(am_sink.received), by_to(ours_sink.received)

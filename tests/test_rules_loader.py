@@ -20,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_rules_load() -> None:
-    """The shipped rules/ load with the five cases of docs/product.md."""
+    """The shipped rules/ load with the cases of docs/product.md, the recording rule included."""
     groups = load_rule_files(sorted((ROOT / "rules").glob("*.yaml")))
     names = {r.name for g in groups for r in g.rules}
     assert {
@@ -30,6 +30,13 @@ def test_shipped_rules_load() -> None:
         "AffiliateVolumeZero",
         "SourceDown",
         "SourceStale",
+        "MegaCouponUsedUpFast",
+        "coinw:affiliate_trading_volume:week_over_week",
+        "AffiliateVolumeHalvedWeekOverWeek",
+        "AccountBalanceRunsOut",
+        "SourceErrors",
+        "SourceFlapping",
+        "NotificationsFailing",
     } == names
 
 

@@ -154,10 +154,31 @@ def test_passing_file_reports_success(tmp_path: Path, monkeypatch: pytest.Monkey
     assert ours(tmp_path, "pass", monkeypatch) == (0, "Unit Testing:  pass.yaml\n  SUCCESS\n\n")
 
 
-def test_shipped_rules_pass_their_unit_tests() -> None:
-    """The shipped rules/ pass tests/rules/shipped_test.yaml."""
+SHIPPED_TESTS = sorted((ROOT / "tests/rules").glob("*_test.yaml"))
+
+
+@pytest.mark.parametrize("test_file", SHIPPED_TESTS, ids=lambda p: p.name)
+def test_shipped_rules_pass_their_unit_tests(test_file: Path) -> None:
+    """The shipped rules/ pass each tests/rules/*_test.yaml in the watcher."""
     out = io.StringIO()
-    assert run_rule_tests([str(ROOT / "tests/rules/shipped_test.yaml")], out) == 0, out.getvalue()
+    assert run_rule_tests([str(test_file)], out) == 0, out.getvalue()
+
+
+@pytest.mark.external
+@pytest.mark.parametrize("test_file", SHIPPED_TESTS, ids=lambda p: p.name)
+def test_shipped_rules_pass_their_unit_tests_in_promtool(test_file: Path) -> None:
+    """Prometheus's promtool passes the same files: the shipped rules mean the same there."""
+    if shutil.which("promtool") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is not on PATH; CI must install it (Debian package prometheus)")
+        pytest.skip("promtool is not on PATH")
+    done = subprocess.run(
+        ["promtool", "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stdout + done.stderr
 
 
 def test_invalid_rule_file_fails_the_test_file(

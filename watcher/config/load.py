@@ -37,6 +37,7 @@ from watcher.config.model import (
 )
 from watcher.config.push import check_one_push_per_key, read_push
 from watcher.config.reader import Reader
+from watcher.config.slack import GLOBAL_KEYS as SLACK_GLOBAL_KEYS
 from watcher.config.slack import read_slack
 from watcher.config.timeintervals import read_time_intervals
 from watcher.errors import ConfigError
@@ -206,7 +207,8 @@ class _ConfigBuilder:
     def global_(self) -> GlobalConfig:
         r, p = self.r, ("global",)
         keys = {"evaluation_interval", "external_labels", "external_url", "http_config"}
-        if not r.mapping(p, keys | GLOBAL_KEYS | email.GLOBAL_KEYS | telegram.GLOBAL_KEYS):
+        more = GLOBAL_KEYS | email.GLOBAL_KEYS | telegram.GLOBAL_KEYS | SLACK_GLOBAL_KEYS
+        if not r.mapping(p, keys | more):
             return GlobalConfig()
         return GlobalConfig(
             evaluation_interval=r.duration((*p, "evaluation_interval"), 15.0),

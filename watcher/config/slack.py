@@ -99,13 +99,28 @@ class _Slack:
         return SlackAction(**texts, confirm=confirm)
 
 
+#: ``global:`` keys: the webhook URL every ``slack_configs`` entry without its own uses.
+GLOBAL_KEYS = frozenset({"slack_api_url", "slack_api_url_file"})
+
+
+def _api_url(r: Reader, p: Path) -> Secret | None:
+    """``api_url[_file]``, else ``global.slack_api_url[_file]`` (Alertmanager's default)."""
+    own = r.get((*p, "api_url")) is not None or r.get((*p, "api_url_file")) is not None
+    shared = ("global",)
+    if own or (
+        r.get((*shared, "slack_api_url")) is None and r.get((*shared, "slack_api_url_file")) is None
+    ):
+        return r.secret(p, "api_url")
+    return r.secret(shared, "slack_api_url")
+
+
 def read_slack(
     r: Reader, p: Path, templates: Templates, http: Callable[[Path], HttpConfig]
 ) -> SlackConfig | None:
     """One ``slack_configs[]`` entry, or None when it has problems (reported on ``r``)."""
     if not r.mapping(p, _KEYS, required=True):
         return None
-    url = r.secret(p, "api_url")
+    url = _api_url(r, p)
     s = _Slack(r, templates)
     defaults = SlackConfig(api_url=Secret(""))
     texts = {k: s.text((*p, k), getattr(defaults, k)) for k in TEXT_KEYS}

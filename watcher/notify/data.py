@@ -27,6 +27,21 @@ def rfc3339(t: float | None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
+def go_json_time(t: float | None) -> str:
+    """A ``time.Time`` as Go's JSON encoder writes it (``RFC3339Nano``: the fraction without
+    trailing zeros, none for whole seconds), at millisecond precision; None is Go's zero time.
+
+    Alertmanager's webhook body carries times this way (``18.35Z``, ``18Z``); its API uses
+    ``rfc3339``'s fixed three digits instead.
+    """
+    text = rfc3339(t)
+    if t is None:
+        return text
+    head, _, fraction = text[:-1].partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{head}.{fraction}Z" if fraction else f"{head}Z"
+
+
 def parse_rfc3339(text: str) -> float:
     """Parse an RFC 3339 timestamp into Unix seconds; raise ValueError when it is not one."""
     s = text.strip()

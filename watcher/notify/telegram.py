@@ -74,8 +74,8 @@ class TelegramNotifier:
         return telegram_payload(self._config, data, self._templates)
 
     async def deliver(self, payload: Payload, now: float) -> None:
-        """POST them as Go's ``json.Encoder`` writes them (with its trailing newline)."""
+        """POST them as Go's ``json.Encoder`` writes them (``encode`` ends in its newline)."""
         url = f"{self._config.api_url}/bot{self._config.bot_token.get()}/sendMessage"
         await post_json(
-            self._session, url, encode(payload) + b"\n", self._config.http, what="telegram", now=now
+            self._session, url, encode(payload), self._config.http, what="telegram", now=now
         )

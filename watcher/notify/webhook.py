@@ -12,7 +12,7 @@ import aiohttp
 from watcher.alerts import Alert
 from watcher.config import WebhookConfig
 from watcher.notify.base import Payload
-from watcher.notify.data import NotificationData, is_resolved, rfc3339
+from watcher.notify.data import NotificationData, go_json_time, is_resolved
 from watcher.notify.http import post_json
 
 
@@ -23,8 +23,8 @@ def alert_json(alert: Alert, now: float) -> Payload:
         "status": "resolved" if resolved else "firing",
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
-        "startsAt": rfc3339(alert.starts_at),
-        "endsAt": rfc3339(alert.ends_at if resolved else None),
+        "startsAt": go_json_time(alert.starts_at),
+        "endsAt": go_json_time(alert.ends_at if resolved else None),
         "generatorURL": alert.generator_url,
         "fingerprint": alert.fingerprint,
     }

@@ -330,7 +330,7 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
     curr = 0
     ts = 0
     while ts <= max_ms:
-        history.at_ms = ts
+        history.at_ms = history.loaded_ms = ts
         evaluator = Evaluator(history, ts / 1000, step_ms=eval_ms)
         eval_errors = []
         for gi, (group, members) in enumerate(states):
@@ -359,6 +359,7 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
                 errors.extend(_check_alerts(tg, states, case))
             curr += 1
         ts += eval_ms
+    history.loaded_ms = None  # expression tests see every loaded sample
     for case in tg.expr_tests:
         errors.extend(_check_expr(history, case, eval_ms))
     return errors

@@ -111,6 +111,9 @@ class History:
         self.series = series
         self.eval_ms = eval_ms
         self.at_ms = 0
+        #: samples after this time are not loaded yet (promtool's lazy loader appends the
+        #: input up to each evaluation step before evaluating the rules at it); None: all
+        self.loaded_ms: int | None = None
         self._order = [(self._step(s.points[0][0]) if s.points else 0, 0) for s in series]
         self._by_key = {(s.name, tuple(sorted(s.labels.items()))): s for s in series}
         #: the series each rule (owner) wrote at its last evaluation
@@ -199,8 +202,9 @@ class History:
         out: list[SampleLike] = []
         for s in self._matching(name, matchers):
             latest: object = None
+            limit = at_ms if self.loaded_ms is None else min(at_ms, self.loaded_ms)
             for ts, v in s.points:
-                if ts > at_ms:
+                if ts > limit:
                     break
                 if ts >= at_ms - LOOKBACK_MS:
                     latest = v
@@ -212,6 +216,8 @@ class History:
         self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
         """Each matching series' samples in [start_ms, end_ms] (Prometheus 2.x: both ends)."""
+        if self.loaded_ms is not None:
+            end_ms = min(end_ms, self.loaded_ms)
         for s in self._matching(name, matchers):
             points = [
                 (ts, v) for ts, v in s.points if start_ms <= ts <= end_ms and isinstance(v, float)

@@ -124,6 +124,7 @@ def decode_json(body: bytes | Sequence[bytes]) -> Any:
         for i, piece in enumerate(pieces)
     )
     text = "".join(pieces)
+    del pieces  # the decoded pieces and their join would otherwise both be alive at the peak
     if text.startswith("\ufeff"):  # RFC 8259 8.1: a parser may ignore a byte order mark
         text = text[1:]
     if not text or text.isspace():
