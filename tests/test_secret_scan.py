@@ -38,6 +38,9 @@ SECRETS = {
     "opsgenie api key": "OGSCANy5z6a7",
     "msteams url token": "MSSCANb8c9d0",
     "coinw push passphrase": "PPSCANe1f2g3",
+    "smtp password": "SMSCANe1f2g3",
+    "smtp cram secret": "SSSCANh4i5j6",
+    "telegram bot token": "TGSCANk7l8m9",
 }
 
 
@@ -127,6 +130,11 @@ receivers:
       - {{api_url: "http://127.0.0.1:{rx}/", api_key: {s["opsgenie api key"]}}}
     msteams_configs:
       - webhook_url: "http://127.0.0.1:{rx}/webhookb2/{s["msteams url token"]}"
+    email_configs:
+      - {{to: a@example.org, from: w@example.org, smarthost: "127.0.0.1:{rx}", require_tls: false,
+         auth_username: u, auth_password: {s["smtp password"]}, auth_secret: {s["smtp cram secret"]}}}
+    telegram_configs:
+      - {{api_url: "http://127.0.0.1:{rx}", bot_token: "1:{s["telegram bot token"]}", chat_id: 7}}
 """
 
 
