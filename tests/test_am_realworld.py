@@ -9,7 +9,8 @@ and a ``null`` receiver. The watcher loads the file as it is; then real Alertman
 watcher get the same alerts, with only the receivers' addresses pointed at local sinks and
 the group timers shortened, and every Slack, PagerDuty and webhook body and every mail must
 be the same (bodies as bytes, webhooks as JSON: Alertmanager's Go encoder spaces them
-differently; mails by envelope, headers, parts and decoded bodies).
+differently; mails by envelope, headers, parts and decoded bodies). ``amtool config routes
+test`` finds the same receivers in the watcher's ``config.original`` as in the file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +33,10 @@ from tests.smtp_support import mail_shape, smtp_server
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
 from watcher.config import load_config, parse_config
+from watcher.errors import ConfigError
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
+from watcher.notify.amconfig import alertmanager_yaml
 from watcher.notify.data import rfc3339
 from watcher.state import open_db
 
@@ -62,6 +66,25 @@ def test_the_file_loads_unchanged() -> None:
     } == integrations
     assert {"weekends", "business-hours"} == set(config.time_intervals)
     assert 2 == len(config.inhibit_rules)
+
+
+def test_global_slack_api_url_is_the_default_and_checked(tmp_path: Path) -> None:
+    """``global.slack_api_url`` serves every Slack config without its own; a bad one is
+    reported at the global key, without its value."""
+    text = (
+        "global: {slack_api_url: 'https://hooks.example/T/B/x'}\n"
+        "route: {receiver: a}\n"
+        "receivers:\n"
+        "  - {name: a, slack_configs: [{channel: '#a'}, {api_url: 'https://own.example/y'}]}\n"
+    )
+    slack = parse_config(text, tmp_path / "w.yaml").receivers[0].slack_configs
+    assert ["https://hooks.example/T/B/x", "https://own.example/y"] == [
+        c.api_url.get() for c in slack
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_config(text.replace("https://hooks.example/T/B/x", "hooks"), tmp_path / "w.yaml")
+    assert [f"{tmp_path / 'w.yaml'}:1 global.slack_api_url: expected an http(s) URL (value not "
+            "shown: it is a secret)"] == info.value.problems  # fmt: skip
 
 
 def _copy(tmp_path: Path, sink: str, smtp_port: int) -> Path:
@@ -205,3 +228,39 @@ async def test_same_notifications_as_alertmanager(tmp_path: Path) -> None:
         return sorted((mail_shape(r) for r in received), key=lambda m: str(m["envelope"]))  # type: ignore[arg-type]
 
     assert mails(am_mail.received) == mails(ours_mail.received)  # type: ignore[arg-type]
+
+
+ROUTE_CASES = [
+    ["severity=critical", "team=db", "cluster=prod-eu", "service=postgres"],
+    ["severity=warning", "team=storage", "service=ceph"],
+    ["severity=warning", "team=db", "service=canary-api"],
+    ["severity=warning", "team=frontend", "service=web"],
+    ["alertname=Watchdog"],
+    ["alertname=DiskAlmostFull", "severity=info"],
+]
+
+
+@needs_alertmanager
+def test_amtool_routes_agree_on_config_original(tmp_path: Path) -> None:
+    """``amtool config routes test`` finds the same receivers in the watcher's
+    ``config.original`` (as /api/v2/status serves it) as in the original file."""
+    amtool = shutil.which("amtool")
+    assert amtool is not None
+    shutil.copytree(SOURCE / "templates", tmp_path / "templates")
+    original = tmp_path / "original.yml"
+    original.write_text(alertmanager_yaml(load_config(SOURCE / "alertmanager.yml")))
+
+    def receivers(config: Path, labels: list[str]) -> str:
+        done = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={config}", *labels],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    theirs = [receivers(SOURCE / "alertmanager.yml", labels) for labels in ROUTE_CASES]
+    ours = [receivers(original, labels) for labels in ROUTE_CASES]
+    assert "pagerduty-critical,team-db-slack" == theirs[0]
+    assert theirs == ours

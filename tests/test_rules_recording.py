@@ -65,15 +65,18 @@ def test_a_recorded_series_is_read_by_the_same_and_later_groups(tmp_path: Path) 
 
 
 def test_rule_series_are_alerts_and_recordings_visible_for_the_lookback(tmp_path: Path) -> None:
-    """m.series lists recorded series and ALERTS / ALERTS_FOR_STATE within 5 minutes of their
-    evaluation, and nothing after (no evaluation since)."""
+    """m.series lists recorded series and ALERTS / ALERTS_FOR_STATE (from the third evaluation
+    after a start) within 5 minutes of their evaluation, and nothing after."""
     m = manager(load(tmp_path))
+    for t in (T0 - 120, T0 - 60):  # after a start, Prometheus writes ALERTS from the third
+        m.evaluate(snap(t, a=40))
+    assert ["user:balance:sum"] == sorted({s.name for s in m.series(T0 - 60)})
     m.evaluate(snap(T0, a=40))
     assert [
         ("ALERTS", {"alertname": "SumLow", "alertstate": "firing", "team": "pay", "user": "a"}, 1.0),
         ("ALERTS", {"alertname": "SumLowElsewhere", "alertstate": "firing", "team": "pay", "user": "a"}, 1.0),
-        ("ALERTS_FOR_STATE", {"alertname": "SumLow", "team": "pay", "user": "a"}, T0),
-        ("ALERTS_FOR_STATE", {"alertname": "SumLowElsewhere", "team": "pay", "user": "a"}, T0),
+        ("ALERTS_FOR_STATE", {"alertname": "SumLow", "team": "pay", "user": "a"}, T0 - 120),
+        ("ALERTS_FOR_STATE", {"alertname": "SumLowElsewhere", "team": "pay", "user": "a"}, T0 - 120),
         ("user:balance:sum", {"team": "pay", "user": "a"}, 40.0),
     ] == names(m, T0 + 300)  # fmt: skip
     assert [] == names(m, T0 + 301)
@@ -127,8 +130,10 @@ async def test_the_daemon_answers_queries_for_recorded_series_not_on_metrics(
     )
     clock = FakeClock(T0)
     daemon = Daemon(load_config(path), clock=clock, deliver=False)
-    daemon.store.put("s", "g", [Series("balance", {"user": "a"}, 40.0)], T0)
-    await daemon.evaluate()
+    for _ in range(3):  # ALERTS are written from the third evaluation after a start
+        daemon.store.put("s", "g", [Series("balance", {"user": "a"}, 40.0)], clock.time())
+        await daemon.evaluate()
+        clock.advance(60)
     snapshot = daemon.snapshot()
     status, body = run_query({"query": "user:balance:sum"}, snapshot, daemon.history)
     _, alerts = run_query({"query": 'ALERTS{alertname="SumLow"}'}, snapshot, daemon.history)

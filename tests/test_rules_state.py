@@ -102,21 +102,25 @@ def test_keep_firing_for_holds_alert(tmp_path: Path) -> None:
     assert [a.ends_at for a in m.evaluate(snap(T0 + 180, 500))] == [T0 + 180]
 
 
-def test_restart_keeps_for_timer_and_firing_alert(tmp_path: Path) -> None:
-    """State in SQLite survives a restart: `for` continues and firing stays firing."""
+def test_restart_keeps_a_firing_alert_and_restarts_a_short_for_timer(tmp_path: Path) -> None:
+    """A firing alert survives a restart whole; a pending one whose `for` (5m) is under
+    Prometheus's 10m grace period waits its `for` again after the restart, as in Prometheus
+    (longer ones: tests/test_rules_restore.py)."""
     db_path = str(tmp_path / "state.db")
     gs = groups(tmp_path, LOW)
     first = manager(gs, open_db(db_path))
     first.evaluate(snap(T0, 50))
     first.db.close()  # type: ignore[union-attr]
     second = manager(gs, open_db(db_path))
-    assert [a.active_at for a in second.active()] == [T0]
-    [fired] = second.evaluate(snap(T0 + 300, 50))
-    assert fired.starts_at == T0 + 300
+    assert [] == second.active()
+    assert [] == second.evaluate(snap(T0 + 300, 50))
+    assert [T0 + 300] == [a.active_at for a in second.active()]
+    [fired] = second.evaluate(snap(T0 + 600, 50))
+    assert fired.starts_at == T0 + 600
     second.db.close()  # type: ignore[union-attr]
     third = manager(gs, open_db(db_path))
     assert ([a.state for a in third.active()], gauge(third, "firing")) == (["firing"], 1.0)
-    assert [a.ends_at for a in third.evaluate(snap(T0 + 310, 50))] == [None]
+    assert [a.ends_at for a in third.evaluate(snap(T0 + 610, 50))] == [None]
 
 
 def test_failing_rule_does_not_stop_others(tmp_path: Path) -> None:
@@ -271,26 +275,25 @@ def test_restart_keeps_state_of_same_named_rules_and_same_named_groups(tmp_path:
     gs = groups(tmp_path / "t", TIERS) + two_files(tmp_path, "balance < 100", "balance > 1000")
     first = manager(gs, open_db(db_path))
     first.evaluate(snap(T0, 50))
-    first.evaluate(snap(T0 + 60, 5))
+    first.evaluate(snap(T0 + 300, 5))
+    first.evaluate(snap(T0 + 600, 5))
     first.db.close()  # type: ignore[union-attr]
     second = manager(gs, open_db(db_path))
-    assert [("critical", T0 + 60), ("warning", T0)] == sorted(
-        (a.labels.get("severity", ""), a.active_at)
+    assert [("critical", "firing", T0 + 600), ("warning", "firing", T0 + 300)] == sorted(
+        (a.labels.get("severity", ""), a.state, a.fired_at)
         for a in second.active()
         if a.labels.get("severity")
     )
-    alerts = second.evaluate(snap(T0 + 300, 5))
-    assert [("warning", T0 + 300, None)] == severities(
+    alerts = second.evaluate(snap(T0 + 660, 50))
+    assert [("critical", T0 + 600, T0 + 660), ("warning", T0 + 300, None)] == severities(
         [a for a in alerts if "severity" in a.labels]
     )
     assert [(T0, None)] == [(a.starts_at, a.ends_at) for a in alerts if "severity" not in a.labels]
     second.db.close()  # type: ignore[union-attr]
     third = manager(gs, open_db(db_path))
-    assert [("warning", T0 + 300, None), ("critical", T0 + 360, None)] == [
-        (a.labels["severity"], a.starts_at, a.ends_at)
-        for a in sorted(third.evaluate(snap(T0 + 360, 5)), key=lambda a: a.starts_at)
-        if "severity" in a.labels
-    ]
+    assert [("critical", T0 + 600, T0 + 660), ("warning", T0 + 300, None)] == severities(
+        [a for a in third.evaluate(snap(T0 + 720, 50)) if "severity" in a.labels]
+    )
 
 
 def test_restart_takes_over_state_saved_by_the_previous_version(tmp_path: Path) -> None:

@@ -137,5 +137,6 @@ def read_slack(
         http=http((*p, "http_config")),
     )
     if url is not None and not url.get().startswith(("http://", "https://")):
-        r.problem((*p, "api_url"), "expected an http(s) URL (value not shown: it is a secret)")
+        where = (*p, "api_url") if r.has((*p, "api_url")) else ("global", "slack_api_url")
+        r.problem(where, "expected an http(s) URL (value not shown: it is a secret)")
     return cfg if url is not None else None

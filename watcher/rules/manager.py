@@ -31,6 +31,12 @@ from watcher.rules.evaluate import Evaluator, Sample, SampleLike
 from watcher.rules.loader import RecordingRule, RuleGroup
 from watcher.rules.outputs import RuleOutputs, alert_series, recorded
 from watcher.rules.persist import AlertStore, RuleKey
+from watcher.rules.restore import (
+    FOR_GRACE_PERIOD,
+    FOR_OUTAGE_TOLERANCE,
+    WARMUP_EVALUATIONS,
+    restore_for_state,
+)
 from watcher.series import Series, Snapshot
 
 if TYPE_CHECKING:
@@ -69,6 +75,8 @@ class _GroupRun:
     keys: list[RuleKey]
     states: list[RuleState | RecordingRule]
     last_eval: float | None = None
+    #: evaluations left before ALERTS are written and ``for`` state restored (after a start)
+    warmup: int = 0
 
     def due(self, ts: float) -> bool:
         """Whether the group runs at ``ts``: always without ``interval``, else once per interval."""
@@ -120,10 +128,15 @@ class RuleManager:
         external_url: str = "",
         db: sqlite3.Connection | None = None,
         evaluation_interval: float = 60.0,
+        for_grace_period: float = FOR_GRACE_PERIOD,
+        for_outage_tolerance: float = FOR_OUTAGE_TOLERANCE,
     ) -> None:
         self.metrics = metrics
         #: global.evaluation_interval: a subquery's step when it names none (as Prometheus)
         self.evaluation_interval = evaluation_interval
+        #: Prometheus's --rules.alert.for-grace-period and --rules.alert.for-outage-tolerance
+        self.for_grace_period = for_grace_period
+        self.for_outage_tolerance = for_outage_tolerance
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.db = db
@@ -136,8 +149,15 @@ class RuleManager:
         #: samples over time (range vectors, offset); set by the daemon, None in tests
         self.history: SampleHistory | None = None
         self.replace_groups(groups)
+        # a start: as in Prometheus, the first evaluations write no ALERTS, then pending alerts
+        # get their ``for`` state back from ALERTS_FOR_STATE (watcher.rules.restore); firing and
+        # resolved alerts come back whole from SQLite
+        for run in self.runs:
+            run.warmup = WARMUP_EVALUATIONS
         if self.store is not None:
             self.store.restore(self._keyed())
+            for state in self._states():
+                state.alerts = {k: a for k, a in state.alerts.items() if a.state != "pending"}
             self._update_gauges()
 
     # --- public ---------------------------------------------------------------------------
@@ -173,12 +193,13 @@ class RuleManager:
             group = run.group
             for key, member in zip(run.keys, run.states, strict=True):
                 name = member.name if isinstance(member, RecordingRule) else member.rule.name
+                out: list[Sample] | None
                 try:
                     if isinstance(member, RecordingRule):
                         out = recorded(member, evaluator.vector(member.node), group.limit)
                     else:
                         member.step(evaluator.vector(member.rule.node), ts, group.limit)
-                        out = alert_series(member)
+                        out = alert_series(member) if not run.warmup else None
                 except RuleError as exc:
                     # Prometheus appends nothing for a failed rule: what it wrote before stays
                     # visible for the lookback
@@ -191,7 +212,15 @@ class RuleManager:
                         error=str(exc),
                     )
                     continue
-                self._write(key, ts, out)
+                if out is not None:
+                    self._write(key, ts, out)
+            if run.warmup:
+                run.warmup -= 1
+                if not run.warmup and self.history is not None:
+                    alerting = [m for m in run.states if isinstance(m, RuleState)]
+                    restore_for_state(
+                        alerting, self.history, ts, self.for_grace_period, self.for_outage_tolerance
+                    )
         self._update_gauges()
         if self.store is not None:
             self.store.persist(self._keyed())
@@ -229,6 +258,7 @@ class RuleManager:
             previous = old_runs.get((group.file, group.name))
             if previous is not None:
                 run.last_eval = previous.last_eval
+                run.warmup = previous.warmup
                 carried = dict(zip(previous.keys, previous.states, strict=True))
                 for key, state in zip(keys, states, strict=True):
                     prev = carried.get(key)

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable, Sequence
 
 from watcher.errors import RuleError
 from watcher.matchers import Matcher
-from watcher.rules.alerting import RuleState
+from watcher.rules.alerting import ActiveAlert, RuleState
 from watcher.rules.evaluate import Queryable, Sample, SampleLike, Vector
 from watcher.rules.loader import RecordingRule
 
@@ -56,15 +56,20 @@ def alert_series(state: RuleState) -> list[Sample]:
     ``alertname`` and, for ``ALERTS``, ``alertstate``. ``ALERTS_FOR_STATE`` is the alert's
     ``ActiveAt`` in whole Unix seconds.
     """
-    base = {name: tmpl.text for name, tmpl in state.rule.labels if tmpl.text}
     out: list[Sample] = []
     for alert in state:
         if alert.state == "inactive":
             continue
-        labels = {**base, **alert.labels, "alertname": state.rule.name}
+        labels = for_state_labels(state, alert)
         out.append(Sample(ALERTS, {**labels, "alertstate": alert.state}, 1.0))
         out.append(Sample(ALERTS_FOR_STATE, labels, float(math.floor(alert.active_at))))
     return out
+
+
+def for_state_labels(state: RuleState, alert: ActiveAlert) -> dict[str, str]:
+    """The labels of ``alert``'s ``ALERTS_FOR_STATE`` series (``ALERTS``: plus alertstate)."""
+    base = {name: tmpl.text for name, tmpl in state.rule.labels if tmpl.text}
+    return {**base, **alert.labels, "alertname": state.rule.name}
 
 
 def series_key(s: SampleLike) -> tuple[str | None, tuple[tuple[str, str], ...]]:
