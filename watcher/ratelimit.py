@@ -243,6 +243,11 @@ class Limiter:
                 slot = self._book.reserve(self._key, now, self.spacing)
             if slot > now:
                 await self._clock.sleep(slot - now)
+            woke = self._clock.time()
+            if self.spacing > 0 and woke > slot:
+                # Woken late (a busy loop): the request leaves at ``woke``, so the next one
+                # must wait a whole spacing from then, not from the slot it missed.
+                self._book.push(self._key, woke + self.spacing)
 
     async def _acquire_share(self, share: Share) -> None:
         """Take this replica's next grid slot; one we woke up too late for is skipped.
