@@ -160,7 +160,8 @@ def memory_per_sample(series: int, polls: int) -> tuple[float, float]:
         if old:
             history = h_old = _OldHistory()
             for k in range(polls):
-                h_old.record([Series("x", _labels(i), _value(i, k)) for i in range(series)], k)
+                batch = [Series("x", _labels(i), _value(i, k)) for i in range(series)]
+                h_old.record(batch, k * STEP_MS)
         else:
             history = h_new = SampleHistory(Retention(DAY_MS * 2), max_in_memory=10**9)
             for k in range(polls):
