@@ -29,8 +29,12 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from watcher.clock import Clock
 from watcher.state import transaction
+
+log = structlog.get_logger(__name__)
 
 #: Pauses after consecutive rate-limit answers on one key: CoinW escalates its own penalties
 #: (half quota, 30 s bans, an 8 h blacklist after 10 bans), so we back off harder each time.
@@ -328,3 +332,18 @@ class LimiterRegistry:
             self._limiters[key] = limiter
         limiter.spacing = max(limiter.spacing, spacing)
         return limiter
+
+
+def shared_book() -> SlotBook:
+    """The machine-wide book at ``default_book_path()``; one in memory when no file can be used."""
+    path = default_book_path()
+    try:
+        return FileBook(path)
+    except (OSError, Exception) as exc:  # sqlite3.Error or a read-only $TMPDIR
+        log.warning(
+            "ratelimit.book_unavailable",
+            path=path,
+            error=str(exc),
+            effect="request spacing is kept in memory, not shared with other watcher processes",
+        )
+        return MemoryBook()
