@@ -13,6 +13,7 @@ import sys
 
 from bench import (
     bench_daemon,
+    bench_history,
     bench_latency,
     bench_metrics,
     bench_poll,
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     # Push: small asserts that it pages and breaks no limit, never how fast (a loaded CI box).
     push_text, push_clean = bench_push.run(1.0, 2.0 if small else 10.0, repeats, timing=not small)
     print(push_text)
-    return 0 if clean and push_clean else 1
+    history_text, history_same = bench_history.run(
+        200 if small else 10_000, 120 if small else 1440, repeats
+    )
+    print(history_text)
+    return 0 if clean and push_clean and history_same else 1
 
 
 if __name__ == "__main__":

@@ -56,7 +56,9 @@ class RawSink:
 async def serve(sink: RawSink) -> tuple[web.AppRunner, str]:
     """Serve ``sink`` on 127.0.0.1 (an OS-picked port); return the runner and its URL."""
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
+    # Only what a receiver sends: a stray scraper on a reused port (GET /metrics) is no request.
+    for method in ("POST", "PUT"):
+        app.router.add_route(method, "/{tail:.*}", sink.handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -46,7 +46,7 @@ NUMBERS = (
     "0.3", "1.3", "4", "-1",
 )  # fmt: skip
 SCALAR_CMP = ("==", "!=", ">", "<", ">=", "<=")
-ARITH = ("+", "-", "*", "/", "%", "^")
+ARITH = ("+", "-", "*", "/", "%", "^", "atan2")
 SET_OPS = ("and", "or", "unless")
 AGGS = ("sum", "min", "max", "avg", "count")
 MATCHERS = (

@@ -21,6 +21,8 @@ def test_every_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
         "## Resident memory",
         "## Rate-limit fidelity",
         "## Time to page a new Mega Coupon",
+        "## Sample history: bytes per sample",
+        "## Sample history: query latency",
         "## Alert latency, change at the simulator to page at the sink",
     ):
         assert title in out

@@ -176,3 +176,38 @@ async def test_without_ha_no_replica_is_shown(write: Writer) -> None:
         assert "HA replica" not in render_page(build_page(daemon, SampleRing()))
     finally:
         await daemon.stop()
+
+
+async def test_a_reload_adding_a_direct_receiver_is_refused(write: Writer) -> None:
+    """Reloading an HA config that now routes to Slack keeps the old config and says why."""
+    env = {"POD_NAME": "watcher-0"}
+    path = write("w.yaml", 'storage: {path: ":memory:"}\n' + AM_ONLY)
+    daemon = Daemon(load_config(path, env), clock=FakeClock(), env=env)
+    try:
+        path.write_text('storage: {path: ":memory:"}\n' + SLACK_LEAF)
+        problems = await daemon.reload()
+        assert [f'{path}:13 receivers[1].slack_configs: receiver "slack" delivers directly'] == [
+            p.split(" (slack_configs)")[0] for p in problems
+        ]
+        assert daemon.config.route is not None
+        assert "am" == daemon.config.route.receiver  # the old config keeps running
+    finally:
+        await daemon.stop()
+
+
+def test_every_other_integration_is_refused_too(write: Writer) -> None:
+    """PagerDuty and email receivers page once per replica as well: each is named."""
+    text = (
+        "ha: {replicas: 2, replica: watcher-0}\n"
+        "route: {receiver: pd, routes: [{matchers: ['a=\"b\"'], receiver: mail}]}\n"
+        "receivers:\n"
+        "  - name: pd\n"
+        "    pagerduty_configs: [{routing_key: k}]\n"
+        "  - name: mail\n"
+        "    email_configs: [{to: a@example.org, from: w@example.org, smarthost: 'mx:25'}]\n"
+    )
+    problems = [p for p in _problems(write, text) if "delivers directly" in p]
+    assert [
+        '5 receivers[0].pagerduty_configs: receiver "pd" delivers directly',
+        '7 receivers[1].email_configs: receiver "mail" delivers directly',
+    ] == [p.split(" (")[0] for p in problems]

@@ -52,6 +52,21 @@ def test_rate_over_polls() -> None:
     )
 
 
+def test_label_values_holding_separators_stay_separate_series() -> None:
+    """Upstream text in a label can hold any character: {a="x<NUL>b<SOH>y"} and
+    {a="x", b="y"} are two series with their own histories, never one."""
+    history = SampleHistory(retention_ms=10 * 60_000)
+    store = _store(history)
+    tricky = [
+        Series("balance", {"a": "x\x00b\x01y"}, 1.0),
+        Series("balance", {"a": "x", "b": "y"}, 2.0),
+    ]
+    for minute in range(3):
+        store.put("s", "g", tricky, minute * 60.0)
+    got = _eval(store, history, "sum_over_time(balance[5m])", 120)
+    assert sorted([3.0, 6.0]) == sorted(s.value for s in got)
+
+
 def test_vanished_series_gets_a_stale_marker() -> None:
     """A series a poll no longer returns is stale at once for offset, as a scrape marks it."""
     history = SampleHistory(retention_ms=10 * 60_000)

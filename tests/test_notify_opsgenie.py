@@ -88,7 +88,8 @@ class ScriptedSink(RawSink):
 async def _run(tmp_path: Path, statuses: list[int], entry: str) -> tuple[ScriptedSink, Any]:
     sink = ScriptedSink(statuses)
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
+    for method in ("POST", "PUT"):  # not a stray scraper's GET on a reused port
+        app.router.add_route(method, "/{tail:.*}", sink.handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -110,7 +110,9 @@ def test_an_event_over_512kb_is_sent_without_its_custom_details(tmp_path: Path) 
     big = type(alert)(
         alert.labels, {**alert.annotations, "big": "x" * 520_000}, alert.starts_at, None, 1.0, ""
     )
-    event = pagerduty_event(c, NotificationData("pd", GROUP_KEY, {}, (big,), "", T0))  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        event = pagerduty_event(c, NotificationData("pd", GROUP_KEY, {}, (big,), "", T0))  # type: ignore[arg-type]
+    assert ["pagerduty details"] == [e["field"] for e in logs if e["event"] == "notify.truncated"]
     notice = (
         "Custom details have been removed because the original event exceeds the maximum "
         "size of 512KB"

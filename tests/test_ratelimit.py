@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,34 @@ async def test_slots_are_spaced_even_when_requested_together(clock: FakeClock) -
 
     await asyncio.gather(*(take() for _ in range(5)))
     assert granted == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+class LateClock(FakeClock):
+    """A fake clock whose sleeps overrun by the next of ``overruns`` (then none), as a busy
+    event loop's do now and then."""
+
+    def __init__(self, overruns: list[float]) -> None:
+        super().__init__()
+        self.overruns = overruns
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + (self.overruns.pop(0) if self.overruns else 0.0))
+
+
+async def test_a_late_wake_up_pushes_the_next_slot_a_whole_spacing_after_it() -> None:
+    """A request woken 0.5 s after its slot leaves then: the next one (woken on time) still
+    waits 2 s from it, so upstream never sees two requests closer than the spacing."""
+    clock = LateClock([0.5])
+    limiter = LimiterRegistry(clock).get("key", "/path", 2.0)
+    granted: list[float] = []
+
+    async def take() -> None:
+        await limiter.acquire()
+        granted.append(clock.monotonic())
+
+    await asyncio.gather(*(take() for _ in range(4)))
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert min(gaps) >= 2.0, granted
 
 
 async def test_sources_sharing_a_key_share_the_limit(clock: FakeClock) -> None:

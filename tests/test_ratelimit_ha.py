@@ -110,3 +110,45 @@ def test_an_index_outside_the_replicas_is_refused() -> None:
     """Share(2, 2) is a programming error, not a silent overlap."""
     with pytest.raises(ValueError, match=r"replica index 2 is not in 0\.\.1"):
         Share(2, 2)
+
+
+class _SlowWaker(FakeClock):
+    """A clock whose next ``times`` sleeps overrun: an event loop busy elsewhere wakes late."""
+
+    def __init__(self, overrun: float, times: int = 1) -> None:
+        super().__init__()
+        self.overrun = overrun
+        self.times = times
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0 and self.times > 0:
+            self.times -= 1
+            seconds += self.overrun
+        await super().sleep(seconds)
+
+
+async def test_a_slot_woken_up_for_too_late_is_skipped() -> None:
+    """Woken 0.5 s past its slot, a replica takes its next own slot instead of sending into the
+    other replica's slot."""
+    clock = _SlowWaker(overrun=0.5)
+    limiter = LimiterRegistry(clock, share=Share(2, 1)).get("key", "/p", SPACING)
+    await limiter.acquire()
+    offset = (clock.time() - SPACING) % (2 * SPACING)
+    assert offset == pytest.approx(0.0, abs=1e-6)
+
+
+async def test_a_small_wake_up_delay_still_sends() -> None:
+    """Late by less than 5% of the spacing (0.05 s of 2.2 s): the slot is used, not skipped."""
+    clock = _SlowWaker(overrun=0.05)
+    limiter = LimiterRegistry(clock, share=Share(2, 0)).get("key", "/p", SPACING)
+    start = clock.time()
+    await limiter.acquire()
+    assert clock.time() - Share(2, 0).align(start, SPACING) == pytest.approx(0.05)
+
+
+async def test_a_replica_always_late_still_sends() -> None:
+    """A starved process late for every slot sends after three late wake-ups, not never."""
+    clock = _SlowWaker(overrun=0.5, times=100)
+    limiter = LimiterRegistry(clock, share=Share(2, 1)).get("key", "/p", SPACING)
+    await asyncio.wait_for(limiter.acquire(), timeout=5)
+    assert 3 == len([s for s in clock.sleeps if s > 0])

@@ -152,7 +152,6 @@ def test_dropping_names_that_collide_is_an_error() -> None:
         ("topk(1, up)", "aggregation topk"),
         ("quantile(0.5, up)", "aggregation quantile"),
         ("balance / on(user) group_left limit", "group_left modifier"),
-        ("up atan2 up", "binary operator atan2"),
         ('count_values("v", up)', "aggregation count_values"),
     ],
 )
@@ -230,3 +229,8 @@ def test_at_modifier_out_of_range_is_prometheus_error(expr: str, message: str) -
         RuleError, match="^could not parse expression: " + message.replace("+", r"\+")
     ):
         compile_expr(expr, history=True)
+
+
+def test_atan2_keeps_the_metric_name() -> None:
+    """atan2 is arithmetic with Go's Atan2, but keeps the name (2.42's shouldDropMetricName)."""
+    assert [("up", {"source": "s1"}, math.atan2(1.0, 2.0))] == run('up{source="s1"} atan2 2')

@@ -14,6 +14,7 @@ searched for every secret: zero hits.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -36,6 +37,7 @@ SECRETS = {
     "pagerduty routing key": "PDSCANv2w3x4",
     "opsgenie api key": "OGSCANy5z6a7",
     "msteams url token": "MSSCANb8c9d0",
+    "coinw push passphrase": "PPSCANe1f2g3",
     "smtp password": "SMSCANe1f2g3",
     "smtp cram secret": "SSSCANh4i5j6",
     "telegram bot token": "TGSCANk7l8m9",
@@ -53,6 +55,17 @@ async def echo_upstream(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+async def echo_websocket(request: web.Request) -> web.WebSocketResponse:
+    """CoinW's WebSocket refusing every login, quoting the login frame (key, passphrase) back."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        quoted = json.dumps(msg.data)
+        answer = {"channel": "login", "data": {"result": False, "errorMsg": f"bad {quoted}"}}
+        await ws.send_str(json.dumps(answer))
+    return ws
+
+
 async def failing_receiver(request: web.Request) -> web.Response:
     """A receiver that fails, quoting what it was sent (URL and auth included)."""
     return web.Response(status=500, text=f"no: {request.url} {dict(request.headers)}")
@@ -61,6 +74,7 @@ async def failing_receiver(request: web.Request) -> web.Response:
 @pytest.fixture
 async def upstream() -> AsyncIterator[tuple[int, int]]:
     app = web.Application()
+    app.router.add_get("/perpum", echo_websocket)
     app.router.add_route("*", "/{tail:.*}", echo_upstream)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -84,7 +98,9 @@ storage: {{path: {write.root}/state.db}}
 sources:
   - {{name: coupons, type: coinw_mega_coupon, base_url: "http://127.0.0.1:{up}",
      api_key: {s["coinw api_key"]}, secret_key: {s["coinw secret_key"]}, statuses: [unused],
-     interval: {"soon" if broken else "2s"}}}
+     interval: {"soon" if broken else "2s"},
+     push: {{enabled: true, url: "ws://127.0.0.1:{up}/perpum", passphrase: {s["coinw push passphrase"]},
+            min_backoff: 200ms, max_backoff: 1s}}}}
   - name: wallet
     type: tradeboss_balance
     base_url: http://127.0.0.1:{up}
@@ -164,6 +180,11 @@ async def test_no_secret_anywhere(write: Writer, upstream: tuple[int, int]) -> N
                 >= 2
                 and m.get('watcher_source_errors_total{reason="api_error",source="wallet"}', 0) >= 1
                 and m.get('watcher_source_errors_total{reason="auth",source="coupons"}', 0) >= 1
+                and m.get(
+                    'watcher_source_push_reconnects_total{reason="login_failed",source="coupons"}',
+                    0,
+                )
+                >= 1
             ),
             timeout=60,
         )
@@ -187,6 +208,7 @@ async def test_no_secret_anywhere(write: Writer, upstream: tuple[int, int]) -> N
     seen["stdout"] = (await out).decode(errors="replace")
     seen["stderr"] = (await err).decode(errors="replace")
     assert "webhook" in seen["stderr"]  # the failures were logged
+    assert "login_failed" in seen["stderr"]  # and the refused push login, its echo cleaned
     seen.update(state_files(write.root))
     found = {where: hits(text) for where, text in seen.items() if hits(text)}
     assert {} == found

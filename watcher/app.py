@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
-from watcher.errors import ConfigError, StateError, StateLockedError
+from watcher.errors import ConfigError
 from watcher.exposition import metrics_handler
 from watcher.history import Retention
 from watcher.history.disk import open_history
@@ -36,7 +36,7 @@ from watcher.ratelimit import (
     MemoryBook,
     Share,
     SlotBook,
-    default_book_path,
+    shared_book,
 )
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
@@ -45,7 +45,7 @@ from watcher.sources import build_source
 from watcher.sources.coinw_push import push_loop
 from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
-from watcher.state import StateFile
+from watcher.state import open_state
 from watcher.store import SeriesStore, StoreCollector, registry_series
 from watcher.webauth import MAX_BODY, install_guard
 from watcher.webconfig import WebState, load_web_config
@@ -67,45 +67,6 @@ class _RegistryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Everything ``registry`` collects."""
         yield from self._registry.collect()
-
-
-def _open_state(config: Config, path: str, metrics: WatcherMetrics) -> StateFile:
-    """The state file; a second daemon is refused, an unusable file falls back to memory.
-
-    A daemon that cannot write its state (read-only volume, wrong permissions) still pages:
-    it runs on an in-memory state, logs the error and sets ``watcher_state_persistent`` 0, so
-    only what a restart would keep is lost, not the pages themselves.
-    """
-    try:
-        state = StateFile.open(path)
-    except StateLockedError as exc:
-        msg = f"{config.file}: storage.path: {exc}"
-        raise ConfigError([msg]) from None
-    except StateError as exc:
-        log.error(
-            "state.unavailable",
-            problem=f"{config.file}: storage.path: {exc}",
-            effect="state is kept in memory only: a restart loses alert state and the outbox",
-        )
-        metrics.state_write_errors.labels(what="open").inc()
-        metrics.state_persistent.set(0)
-        return StateFile.open(":memory:")
-    metrics.state_persistent.set(1 if path != ":memory:" else 0)
-    return state
-
-
-def _slot_book() -> SlotBook:
-    path = default_book_path()
-    try:
-        return FileBook(path)
-    except (OSError, Exception) as exc:  # sqlite3.Error or a read-only $TMPDIR
-        log.warning(
-            "ratelimit.book_unavailable",
-            path=path,
-            error=str(exc),
-            effect="request spacing is kept in memory, not shared with other watcher processes",
-        )
-        return MemoryBook()
 
 
 class Daemon:
@@ -141,7 +102,7 @@ class Daemon:
         self.self_registry = CollectorRegistry(auto_describe=True)
         self.metrics = WatcherMetrics(self.self_registry)
         groups = load_rule_files(config.rule_paths())
-        self.state = _open_state(config, storage_path or config.storage.path, self.metrics)
+        self.state = open_state(config.file, storage_path or config.storage.path, self.metrics)
         self.db = self.state.db
         if self.state.moved_aside is not None:
             self.metrics.state_corruptions.inc()
@@ -170,7 +131,7 @@ class Daemon:
         # Injected clocks (tests) keep their slots in memory; the real clock shares the
         # machine-wide book with every other watcher process.
         if slot_book is None:
-            slot_book = _slot_book() if clock is None else MemoryBook()
+            slot_book = shared_book() if clock is None else MemoryBook()
         self._slot_book = slot_book
         ha = config.ha  # read at start only: a change needs a restart, as server and storage
         share = Share(ha.replicas, ha.index) if ha is not None and ha.shares else None

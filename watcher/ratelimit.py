@@ -29,12 +29,21 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from watcher.clock import Clock
 from watcher.state import transaction
+
+log = structlog.get_logger(__name__)
 
 #: Pauses after consecutive rate-limit answers on one key: CoinW escalates its own penalties
 #: (half quota, 30 s bans, an 8 h blacklist after 10 bans), so we back off harder each time.
 BACKOFF_STEPS = (10.0, 30.0, 60.0, 120.0, 300.0)
+
+#: A replica that wakes this share of the spacing after its slot skips the slot (``Share``).
+LATE_FRACTION = 0.05
+#: Slots skipped in a row at most before sending anyway.
+LATE_SKIPS = 3
 
 #: How long a limiter with no spacing trusts its last read of the book. Such a key only ever
 #: holds penalties (a 429 pauses it): another process's penalty is seen at most this late, and
@@ -228,21 +237,44 @@ class Limiter:
         ):
             return
         async with self._lock:
+            if self._share is not None and self.spacing > 0:
+                await self._acquire_share(self._share)
+                return
             now = self._clock.time()
             if self.spacing <= 0:  # no spacing, only penalties: nothing to write
                 slot = max(now, self._next_free())
-            elif self._share is None:
-                slot = self._book.reserve(self._key, now, self.spacing)
             else:
-                # Reserve from our next grid slot, then align again: a penalty (``push``) may
-                # have left the book's next free time between two of our slots.
-                share = self._share
-                slot = self._book.reserve(
-                    self._key, share.align(now, self.spacing), share.period(self.spacing)
-                )
-                slot = share.align(slot, self.spacing)
+                slot = self._book.reserve(self._key, now, self.spacing)
             if slot > now:
                 await self._clock.sleep(slot - now)
+            woke = self._clock.time()
+            if self.spacing > 0 and woke > slot:
+                # Woken late (a busy loop): the request leaves at ``woke``, so the next one
+                # must wait a whole spacing from then, not from the slot it missed.
+                self._book.push(self._key, woke + self.spacing)
+
+    async def _acquire_share(self, share: Share) -> None:
+        """Take this replica's next grid slot; one we woke up too late for is skipped.
+
+        The other replicas send at their own offsets, so a request sent late would come
+        closer to theirs than the spacing allows: the next own slot is safe, a late one is not.
+        After ``LATE_SKIPS`` late wake-ups in a row the request goes anyway.
+        """
+        late = self.spacing * LATE_FRACTION
+        for _ in range(LATE_SKIPS):
+            now = self._clock.time()
+            # Reserve from our next grid slot, then align again: a penalty (``push``) may have
+            # left the book's next free time between two of our slots.
+            slot = self._book.reserve(
+                self._key, share.align(now, self.spacing), share.period(self.spacing)
+            )
+            slot = share.align(slot, self.spacing)
+            if slot > now:
+                await self._clock.sleep(slot - now)
+            if self._clock.time() <= slot + late:
+                return
+        # Always late (a starved process): send rather than stop polling; a refusal from
+        # upstream is then paced by ``rate_limited``.
 
     def penalize(self, seconds: float) -> None:
         """Grant no slot for ``seconds`` from now (after a rate-limit answer)."""
@@ -300,3 +332,18 @@ class LimiterRegistry:
             self._limiters[key] = limiter
         limiter.spacing = max(limiter.spacing, spacing)
         return limiter
+
+
+def shared_book() -> SlotBook:
+    """The machine-wide book at ``default_book_path()``; one in memory when no file can be used."""
+    path = default_book_path()
+    try:
+        return FileBook(path)
+    except (OSError, Exception) as exc:  # sqlite3.Error or a read-only $TMPDIR
+        log.warning(
+            "ratelimit.book_unavailable",
+            path=path,
+            error=str(exc),
+            effect="request spacing is kept in memory, not shared with other watcher processes",
+        )
+        return MemoryBook()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import structlog
 
-from watcher.errors import StateError, StateLockedError
+from watcher.errors import ConfigError, StateError, StateLockedError
+from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -282,3 +283,28 @@ def _move_aside(path: str) -> str:
         with contextlib.suppress(FileNotFoundError):
             os.replace(path + suffix, target + suffix)
     return target
+
+
+def open_state(config_file: object, path: str, metrics: WatcherMetrics) -> StateFile:
+    """The state file; a second daemon is refused, an unusable file falls back to memory.
+
+    A daemon that cannot write its state (read-only volume, wrong permissions) still pages:
+    it runs on an in-memory state, logs the error and sets ``watcher_state_persistent`` 0, so
+    only what a restart would keep is lost, not the pages themselves.
+    """
+    try:
+        state = StateFile.open(path)
+    except StateLockedError as exc:
+        msg = f"{config_file}: storage.path: {exc}"
+        raise ConfigError([msg]) from None
+    except StateError as exc:
+        log.error(
+            "state.unavailable",
+            problem=f"{config_file}: storage.path: {exc}",
+            effect="state is kept in memory only: a restart loses alert state and the outbox",
+        )
+        metrics.state_write_errors.labels(what="open").inc()
+        metrics.state_persistent.set(0)
+        return StateFile.open(":memory:")
+    metrics.state_persistent.set(1 if path != ":memory:" else 0)
+    return state

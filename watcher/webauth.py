@@ -12,6 +12,7 @@ Then the watcher's own rules:
   needs a user listed in ``server.api.writers`` (others 403); reading needs any valid user;
 - request bodies are capped at ``MAX_BODY`` (413) and JSON nested past what the parser can
   follow is a 400, never a 500;
+- the query API's form POSTs (``READ_POSTS``) are reads, as in Prometheus;
 - no cross-site request forgery: a write whose ``Origin`` is another site is refused (403), and
   a write body must be ``application/json`` (415), as Alertmanager's API requires, so an HTML
   form on another site cannot post a silence through an on-call's browser.
@@ -147,6 +148,11 @@ def _text(status: int, text: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=text + "\n", headers=headers)
 
 
+#: Prometheus's query API takes its parameters as a POSTed form too (promtool and Grafana
+#: send them so); these change nothing, so they are reads, not writes.
+READ_POSTS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels"})
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Rate limit, authenticate, authorise and bound one request (see the module doc)."""
@@ -169,7 +175,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return _text(405, "Method Not Allowed: server.api.silences is off", Allow="GET")
         if api.silences == "read-only":
             return _text(403, "Forbidden: silences are read-only here (server.api.silences)")
-    if request.method not in _READ_METHODS:
+    if request.method not in _READ_METHODS and request.path not in READ_POSTS:
         if webcfg.users and user not in api.writers:
             return _text(403, f"Forbidden: user {user!r} is not in server.api.writers")
         origin = request.headers.get("Origin")

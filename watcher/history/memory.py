@@ -35,7 +35,14 @@ _ORPHAN_TRIM_MS = 60_000
 #: How often (in sample time) samples past their retention are deleted from disk.
 _PRUNE_MS = 10 * 60_000
 
-_Key = tuple[str, tuple[tuple[str, str], ...]]
+#: A series' identity: its name and sorted labels in one string (a third of a tuple's memory).
+_Key = str
+
+
+def series_key(name: str, labels: Mapping[str, str]) -> _Key:
+    """``name`` and ``labels`` as one string, exact for any label values: names cannot hold NUL
+    or SOH, and each value is prefixed by its length, so no two label sets share a key."""
+    return name + "".join(f"\x00{k}\x01{len(v)}:{v}" for k, v in sorted(labels.items()))
 
 
 class SampleDisk(Protocol):
@@ -114,7 +121,7 @@ class SampleHistory:
         self.last_ms = max(self.last_ms, ms)
         current: set[_Key] = set()
         for s in series:
-            key = (s.name, tuple(sorted(s.labels.items())))
+            key = series_key(s.name, s.labels)
             p = self._series.get(key)
             if p is None:
                 retention = self.retention.for_metric(s.name)
@@ -158,12 +165,12 @@ class SampleHistory:
 
     def seed_group(self, source: str, group: str, series: Iterable[Series]) -> None:
         """Know ``group``'s members (restored at start) so a series gone since gets a marker."""
-        keys = {(s.name, tuple(sorted(s.labels.items()))) for s in series}
+        keys = {series_key(s.name, s.labels) for s in series}
         self._groups[(source, group)] = {k for k in keys if k in self._series}
 
     def _create(self, key: _Key, name: str, labels: Mapping[str, str], retention: int) -> Points:
         sid = self.disk.series_id(name, labels) if self.disk is not None else 0
-        p = Points(name, dict(labels), retention, sid)
+        p = Points(name, labels, retention, sid)  # Series labels are never changed: shared
         self._series[key] = p
         self._by_name.setdefault(name, {})[key] = p
         return p
@@ -181,7 +188,7 @@ class SampleHistory:
             if p.retention_ms <= 0:
                 gone.append(p.sid)
                 continue
-            key = (p.name, tuple(sorted(p.labels.items())))
+            key = series_key(p.name, p.labels)
             self._series[key] = p
             self._by_name.setdefault(p.name, {})[key] = p
             self._orphans.add(key)

@@ -52,7 +52,7 @@ def _responders(c: OpsgenieConfig, tmpl: Render) -> list[Payload]:
 def _create(c: OpsgenieConfig, data: NotificationData, tmpl: Render, alias: str) -> list[Payload]:
     details = dict(data.common_labels)
     details.update({k: tmpl(v) for k, v in c.details.items()})
-    message = truncate_runes(tmpl(c.message), MAX_MESSAGE_RUNES)
+    message = truncate_runes(tmpl(c.message), MAX_MESSAGE_RUNES, "opsgenie message")
     description = tmpl(c.description)
     body: Payload = {"alias": alias, "message": message}
     if description:

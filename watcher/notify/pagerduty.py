@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 
 import aiohttp
+import structlog
 
 from watcher.config.model import HttpConfig, PagerdutyConfig
 from watcher.config.pagerduty import V1_URL
@@ -27,6 +28,8 @@ from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import RETRY_CODES, post_json
 from watcher.notify.templated import Render, renderer, truncate_runes
+
+log = structlog.get_logger(__name__)
 
 MAX_EVENT_BYTES = 512_000
 MAX_SUMMARY_RUNES = 1024  # v2 summary and v1 description
@@ -45,7 +48,7 @@ def _v2(c: PagerdutyConfig, data: NotificationData, tmpl: Render) -> Payload:
     action = "resolve" if data.status == "resolved" else "trigger"
     body: Payload = {"dedup_key": dedup_key(data.group_key), "event_action": action}
     event: Payload = {
-        "summary": truncate_runes(tmpl(c.description), MAX_SUMMARY_RUNES),
+        "summary": truncate_runes(tmpl(c.description), MAX_SUMMARY_RUNES, "pagerduty summary"),
         "source": tmpl(c.source),
         "severity": tmpl(c.severity or "error"),
     }
@@ -77,7 +80,9 @@ def _v1(c: PagerdutyConfig, data: NotificationData, tmpl: Render) -> Payload:
     body: Payload = {
         "incident_key": dedup_key(data.group_key),
         "event_type": event_type,
-        "description": truncate_runes(tmpl(c.description), MAX_SUMMARY_RUNES),
+        "description": truncate_runes(
+            tmpl(c.description), MAX_SUMMARY_RUNES, "pagerduty description"
+        ),
         "event_action": "",  # not omitempty in Alertmanager's struct
         "payload": None,
     }
@@ -102,7 +107,10 @@ def pagerduty_event(
     templated = "{{" in key
     if templated:
         key = tmpl(key)
-    if len(encode(_with_key(c, body, key))) > MAX_EVENT_BYTES:
+    if (size := len(encode(_with_key(c, body, key)))) > MAX_EVENT_BYTES:
+        log.warning(
+            "notify.truncated", field="pagerduty details", bytes=size, max_bytes=MAX_EVENT_BYTES
+        )
         if c.v1:
             body["details"] = {"error": TOO_LARGE}
         else:

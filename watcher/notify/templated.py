@@ -36,10 +36,15 @@ def renderer(templates: Templates | None, data: NotificationData, integration: s
     return render
 
 
-def truncate_runes(text: str, limit: int) -> str:
-    """``notify.TruncateInRunes``: at most ``limit`` runes, the last one ``…`` when cut."""
+def truncate_runes(text: str, limit: int, what: str = "") -> str:
+    """``notify.TruncateInRunes``: at most ``limit`` runes, the last one ``…`` when cut.
+
+    A cut is logged when ``what`` names the field (Alertmanager warns "Truncated summary").
+    """
     if len(text) <= limit:
         return text
+    if what:
+        log.warning("notify.truncated", field=what, max_runes=limit, runes=len(text))
     return text[:limit] if limit <= 3 else text[: limit - 1] + "…"
 
 

@@ -11,9 +11,13 @@ import math
 from collections.abc import Callable, Mapping
 
 from watcher.errors import RuleError
-from watcher.rules.gomath import go_pow
+from watcher.rules.gomath import go_atan2, go_pow
 from watcher.rules.promql import ARITHMETIC, Binary
 from watcher.rules.samples import Sample, SampleLike, Vector, format_labels
+
+#: the operators whose result drops the metric name (engine.go shouldDropMetricName): every
+#: arithmetic one but atan2, which Prometheus 2.42 leaves out of that list
+DROPS_NAME = ARITHMETIC - {"atan2"}
 
 
 def div(a: float, b: float) -> float:
@@ -39,6 +43,7 @@ ARITH: dict[str, Callable[[float, float], float]] = {
     "/": div,
     "%": _mod,
     "^": go_pow,
+    "atan2": go_atan2,
 }
 CMP: dict[str, Callable[[float, float], bool]] = {
     "==": lambda a, b: a == b,
@@ -135,7 +140,7 @@ def vector_vector(node: Binary, lhs: Vector, rhs: Vector) -> Vector:
             )
             raise RuleError(msg)
         matched.add(sig)
-        name = None if arith or node.return_bool else ls.name
+        name = None if op in DROPS_NAME or node.return_bool else ls.name
         labels: Mapping[str, str] = ls.labels
         if node.on is True:
             labels = {k: v for k, v in ls.labels.items() if k in names}
@@ -162,7 +167,7 @@ def vector_scalar(node: Binary, lhs: float | Vector, rhs: float | Vector) -> Vec
         f = ARITH[op]
         for s in vec:
             value = f(scalar, s.value) if swap else f(s.value, scalar)
-            out.append(Sample(None, s.labels, value))
+            out.append(Sample(None if op in DROPS_NAME else s.name, s.labels, value))
         return out
     cmp = CMP[op]
     for s in vec:

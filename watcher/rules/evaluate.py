@@ -232,8 +232,8 @@ class Evaluator:
             return 1.0 if CMP[op](lhs, rhs) else 0.0
         if isinstance(lhs, float) or isinstance(rhs, float):
             out = vector_scalar(node, lhs, rhs)
-            if node.op in COMPARISON and not node.return_bool:
-                return out  # a filter keeps names: nothing can collide
+            if (node.op in COMPARISON and not node.return_bool) or node.op == "atan2":
+                return out  # a filter (and atan2) keeps names: nothing can collide
             return check_unique(out, lhs if isinstance(lhs, list) else rhs)  # type: ignore[arg-type]
         if op in ("and", "or", "unless"):
             return set_op(node, lhs, rhs)

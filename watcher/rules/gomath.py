@@ -166,3 +166,67 @@ def go_pow(x: float, y: float) -> float:
         a1 = 1 / a1
         ae = -ae
     return _ldexp(a1, ae)
+
+
+def _xatan(x: float) -> float:
+    """Go's math.xatan: Cephes' series on [0, 0.66], operation by operation."""
+    p0, p1, p2, p3, p4 = (
+        -8.750608600031904122785e-01,
+        -1.615753718733365076637e01,
+        -7.500855792314704667340e01,
+        -1.228866684490136173410e02,
+        -6.485021904942025371773e01,
+    )
+    q0, q1, q2, q3, q4 = (
+        2.485846490142306297962e01,
+        1.650270098316988542046e02,
+        4.328810604912902668951e02,
+        4.853903996359136964868e02,
+        1.945506571482613964425e02,
+    )
+    z = x * x
+    z = (
+        z
+        * ((((p0 * z + p1) * z + p2) * z + p3) * z + p4)
+        / (((((z + q0) * z + q1) * z + q2) * z + q3) * z + q4)
+    )
+    return x * z + x
+
+
+def _satan(x: float) -> float:
+    morebits = 6.123233995736765886130e-17  # pi/2 = PIO2 + morebits
+    tan3pio8 = 2.41421356237309504880  # tan(3*pi/8)
+    if x <= 0.66:
+        return _xatan(x)
+    if x > tan3pio8:
+        return math.pi / 2 - _xatan(1 / x) + morebits
+    return math.pi / 4 + _xatan((x - 1) / (x + 1)) + 0.5 * morebits
+
+
+def _go_atan(x: float) -> float:
+    if x == 0:
+        return x
+    return _satan(x) if x > 0 else -_satan(-x)
+
+
+def go_atan2(y: float, x: float) -> float:
+    """Go's ``math.Atan2`` (pure Go on amd64: atan2.go over atan.go's Cephes series), so
+    PromQL's ``atan2`` operator agrees bit for bit; libm's atan2 can differ by an ulp."""
+    if math.isnan(y) or math.isnan(x):
+        return math.nan
+    if y == 0:
+        if x >= 0 and math.copysign(1.0, x) > 0:
+            return math.copysign(0.0, y)
+        return math.copysign(math.pi, y)
+    if x == 0:
+        return math.copysign(math.pi / 2, y)
+    if math.isinf(x):
+        if x > 0:
+            return math.copysign(math.pi / 4, y) if math.isinf(y) else math.copysign(0.0, y)
+        return math.copysign(3 * math.pi / 4, y) if math.isinf(y) else math.copysign(math.pi, y)
+    if math.isinf(y):
+        return math.copysign(math.pi / 2, y)
+    q = _go_atan(y / x)
+    if x < 0:
+        return q + math.pi if q <= 0 else q - math.pi
+    return q

@@ -24,7 +24,7 @@ Kind = Literal["scalar", "vector", "matrix"]
 #: an ``@`` modifier: a time in Unix ms, the query's start() or end(), or None (none given)
 At = int | Literal["start", "end"] | None
 
-ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^"})
+ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
 AGGREGATIONS = frozenset({"sum", "min", "max", "avg", "count"})

@@ -12,6 +12,7 @@ from watcher.query import add_query_routes
 from watcher.server.am_alerts import add_alert_routes
 from watcher.server.am_silences import add_silence_routes
 from watcher.server.ops import add_ops_routes
+from watcher.server.promapi import add_prometheus_api
 from watcher.server.views import Notifications, StatusView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -25,6 +26,7 @@ def add_routes(app: web.Application, view: StatusView, metrics: Handler) -> None
     add_ops_routes(app, view)
     add_page_routes(app, view)
     add_query_routes(app, view)
+    add_prometheus_api(app, view)
     add_graph_routes(app, view)
     add_alertmanager_api(app, view.dispatcher)
 

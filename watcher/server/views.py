@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry
+
 from watcher.alerts import Alert
 from watcher.clock import Clock
 from watcher.config import Config
@@ -126,6 +128,11 @@ class StatusView(GuardView, Protocol):
     @property
     def history(self) -> SampleHistory:
         """Samples over time, for range vectors."""
+        ...
+
+    @property
+    def self_registry(self) -> CollectorRegistry:
+        """The watcher's own metrics (``/api/v1/metadata``)."""
         ...
 
     @property
