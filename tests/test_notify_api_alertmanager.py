@@ -17,12 +17,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from watcher.clock import SystemClock
+from watcher.clock import FakeClock, SystemClock
 from watcher.config import parse_config
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
+from watcher.notify.data import rfc3339
 from watcher.server.routes import add_alertmanager_api
 from watcher.state import open_db
 
@@ -174,3 +176,45 @@ async def test_posted_alerts_are_validated_like_alertmanager(api: tuple[str, Dis
         " alerts[3]: start time must be before end time; alerts[4]: labels in body is required"
     ) == message
     assert [{"alertname": "Ok"}] == [dict(s.alert.labels) for s in d.alerts()]
+
+
+async def test_posted_alerts_fire_until_their_ends_at_or_the_resolve_timeout(
+    tmp_path: Path,
+) -> None:
+    """As Alertmanager keeps posted alerts: one without endsAt fires for global.resolve_timeout
+    after its last post, one with a later endsAt until then (not the rules' 4-minute validity),
+    one posted again lives on."""
+    config = parse_config(
+        "global: {resolve_timeout: 2m}\nroute: {receiver: r}\nreceivers: [{name: r}]\n",
+        tmp_path / "watcher.yaml",
+    )
+    clock = FakeClock()
+    async with aiohttp.ClientSession() as session:
+        d = Dispatcher(
+            config, db=open_db(":memory:"), session=session, clock=clock,
+            metrics=WatcherMetrics(CollectorRegistry()), console=io.StringIO(),
+        )  # fmt: skip
+        app = web.Application()
+        add_alertmanager_api(app, d)
+        later = rfc3339(clock.time() + 600)
+        body = [
+            {"labels": {"alertname": "NoEnd"}},
+            {"labels": {"alertname": "Reposted"}},
+            {"labels": {"alertname": "EndsLater"}, "endsAt": later},
+        ]
+        async with TestClient(TestServer(app)) as client:
+
+            async def firing() -> set[str]:
+                return {s.alert.labels["alertname"] for s in d.alerts()}
+
+            assert 200 == (await client.post("/api/v2/alerts", json=body)).status
+            clock.advance(90)
+            assert {"NoEnd", "Reposted", "EndsLater"} == await firing()
+            resp = await client.post("/api/v2/alerts", json=[body[1]])
+            assert 200 == resp.status
+            clock.advance(60)  # 150 s after the first post, 60 s after the second
+            assert {"Reposted", "EndsLater"} == await firing()
+            clock.advance(300)  # 450 s: past the rules' 240 s validity, before endsAt
+            assert {"EndsLater"} == await firing()
+            clock.advance(200)
+            assert set() == await firing()

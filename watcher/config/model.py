@@ -51,6 +51,8 @@ class GlobalConfig:
     evaluation_interval: Duration = 15.0
     external_labels: Labels = field(default_factory=dict)
     external_url: str = ""
+    #: how long an alert posted without endsAt fires after its last post (Alertmanager's)
+    resolve_timeout: Duration = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -163,7 +163,9 @@ def alertmanager_yaml(config: Config) -> str:
                 opsgenie_original(c, SECRET, _http(c.http)) for c in r.opsgenie_configs
             ]
         receivers.append(rec)
-    doc: dict[str, Any] = {}
+    doc: dict[str, Any] = {
+        "global": {"resolve_timeout": format_duration(config.global_.resolve_timeout)}
+    }
     if config.route is not None:
         doc["route"] = _route(config.route)
     if config.inhibit_rules:

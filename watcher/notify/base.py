@@ -6,8 +6,12 @@ Integrations import this module; ``watcher.notify.integrations`` imports the int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+import aiohttp
+
+from watcher.alerts import Alert
+from watcher.gotemplate import Templates
 from watcher.notify.data import NotificationData
 
 Payload = dict[str, Any]
@@ -57,3 +61,40 @@ class Target:
     def key(self) -> tuple[str, str, int]:
         """(receiver, integration, index): how outbox rows name their target."""
         return (self.receiver, self.notifier.name, self.index)
+
+
+class _Resolvable(Protocol):
+    @property
+    def send_resolved(self) -> bool: ...
+
+
+C = TypeVar("C", bound=_Resolvable)
+
+
+class HttpNotifier(Generic[C]):
+    """What every HTTP notifier shares: its ``*_configs`` entry, the session, the templates."""
+
+    def __init__(
+        self, config: C, session: aiohttp.ClientSession, templates: Templates | None = None
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._templates = templates
+
+    @property
+    def send_resolved(self) -> bool:
+        """The entry's ``send_resolved`` (each config class has Alertmanager's default)."""
+        return self._config.send_resolved
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """An active alert as ``GET /api/v2/alerts`` and the status page show it."""
+
+    alert: Alert
+    state: str  # "active" or "suppressed"
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+    receivers: tuple[str, ...]
+    updated_at: float
+    ends_at: float

@@ -34,6 +34,7 @@ from watcher.notify.alertmanager import (
     merge,
     valid_for,
 )
+from watcher.notify.base import AlertStatus
 from watcher.notify.data import is_resolved, sort_key
 from watcher.notify.inhibit import Inhibitor
 from watcher.notify.integrations import Target, build_targets
@@ -46,6 +47,8 @@ from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
 from watcher.notify.stage import WRITE_RETRY, GroupView, NotifyStage
 from watcher.timeinterval import in_any
+
+__all__ = ["AlertStatus", "Dispatcher"]
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +63,8 @@ class _Stored:
     alert: Alert
     updated_at: float
     last_seen: float
+    #: how long after ``last_seen`` it stays valid; None: the rule engine's ``valid_for``
+    lifetime: float | None = None
 
 
 @dataclass(slots=True)
@@ -74,19 +79,6 @@ class _Group:
     def view(self) -> GroupView:
         """What the notify stage needs of the group."""
         return GroupView(self.route.config, self.labels, self.key)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertStatus:
-    """An active alert as ``GET /api/v2/alerts`` and the status page show it."""
-
-    alert: Alert
-    state: str  # "active" or "suppressed"
-    silenced_by: tuple[str, ...]
-    inhibited_by: tuple[str, ...]
-    receivers: tuple[str, ...]
-    updated_at: float
-    ends_at: float
 
 
 def _changed(old: Alert, new: Alert) -> bool:
@@ -175,12 +167,17 @@ class Dispatcher:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    async def send(self, alerts: Sequence[Alert], now: float) -> None:
-        """Take the rule engine's firing and recently resolved alerts (``AlertSink``)."""
-        for a in alerts:
+    async def send(
+        self, alerts: Sequence[Alert], now: float, lifetimes: Sequence[float | None] = ()
+    ) -> None:
+        """Take firing and recently resolved alerts: the rule engine's, valid ``valid_for``
+        after each evaluation, or posted ones, valid for their ``lifetimes`` (a posted
+        ``endsAt``, or ``global.resolve_timeout`` without one, as Alertmanager keeps them)."""
+        for i, a in enumerate(alerts):
             old = self._alerts.get(a.fingerprint)
             updated = now if old is None or _changed(old.alert, a) else old.updated_at
-            self._alerts[a.fingerprint] = _Stored(a, updated, now)
+            lifetime = lifetimes[i] if i < len(lifetimes) else None
+            self._alerts[a.fingerprint] = _Stored(a, updated, now, lifetime)
             self._insert(a, now)
         self._forward(alerts, now)
         self._flush_wake.set()
@@ -227,12 +224,17 @@ class Dispatcher:
 
     # -- flushing --------------------------------------------------------------------------
 
+    def _valid_until(self, stored: _Stored) -> float:
+        life = self._timeout if stored.lifetime is None else stored.lifetime
+        return stored.last_seen + life
+
     def _effective(self, stored: _Stored) -> Alert:
-        # An alert the engine stopped sending resolves when its validity ends, as
-        # Alertmanager resolves an alert at the endsAt Prometheus gave it.
+        # An alert nobody sends any more resolves when its validity ends, as Alertmanager
+        # resolves an alert at the endsAt Prometheus gave it (or after resolve_timeout).
         a = stored.alert
-        if a.ends_at is None and stored.last_seen + self._timeout <= self._clock.time():
-            return replace(a, ends_at=stored.last_seen + self._timeout)
+        until = self._valid_until(stored)
+        if a.ends_at is None and until <= self._clock.time():
+            return replace(a, ends_at=until)
         return a
 
     def _firing(self, now: float) -> list[Alert]:
@@ -367,7 +369,7 @@ class Dispatcher:
                     inhibited,
                     receivers,
                     stored.updated_at,
-                    stored.last_seen + self._timeout,
+                    self._valid_until(stored),
                 )
             )
         return sorted(out, key=lambda s: sort_key(s.alert))

@@ -3,7 +3,8 @@
 Checks and messages follow Alertmanager (``api/v2`` and ``types.Alert.Validate``): labels are
 required, names are Prometheus label names, empty label values are dropped, ``startsAt``
 defaults to now (or to ``endsAt``), and ``endsAt`` may not precede ``startsAt``. An alert whose
-``endsAt`` is past is resolved; one without ``endsAt`` fires until it is no longer re-sent.
+``endsAt`` is past is resolved; a firing one stays firing until its ``endsAt``, or, without
+one, for ``global.resolve_timeout`` after it was last posted (Alertmanager's ``Timeout``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def _time(raw: object, what: str) -> float | None:
         msg = f"{what}: {quote(raw)} is not an RFC 3339 timestamp"
         raise ValueError(msg) from None
     return None if value <= _GO_ZERO_TIME else value  # amtool sends Go's zero time for "unset"
+
+
+def posted(raw: object, now: float, resolve_timeout: float) -> tuple[Alert, float | None]:
+    """One posted alert and how long it stays firing unless posted again (None: resolved)."""
+    alert = postable_alert(raw, now)
+    if alert.ends_at is not None:
+        return alert, None
+    ends = _time(raw.get("endsAt") if isinstance(raw, dict) else None, "endsAt")
+    return alert, (ends - now) if ends is not None else resolve_timeout
 
 
 def postable_alert(raw: object, now: float) -> Alert:

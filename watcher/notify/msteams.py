@@ -11,11 +11,9 @@ and 429 (Teams' rate limit, honouring ``Retry-After``) are retried.
 
 from __future__ import annotations
 
-import aiohttp
-
 from watcher.config.model import MsteamsConfig
 from watcher.gotemplate import Templates
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
@@ -40,25 +38,10 @@ def msteams_card(
     }
 
 
-class MsteamsNotifier:
+class MsteamsNotifier(HttpNotifier[MsteamsConfig]):
     """POSTs the card to the incoming-webhook URL."""
 
     name = "msteams"
-
-    def __init__(
-        self,
-        config: MsteamsConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates | None = None,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._templates = templates
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default true, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The card."""

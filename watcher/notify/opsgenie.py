@@ -16,12 +16,10 @@ Alertmanager retries the whole ``Notify``.
 
 from __future__ import annotations
 
-import aiohttp
-
 from watcher.config.model import OpsgenieConfig
 from watcher.errors import NotifyError
 from watcher.gotemplate import Templates
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
@@ -99,25 +97,10 @@ def opsgenie_requests(
     return payload
 
 
-class OpsgenieNotifier:
+class OpsgenieNotifier(HttpNotifier[OpsgenieConfig]):
     """Sends the stored requests to ``api_url`` in order; 5xx and 429 are retried."""
 
     name = "opsgenie"
-
-    def __init__(
-        self,
-        config: OpsgenieConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates | None = None,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._templates = templates
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default true, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The requests, without the key."""

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 
-import aiohttp
 import structlog
 
 from watcher.config.model import HttpConfig, PagerdutyConfig
 from watcher.config.pagerduty import V1_URL
 from watcher.errors import NotifyError
 from watcher.gotemplate import Templates
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import RETRY_CODES, post_json
@@ -123,25 +122,10 @@ def _with_key(c: PagerdutyConfig, body: Payload, key: str) -> Payload:
     return {name: key, **{k: v for k, v in body.items() if k != _KEY}}
 
 
-class PagerdutyNotifier:
+class PagerdutyNotifier(HttpNotifier[PagerdutyConfig]):
     """POSTs events to ``url`` (v1: the v1 endpoint); 5xx and 429 (v1: 403) are retried."""
 
     name = "pagerduty"
-
-    def __init__(
-        self,
-        config: PagerdutyConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates | None = None,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._templates = templates
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default true, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The event, without the key."""

@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable
 from functools import cache
 
-import aiohttp
 import structlog
 
 from watcher.alerts import Alert
@@ -22,7 +21,7 @@ from watcher.config import Config, SlackConfig
 from watcher.gotemplate import ExecError, Templates
 from watcher.gotemplate.alertmanager import load_templates, template_data
 from watcher.gotemplate.values import Struct
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData, is_resolved
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
@@ -175,25 +174,10 @@ def _action(action: object, text_of: Callable[[str], str], url_of: Callable[[str
     return out
 
 
-class SlackNotifier:
+class SlackNotifier(HttpNotifier[SlackConfig]):
     """POSTs to the incoming-webhook URL; Slack's 429 ``Retry-After`` is honoured by retry."""
 
     name = "slack"
-
-    def __init__(
-        self,
-        config: SlackConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates | None = None,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._templates = templates
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default false for Slack, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The Slack body."""

@@ -10,13 +10,12 @@ https://core.telegram.org/bots/api#sendmessage
 
 from __future__ import annotations
 
-import aiohttp
 import structlog
 
 from watcher.config.model import TelegramConfig
 from watcher.gotemplate import ExecError, Templates
 from watcher.gotemplate.alertmanager import load_templates, template_data
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.http import post_json
@@ -49,25 +48,10 @@ def telegram_payload(
     return params
 
 
-class TelegramNotifier:
+class TelegramNotifier(HttpNotifier[TelegramConfig]):
     """POSTs ``sendMessage`` to the Bot API; the token is in the URL, so it is a secret."""
 
     name = "telegram"
-
-    def __init__(
-        self,
-        config: TelegramConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates | None = None,
-    ) -> None:
-        self._config = config
-        self._session = session
-        self._templates = templates
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default true for Telegram, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The ``sendMessage`` parameters."""

@@ -19,7 +19,7 @@ from watcher.matchers import Matcher, parse_matchers
 from watcher.notify.amconfig import alertmanager_yaml
 from watcher.notify.data import rfc3339, sort_key
 from watcher.notify.dispatch import AlertStatus
-from watcher.notify.incoming import MAX_POSTED_ALERTS, postable_alert
+from watcher.notify.incoming import MAX_POSTED_ALERTS, posted
 from watcher.notify.router import build_routes
 from watcher.notify.silences import matches_filter
 from watcher.regex import compile_anchored
@@ -169,16 +169,20 @@ async def _post_alerts(request: web.Request) -> web.Response:
     if not isinstance(body, list):
         return error("expected a JSON list of alerts", 400)
     now = source.now()
-    valid, problems = [], []
+    timeout = source.config.global_.resolve_timeout
+    valid, lifetimes, problems = [], [], []
     for i, raw in enumerate(body[:MAX_POSTED_ALERTS]):
         try:
-            valid.append(postable_alert(raw, now))
+            alert, lifetime = posted(raw, now, timeout)
         except ValueError as exc:
             problems.append(f"alerts[{i}]: {exc}")
+            continue
+        valid.append(alert)
+        lifetimes.append(lifetime)
     if len(body) > MAX_POSTED_ALERTS:
         problems.append(f"at most {MAX_POSTED_ALERTS} alerts per request")
     if valid:
-        await source.send(valid, now)
+        await source.send(valid, now, lifetimes)
     if problems:
         return error("; ".join(problems), 400)
     return web.Response(status=200)

@@ -51,8 +51,10 @@ class AlertSource(Protocol):
         """Every alert with its silenced/inhibited state and receivers."""
         ...
 
-    async def send(self, alerts: Sequence[Alert], now: float) -> None:
-        """Accept alerts (from the rules or ``POST /api/v2/alerts``)."""
+    async def send(
+        self, alerts: Sequence[Alert], now: float, lifetimes: Sequence[float | None] = ()
+    ) -> None:
+        """Accept alerts (from the rules, or posted, each valid for its lifetime)."""
         ...
 
     def now(self) -> float:
