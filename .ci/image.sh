@@ -180,9 +180,12 @@ for doc in docs:
             with open(os.path.join(folder, file), "w", encoding="utf-8") as f:
                 f.write(text)
 EOF
+    # POD_NAME as the pod's env gives it (fieldRef metadata.name; the HA StatefulSet's first
+    # pod); configs that do not use it ignore it.
     buildah run --isolation chroot -v "$WORK/$name/config:/etc/watcher/config:ro" \
         -v "$WORK/$name/rules:/etc/watcher/rules:ro" -v "$SECRETS:/etc/watcher/secrets:ro" \
-        -e WALLET_TOKEN=ci "$CTR" -- watcher check -c /etc/watcher/config/watcher.yaml \
+        -e WALLET_TOKEN=ci -e POD_NAME=ci-watcher-0 "$CTR" \
+        -- watcher check -c /etc/watcher/config/watcher.yaml \
         || die "$name: watcher rejected the chart's config"
 done
 
