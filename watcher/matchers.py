@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from watcher.names import LABEL_NAME
 from watcher.regex import Regex, compile_anchored
 
-#: A Prometheus label name (https://prometheus.io/docs/concepts/data_model/).
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+__all__ = ["LABEL_NAME", "Matcher", "parse_matcher", "parse_matchers"]
+
 _OPS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"^[^{}!=~,\\\"'`\s]+$")
 _MATCHER = re.compile(r"^\s*([^!=~\s]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.DOTALL)

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 from watcher.config.model import Secret
 from watcher.durations import parse_duration
 from watcher.matchers import Matcher, parse_matcher, parse_matchers
+from watcher.names import LABEL_NAME
 from watcher.yamlpos import Located, Path, Problem
 
 T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MISSING = object()
 #: Largest secret file read (a key, a token, a webhook URL are far smaller).
 MAX_SECRET_FILE = 64 * 1024
@@ -190,7 +190,7 @@ class Reader:
         out: dict[str, str] = {}
         for key in value:
             name = str(key)
-            if not _LABEL_NAME.match(name) or name.startswith("__"):
+            if not LABEL_NAME.match(name) or name.startswith("__"):
                 self.problem((*path, name), f'invalid label name "{name}"')
                 continue
             out[name] = str(self.string((*path, name)))

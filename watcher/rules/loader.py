@@ -10,7 +10,6 @@ reported as ``file:line path: message``, with Prometheus's wording (model/rulefm
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,13 +18,12 @@ from typing import Annotated, Any
 
 from watcher.durations import parse_duration
 from watcher.errors import ConfigError, RuleError
-from watcher.matchers import LABEL_NAME
+from watcher.names import LABEL_NAME, METRIC_NAME
 from watcher.rules.promql import Node, compile_expr
 from watcher.rules.templates import Template, parse_template
 from watcher.validate import Invalid, Key, Schema, describe
 from watcher.yamlpos import Problem, load_located
 
-_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 #: Whether the expressions being loaded may read past samples (see ``load_rule_files``).
 _HISTORY: ContextVar[bool] = ContextVar("rule_history", default=True)
 
@@ -250,7 +248,7 @@ def _recording(r: _RuleNode, p: _Problems, name: str, node: Node | None) -> Reco
     for key, value in (("for", r.for_), ("keep_firing_for", r.keep_firing_for)):
         if value is not None and p.duration(value, key) != 0:
             p.add(f"invalid field '{key}' in recording rule", "record")
-    if not _METRIC_NAME.match(name):
+    if not METRIC_NAME.match(name):
         p.add(f"invalid recording rule name: {name}", "record")
     labels = tuple(
         (name, _scalar_text(value)) for name, value in _entries(p, r.labels, "labels", _plain_label)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import platform
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from watcher import __version__
 from watcher.errors import RuleError
+from watcher.names import LABEL_NAME
 from watcher.query import parse_time
 from watcher.rules.loader import RecordingRule
 from watcher.rules.manager import SnapshotQueryable
@@ -29,7 +29,6 @@ from watcher.rules.promql import Selector, compile_expr
 if TYPE_CHECKING:
     from watcher.server.views import StatusView
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MIN_MS = -(2**62)
 _MAX_MS = 2**62
 #: ``match[]`` selectors one request may give at most
@@ -167,7 +166,7 @@ def _labels(view: StatusView, params: _Params) -> list[str]:
 
 def _label_values(view: StatusView, params: _Params) -> list[str]:
     name = params.request.match_info["name"]
-    if not _LABEL_NAME.match(name):
+    if not LABEL_NAME.match(name):
         raise _ApiError("bad_data", f'invalid label name: "{name}"')
     found = _matching(view, params, _selectors(params))
     return sorted({v for key in found for k, v in key if k == name})
