@@ -9,15 +9,13 @@ one, for ``global.resolve_timeout`` after it was last posted (Alertmanager's ``T
 
 from __future__ import annotations
 
-import re
-
 from watcher.alerts import Alert
 from watcher.gotemplate.strconv import quote
+from watcher.names import LABEL_NAME
 from watcher.notify.data import parse_rfc3339
 
 MAX_POSTED_ALERTS = 1000  # per request; the body itself is capped by the server
 _GO_ZERO_TIME = -62135596800.0  # 0001-01-01T00:00:00Z
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def _pairs(raw: object, what: str) -> dict[str, str]:
@@ -31,7 +29,7 @@ def _pairs(raw: object, what: str) -> dict[str, str]:
         if not isinstance(value, str):
             msg = f"{what}: value of {quote(str(name))} is not a string"
             raise ValueError(msg)
-        if not _LABEL_NAME.match(str(name)):
+        if not LABEL_NAME.match(str(name)):
             msg = f"invalid name {quote(str(name))}"
             raise ValueError(msg)
         out[str(name)] = value
@@ -53,16 +51,8 @@ def _time(raw: object, what: str) -> float | None:
 
 
 def posted(raw: object, now: float, resolve_timeout: float) -> tuple[Alert, float | None]:
-    """One posted alert and how long it stays firing unless posted again (None: resolved)."""
-    alert = postable_alert(raw, now)
-    if alert.ends_at is not None:
-        return alert, None
-    ends = _time(raw.get("endsAt") if isinstance(raw, dict) else None, "endsAt")
-    return alert, (ends - now) if ends is not None else resolve_timeout
-
-
-def postable_alert(raw: object, now: float) -> Alert:
-    """One posted alert as the dispatcher's ``Alert``; raise ValueError naming the problem."""
+    """One posted alert as the dispatcher's ``Alert``, and how long it stays firing unless
+    posted again (None: resolved); raise ValueError naming the problem."""
     if not isinstance(raw, dict):
         msg = "expected an alert object"
         raise ValueError(msg)
@@ -85,5 +75,7 @@ def postable_alert(raw: object, now: float) -> Alert:
     if not isinstance(generator, str):
         msg = "generatorURL: expected a string"
         raise ValueError(msg)
-    resolved_at = ends if ends is not None and ends <= now else None
-    return Alert(labels, annotations, starts, resolved_at, 0.0, generator)
+    if ends is not None and ends <= now:
+        return Alert(labels, annotations, starts, ends, 0.0, generator), None
+    lifetime = resolve_timeout if ends is None else ends - now
+    return Alert(labels, annotations, starts, None, 0.0, generator), lifetime

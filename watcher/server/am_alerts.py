@@ -82,10 +82,7 @@ def alert_json(status: AlertStatus) -> dict[str, Any]:
 async def _get_alerts(request: web.Request) -> web.Response:
     source = request.app[ALERTS]
     try:
-        filters = query_matchers(request)
-        active, silenced, inhibited = (
-            _flag(request, n) for n in ("active", "silenced", "inhibited")
-        )
+        keep = _alert_filter(request)
         receiver = request.query.get("receiver")
         receiver_re = compile_anchored(receiver) if receiver else None
     except ValueError as exc:
@@ -94,13 +91,8 @@ async def _get_alerts(request: web.Request) -> web.Response:
     for s in source.alerts():
         if receiver_re is not None and not any(receiver_re.fullmatch(r) for r in s.receivers):
             continue
-        if not matches_filter(filters, s.alert.labels):
-            continue
-        if (not silenced and s.silenced_by) or (not inhibited and s.inhibited_by):
-            continue
-        if not active and s.state == "active":
-            continue
-        out.append(alert_json(s))
+        if keep(s):
+            out.append(alert_json(s))
     out.sort(key=lambda a: str(a["fingerprint"]))  # Alertmanager sorts by fingerprint
     return web.json_response(out)
 
