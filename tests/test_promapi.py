@@ -15,7 +15,10 @@ from tests.pki import bcrypt_hash
 from watcher.app import Daemon
 from watcher.clock import FakeClock
 from watcher.config import load_config
+from watcher.errors import RuleError
+from watcher.graph import render
 from watcher.query import add_query_routes, run_query_range
+from watcher.rules.promql import compile_expr
 from watcher.series import Series
 from watcher.server.promapi import add_prometheus_api
 from watcher.webauth import install_guard
@@ -94,6 +97,32 @@ async def test_query_range_answers_a_matrix(client: Client) -> None:
             {"metric": {"i": "1"}, "values": [[T0 + 600, "0.5"]]},
         ],
     } == body["data"]
+
+
+async def test_an_instant_range_vector_answers_the_windows_samples(client: Client) -> None:
+    """``query=c_total[150s]`` answers each series' samples in the window as a matrix, as
+    Prometheus does (Grafana's Explore sends these); the stale marker of the series that
+    stopped is not a sample; /graph shows the samples; a rule still may not be a range vector."""
+    status, body = await _get(client, "/api/v1/query", query="c_total[150s]", time=str(T0 + 720))
+    assert 200 == status
+    assert {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {"__name__": "c_total", "i": "0"},
+                "values": [[T0 + 600, "600"], [T0 + 660, "660"], [T0 + 720, "720"]],
+            },
+            {"metric": {"__name__": "c_total", "i": "1"}, "values": [[T0 + 600, "300"]]},
+        ],
+    } == body["data"]
+    status, body = await _get(client, "/api/v1/query", query="c_total[2m:1m]", time=str(T0 + 720))
+    assert 200 == status
+    # steps at multiples of 1m since the epoch inside [T0 + 600, T0 + 720], each the latest value
+    assert [[T0 + 640, "600"], [T0 + 700, "660"]] == body["data"]["result"][0]["values"]
+    page = render("c_total[2m:1m]", [], status, body)
+    assert f"2 samples: 600@{T0 + 640} 660@{T0 + 700}" in page
+    with pytest.raises(RuleError, match="a rule expression must be a vector or a scalar"):
+        compile_expr("c_total[150s]", history=True)
 
 
 async def test_query_range_by_post_form_and_scalar(client: Client) -> None:
