@@ -229,6 +229,48 @@ async def test_rules_and_alerts(client: Client) -> None:
         alert["state"], alert["value"], alert["activeAt"],
     )  # fmt: skip
     assert ["recording"] == [r["type"] for r in only_records["data"]["groups"][0]["rules"]]
+    # how long the last evaluation took, in seconds, as Prometheus reports it
+    assert 0 < recording["evaluationTime"]
+    assert 0 < alerting["evaluationTime"]
+    assert recording["evaluationTime"] + alerting["evaluationTime"] <= group["evaluationTime"]
+    assert "lastError" not in recording
+    assert "lastError" not in alerting
+
+
+async def test_a_failing_rule_is_unhealthy_with_its_error(write: Writer) -> None:
+    """A rule whose evaluation fails shows health "err" and Prometheus's ``lastError``; the
+    other rules of its group stay "ok"; once the rule succeeds again the error goes."""
+    write("rules.yaml", RULES.replace(
+        "  - alert: Fast",
+        "  - alert: Clash\n    expr: c_total / on() c_total\n  - alert: Fast",
+    ))  # fmt: skip
+    write("web.yaml", "")
+    clock = FakeClock(T0, auto_advance=False)
+    d = Daemon(load_config(write("watcher.yaml", CONFIG.format(root=write.root))), clock=clock,
+               deliver=False)  # fmt: skip
+    d.store.put("s", "g", [Series("c_total", {"i": "0"}, 1.0), Series("c_total", {"i": "1"}, 2.0)],
+                T0)  # fmt: skip
+    await d.evaluate()
+    app = web.Application()
+    install_guard(app, d)
+    add_prometheus_api(app, d)
+    async with TestClient(TestServer(app)) as c:
+        _, body = await _get(c, "/api/v1/rules")
+        rules = {r["name"]: r for r in body["data"]["groups"][0]["rules"]}
+        assert ("err", "ok", "ok") == tuple(
+            rules[n]["health"] for n in ("Clash", "Fast", "job:c:rate5m")
+        )
+        assert "many-to-many matching not allowed" in rules["Clash"]["lastError"]
+        assert ["health", "lastError", "evaluationTime"] == [
+            k for k in rules["Clash"] if k in ("health", "lastError", "evaluationTime")
+        ]
+        d.store.put("s", "g", [Series("c_total", {"i": "0"}, 3.0)], T0 + 60)
+        clock.advance(60)
+        await d.evaluate()
+        _, body = await _get(c, "/api/v1/rules")
+        clash = next(r for r in body["data"]["groups"][0]["rules"] if r["name"] == "Clash")
+        assert ("ok", False) == (clash["health"], "lastError" in clash)
+    await d.stop()
 
 
 async def test_buildinfo_and_metadata(client: Client) -> None:
