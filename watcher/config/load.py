@@ -179,6 +179,7 @@ class _Builder:
             self.problems.extend(reader.problems)
         elif self.data.get("receivers"):
             self.problem(("receivers",), "receivers are configured but there is no route")
+        ha = self.ha()
         return Config(
             file=self.file,
             global_=self.section("global", GlobalConfig, GlobalConfig()),
@@ -191,8 +192,8 @@ class _Builder:
             inhibit_rules=tuple(r for _, r in self.items("inhibit_rules", InhibitRule)),
             templates=templates,
             time_intervals=intervals,
-            warnings=tuple(coupon_rate_warnings(self.file, sources)),
-            ha=self.ha(),
+            warnings=tuple(coupon_rate_warnings(self.file, sources, ha)),
+            ha=ha,
         )
 
     def section_at(
@@ -271,8 +272,11 @@ class _Builder:
         return out
 
 
-def coupon_rate_warnings(file: FsPath, sources: tuple[SourceConfig, ...]) -> list[str]:
-    """Warn when the statuses of the sources sharing a key cannot be polled every interval."""
+def coupon_rate_warnings(
+    file: FsPath, sources: tuple[SourceConfig, ...], ha: HaConfig | None = None
+) -> list[str]:
+    """Warn when the statuses of the sources sharing a key cannot be polled every interval
+    (by each HA replica, when the replicas split the key's budget between them)."""
     by_key: dict[str, list[CoinwCouponConfig]] = {}
     for s in sources:
         if isinstance(s, CoinwCouponConfig):
@@ -280,11 +284,13 @@ def coupon_rate_warnings(file: FsPath, sources: tuple[SourceConfig, ...]) -> lis
     warnings: list[str] = []
     for group in by_key.values():
         requests = sum(len(s.statuses) for s in group)
-        needed = requests * COUPON_MIN_REQUEST_SPACING
+        replicas = ha.replicas if ha is not None and ha.shares else 1
+        needed = requests * COUPON_MIN_REQUEST_SPACING * replicas
+        split = f", split between {replicas} HA replicas" if replicas > 1 else ""
         warnings.extend(
             f"{file}: source {s.name}: interval {s.interval:g}s cannot be met: "
             f"{requests} almightyGoldInfo requests on this API key need at least "
-            f"{needed:g}s at CoinW's limit of 1 request per 2s; polls will take longer"
+            f"{needed:g}s at CoinW's limit of 1 request per 2s{split}; polls will take longer"
             for s in group
             if s.interval < needed
         )
