@@ -296,7 +296,7 @@ class Schema:
         before = self._before.get(cls, [])
         after = next((self._after[c] for c in cls.__mro__ if c in self._after), None)
         drop_null, nullable = self.drop_null, cls in self._nullable
-        null_is_missing = self.null_is_missing
+        null_is_missing, known, extra = self.null_is_missing, set(keys.values()), self._extra_keys
 
         def structure(value: Any, _type: Any) -> Any:
             if value is None and nullable:
@@ -304,8 +304,13 @@ class Schema:
             if not isinstance(value, Mapping):
                 missing = value is None and null_is_missing
                 raise Invalid("is required") if missing else expected("a mapping", value)
-            if drop_null:
-                value = {k: v for k, v in value.items() if v is not None}
+            if drop_null:  # an unknown key stays, null or not: it is refused below
+                more = extra.get(cls, ())
+                value = {
+                    k: v
+                    for k, v in value.items()
+                    if v is not None or (k not in known and k not in more)
+                }
             if pairs:
                 value = _fold(value, pairs)
             for check in before:

@@ -38,7 +38,7 @@ from watcher.gotemplate.alertmanager import load_templates
 from watcher.ha import HaConfig
 from watcher.timeinterval import TimeInterval
 from watcher.validate import did_you_mean
-from watcher.yamlpos import Located, Path, Problem, by_line, load_located
+from watcher.yamlpos import Located, Path, Problem, by_line, load_mapping, read_text
 
 __all__ = ["load_config", "parse_config", "parse_listen"]
 
@@ -92,27 +92,13 @@ SCHEMA.before(ReceiverConfig, _skip(_READ_ELSEWHERE))
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
     """Read ``file``; raise ``ConfigError`` listing every problem, or return the config."""
     path = FsPath(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"{path}: cannot read config file: {exc.strerror}"
-        raise ConfigError([msg]) from None
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: the config file is not UTF-8 text (byte {exc.start})"
-        raise ConfigError([msg]) from None
-    return parse_config(text, path, env)
+    return parse_config(read_text(path, "config file"), path, env)
 
 
 def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) -> Config:
     """Validate config ``text`` that came from ``file``."""
-    doc, problems = load_located(text, str(file))
-    if doc is None:
-        raise ConfigError(problems)
-    data = {} if doc.data is None else doc.data
-    if not isinstance(data, Mapping):
-        # The whole file, which may be a secret pointed at by mistake: its shape, never its text.
-        got = "a list" if isinstance(data, list) else "a scalar"
-        raise ConfigError([*problems, doc.problem((), f"expected a mapping, got {got}")])
+    doc, problems = load_mapping(text, str(file))
+    data = doc.data
     context = Context(os.environ if env is None else env, FsPath(file).parent)
     token = CONTEXT.set(context)
     try:
