@@ -21,14 +21,6 @@ class Series:
     labels: Labels
     value: float
 
-    def with_labels(self, extra: Labels) -> Series:
-        """Return a copy with ``extra`` labels added; existing labels win (like honor_labels)."""
-        if not extra:
-            return self
-        merged = dict(extra)
-        merged.update(self.labels)
-        return Series(self.name, merged, self.value)
-
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:

@@ -18,7 +18,7 @@ from watcher.alerts import Alert
 from watcher.config import AlertmanagerConfig, ReceiverConfig
 from watcher.notify.base import Payload
 from watcher.notify.data import rfc3339
-from watcher.notify.http import post_json
+from watcher.notify.post import post_json
 
 RESEND_DELAY = 60.0  # Prometheus's --rules.alert.resend-delay default
 

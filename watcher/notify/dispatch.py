@@ -41,7 +41,7 @@ from watcher.notify.integrations import Target, build_targets
 from watcher.notify.nflog import NotificationLog
 from watcher.notify.outbox import Outbox, Row, TargetKey, transaction
 from watcher.notify.pipeline import Delivery, Endpoint, pause
-from watcher.notify.retry import RetryPolicy
+from watcher.notify.redelivery import RetryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates

@@ -16,7 +16,7 @@ from watcher.gotemplate import Templates
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.http import post_json
+from watcher.notify.post import post_json
 from watcher.notify.templated import renderer
 
 FIRING_COLOR = "8C1A1A"

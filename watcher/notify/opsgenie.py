@@ -22,8 +22,8 @@ from watcher.gotemplate import Templates
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.http import post_json
 from watcher.notify.pagerduty import dedup_key
+from watcher.notify.post import post_json
 from watcher.notify.templated import Render, renderer, safe_split, truncate_runes
 
 MAX_MESSAGE_RUNES = 130  # https://docs.opsgenie.com/docs/alert-api

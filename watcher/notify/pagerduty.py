@@ -25,7 +25,7 @@ from watcher.gotemplate import Templates
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.http import RETRY_CODES, post_json
+from watcher.notify.post import RETRY_CODES, post_json
 from watcher.notify.templated import Render, renderer, truncate_runes
 
 log = structlog.get_logger(__name__)

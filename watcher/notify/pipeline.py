@@ -31,7 +31,7 @@ from watcher.errors import NotifyError
 from watcher.metrics import WatcherMetrics
 from watcher.notify.base import Deliverer
 from watcher.notify.outbox import Outbox, Row, TargetKey
-from watcher.notify.retry import RetryPolicy, deliver_with_retries
+from watcher.notify.redelivery import RetryPolicy, deliver_with_retries
 
 log = structlog.get_logger(__name__)
 

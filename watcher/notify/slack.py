@@ -24,7 +24,7 @@ from watcher.gotemplate.values import Struct
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData, is_resolved
 from watcher.notify.gojson import encode
-from watcher.notify.http import post_json
+from watcher.notify.post import post_json
 
 log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ from watcher.gotemplate.alertmanager import load_templates, template_data
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.http import post_json
+from watcher.notify.post import post_json
 from watcher.notify.slack import truncate_runes
 
 log = structlog.get_logger(__name__)

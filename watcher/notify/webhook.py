@@ -13,7 +13,7 @@ from watcher.alerts import Alert
 from watcher.config import WebhookConfig
 from watcher.notify.base import Payload
 from watcher.notify.data import NotificationData, go_json_time, is_resolved
-from watcher.notify.http import post_json
+from watcher.notify.post import post_json
 
 
 def alert_json(alert: Alert, now: float) -> Payload:

@@ -17,17 +17,12 @@ Fault endpoints: ``coupon``, ``partner``, ``tradeboss``, ``push`` (the WebSocket
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from aiohttp import web
 
 from watcher.simulator import coinw, coinw_ws, partner, tradeboss
 from watcher.simulator.control import json_object
 from watcher.simulator.faults import FAULT_KINDS
 from watcher.simulator.state import SimState, default_coupons
-
-#: Other endpoint modules register here: each takes the app and adds its routes.
-EXTRA_ROUTES: list[Callable[[web.Application], None]] = []
 
 
 def create_app(state: SimState | None = None) -> web.Application:
@@ -40,8 +35,6 @@ def create_app(state: SimState | None = None) -> web.Application:
     coinw_ws.add_routes(app)
     partner.add_routes(app)
     tradeboss.add_routes(app)
-    for add in EXTRA_ROUTES:
-        add(app)
     app.router.add_get("/_sim/requests", _requests)
     app.router.add_post("/_sim/faults", _inject)
     app.router.add_delete("/_sim/faults", _clear)

@@ -21,8 +21,8 @@ from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
 from watcher.sources.coinw_sign import CoinwSigner, build_query
-from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import code_number, exact_decimal
+from watcher.sources.upstream import UpstreamClient
 
 log = structlog.get_logger()
 

@@ -25,8 +25,8 @@ from watcher.retry import RetryPolicy
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_sign import build_body
-from watcher.sources.http import UpstreamClient
 from watcher.sources.numbers import exact_decimal
+from watcher.sources.upstream import UpstreamClient
 
 log = structlog.get_logger()
 

@@ -32,8 +32,8 @@ from tests.faultserver import (
 from watcher.config import load_config
 from watcher.errors import ConfigError, SourceError
 from watcher.sources.body import decode_json
-from watcher.sources.http import UpstreamClient
 from watcher.sources.redact import Redactor
+from watcher.sources.upstream import UpstreamClient
 
 MiB = 1024 * 1024
 
