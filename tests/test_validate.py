@@ -102,11 +102,11 @@ def _bool(value: Any) -> bool:
 
 def _schema() -> Schema:
     schema = Schema({str: _text, bool: _bool, Token: _token}, file_pairs=Token)
-    schema.after(Target, _no_tags_on_port_zero)
+    schema.after(Target, _localhost_needs_a_port)
     return schema
 
 
-def _no_tags_on_port_zero(target: Target, raw: Mapping[str, Any]) -> Target:
+def _localhost_needs_a_port(target: Target, raw: Mapping[str, Any]) -> Target:
     if target.host == "localhost" and "port" not in raw:
         raise Invalid("localhost needs an explicit port", ("port",))
     return target
@@ -122,19 +122,97 @@ def read(text: str, schema: Schema = SCHEMA) -> tuple[File | None, list[Problem]
     return built, by_line([*problems, *found])  # as every file built on it reports them
 
 
-def test_an_unknown_key_names_the_close_one() -> None:
-    """A typo of a known key gets "did you mean"; a key like none of them does not."""
-    _, problems = read("jobs:\n- name: a\n  intervl: 5m\n  colour: red\n")
-    assert [
-        'f.yaml:3 jobs[0].intervl: unknown key (did you mean "interval"?)',
-        "f.yaml:4 jobs[0].colour: unknown key",
-    ] == problems
+NESTED = (
+    "jobs:\n"
+    "- name: a\n"
+    "  targets:\n"
+    "  - host: h1\n"
+    "    port: 0\n"
+    "  - host: h2\n"
+    "    tags: [ok, 5, {x: 1}]\n"
+    "- name: b\n"
+    "  targets: [{host: h3, port: none}]\n"
+)
 
 
-def test_an_unknown_key_with_no_value_is_refused_too() -> None:
-    """``bogus:`` (null) is an unknown key like any other, not a silently ignored one."""
-    _, problems = read("jobs:\n- name: a\n  bogus:\n")
-    assert ["f.yaml:3 jobs[0].bogus: unknown key"] == problems
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "jobs:\n- name: a\n  intervl: 5m\n  colour: red\n",
+            [
+                'f.yaml:3 jobs[0].intervl: unknown key (did you mean "interval"?)',
+                "f.yaml:4 jobs[0].colour: unknown key",
+            ],
+            id="an unknown key names the close one, only when one is close",
+        ),
+        pytest.param(
+            "jobs:\n- name: a\n  bogus:\n",
+            ["f.yaml:3 jobs[0].bogus: unknown key"],
+            id="an unknown key without a value is refused too",
+        ),
+        pytest.param(
+            NESTED,
+            [
+                "f.yaml:5 jobs[0].targets[0].port: must be from 1 to 65535, got 0",
+                "f.yaml:7 jobs[0].targets[1].tags[1]: expected a string, got the value 5",
+                "f.yaml:7 jobs[0].targets[1].tags[2]: expected a string, got a mapping",
+                'f.yaml:9 jobs[1].targets[0].port: expected a port number, got "none"',
+            ],
+            id="every item of lists in lists, by index, on its own line",
+        ),
+        pytest.param(
+            "jobs:\n- name: a\n  params:\n    web:\n      host: 5\n",
+            ["f.yaml:5 jobs[0].params.web.host: expected a string, got the value 5"],
+            id="a dict[str, X] item by its key",
+        ),
+        pytest.param(
+            "jobs:\n- interval: 5m\n- [a]\n- x\n",
+            [
+                "f.yaml:2 jobs[0].name: is required",
+                "f.yaml:3 jobs[1]: expected a mapping, got a list",
+                'f.yaml:4 jobs[2]: expected a mapping, got "x"',
+            ],
+            id="a field without default is required; a wrong shape says what it got",
+        ),
+        pytest.param(
+            "jobs: {name: a}\n",
+            ["f.yaml:1 jobs: expected a list, got a mapping"],
+            id="a mapping where a list goes",
+        ),
+        pytest.param(
+            "jobs:\n- {name: a, continue: 1}\n- {name: b, continu: true}\n",
+            [
+                "f.yaml:2 jobs[0].continue: expected true or false, got the value 1",
+                'f.yaml:3 jobs[1].continu: unknown key (did you mean "continue"?)',
+            ],
+            id="a renamed field (Key) is named by its key in the file, in problems and hints",
+        ),
+        pytest.param(
+            "jobs:\n- name: a\n  targets:\n  - host: localhost\n",
+            ["f.yaml:4 jobs[0].targets[0].port: localhost needs an explicit port"],
+            id="an after hook checks across fields and names the key",
+        ),
+        pytest.param(
+            "jobs:\n- {name: a, token: t, token_file: token.txt}\n",
+            ["f.yaml:2 jobs[0].token: give either token or token_file, not both"],
+            id="a file pair given twice",
+        ),
+        pytest.param(
+            "jobs:\n- name: a\n  token_file: other.txt\n",
+            ["f.yaml:3 jobs[0].token_file: cannot read other.txt"],
+            id="a file pair's file problem at the _file key",
+        ),
+        pytest.param(
+            "jobs:\n- {name: a, token_fil: x}\n",
+            ['f.yaml:2 jobs[0].token_fil: unknown key (did you mean "token_file"?)'],
+            id="a file pair's _file key is a known key",
+        ),
+    ],
+)
+def test_each_problem_names_its_line_and_key_path(text: str, expected: list[str]) -> None:
+    """Every problem of a document is ``file:line path: message``, in the order of the lines."""
+    assert expected == read(text)[1]
 
 
 def test_a_null_known_key_takes_the_default() -> None:
@@ -159,61 +237,16 @@ def test_a_typo_does_not_hide_the_other_problems_nor_the_value() -> None:
     assert ("a", "1m") == (built.jobs[0].name, built.jobs[0].interval)
 
 
-def test_every_problem_of_nested_lists_has_its_path_and_line() -> None:
-    """Items of lists inside list items are named by index, each on its own line."""
-    text = (
-        "jobs:\n"
-        "- name: a\n"
-        "  targets:\n"
-        "  - host: h1\n"
-        "    port: 0\n"
-        "  - host: h2\n"
-        "    tags: [ok, 5, {x: 1}]\n"
-        "- name: b\n"
-        "  targets: [{host: h3, port: none}]\n"
-    )
-    _, problems = read(text)
-    assert [
-        "f.yaml:5 jobs[0].targets[0].port: must be from 1 to 65535, got 0",
-        "f.yaml:7 jobs[0].targets[1].tags[1]: expected a string, got the value 5",
-        "f.yaml:7 jobs[0].targets[1].tags[2]: expected a string, got a mapping",
-        'f.yaml:9 jobs[1].targets[0].port: expected a port number, got "none"',
-    ] == problems
+def test_a_renamed_field_and_a_file_pair_are_built() -> None:
+    """``continue:`` fills ``continue_``; ``token_file`` the token, read by the pair's hook."""
+    built, problems = read("jobs:\n- {name: a, continue: true, token_file: token.txt}\n")
+    assert [] == problems
+    assert built is not None
+    assert (True, "from-file") == (built.jobs[0].continue_, built.jobs[0].token)
 
 
-def test_a_mapping_of_sections_names_each_by_its_key() -> None:
-    """A ``dict[str, X]`` field places problems under the item's key."""
-    _, problems = read("jobs:\n- name: a\n  params:\n    web:\n      host: 5\n")
-    assert ["f.yaml:5 jobs[0].params.web.host: expected a string, got the value 5"] == problems
-
-
-def test_a_missing_field_and_a_wrong_shape() -> None:
-    """A field without default is "is required"; a list or a scalar where a mapping goes says so."""
-    _, problems = read("jobs:\n- interval: 5m\n- [a]\n- x\n")
-    assert [
-        "f.yaml:2 jobs[0].name: is required",
-        "f.yaml:3 jobs[1]: expected a mapping, got a list",
-        'f.yaml:4 jobs[2]: expected a mapping, got "x"',
-    ] == problems
-    _, problems = read("jobs: {name: a}\n")
-    assert ["f.yaml:1 jobs: expected a list, got a mapping"] == problems
-
-
-def test_a_renamed_field_is_named_by_its_key_in_the_file() -> None:
-    """``Key("continue")``: the file says ``continue``, and so do its problems and hints."""
-    built, problems = read("jobs:\n- {name: a, continue: true}\n")
-    assert ([], True) == (problems, built.jobs[0].continue_ if built else None)
-    _, problems = read("jobs:\n- {name: a, continue: 1}\n- {name: b, continu: true}\n")
-    assert [
-        "f.yaml:2 jobs[0].continue: expected true or false, got the value 1",
-        'f.yaml:3 jobs[1].continu: unknown key (did you mean "continue"?)',
-    ] == problems
-
-
-def test_an_after_hook_checks_across_fields_and_names_the_key() -> None:
-    """The ``after`` check sees the built value and the raw mapping; its problem has a path."""
-    _, problems = read("jobs:\n- name: a\n  targets:\n  - host: localhost\n")
-    assert ["f.yaml:4 jobs[0].targets[0].port: localhost needs an explicit port"] == problems
+def test_an_after_hook_returns_the_value() -> None:
+    """What the ``after`` check returns is the value built."""
     built, problems = read("jobs:\n- name: a\n  targets:\n  - {host: localhost, port: 8080}\n")
     assert [] == problems
     assert built is not None
@@ -242,18 +275,6 @@ def test_before_hooks_run_in_order_and_may_take_extra_keys() -> None:
     assert ("A", "2m (A)") == (built.jobs[0].name, built.jobs[0].interval)
     _, problems = read("jobs:\n- {name: a, legacx: 2m}\n", schema)
     assert ['f.yaml:2 jobs[0].legacx: unknown key (did you mean "legacy"?)'] == problems
-
-
-def test_a_file_pair_is_given_inline_or_as_a_file() -> None:
-    """``token`` or ``token_file``: a problem of the file is placed at ``token_file``."""
-    built, problems = read("jobs:\n- {name: a, token_file: token.txt}\n")
-    assert ([], "from-file") == (problems, built.jobs[0].token if built else None)
-    _, problems = read("jobs:\n- {name: a, token: t, token_file: token.txt}\n")
-    assert ["f.yaml:2 jobs[0].token: give either token or token_file, not both"] == problems
-    _, problems = read("jobs:\n- name: a\n  token_file: other.txt\n")
-    assert ["f.yaml:3 jobs[0].token_file: cannot read other.txt"] == problems
-    _, problems = read("jobs:\n- {name: a, token_fil: x}\n")
-    assert ['f.yaml:2 jobs[0].token_fil: unknown key (did you mean "token_file"?)'] == problems
 
 
 def test_an_invalid_can_point_elsewhere() -> None:
