@@ -15,13 +15,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from watcher.durations import parse_duration
 from watcher.errors import RuleError
+from watcher.gotemplate.strconv import format_float
 from watcher.history import LOOKBACK_MS, HistoryView, SampleHistory
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Evaluator, SampleLike
@@ -54,14 +54,7 @@ def add_query_routes(app: web.Application, view: StatusView) -> None:
 
 def format_value(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return format_float(value, "f")
 
 
 def parse_time(text: str, param: str = "time") -> float:
