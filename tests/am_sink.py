@@ -1,32 +1,29 @@
 """Run the same alerts through real Alertmanager and through the watcher into local sinks.
 
-For the receiver differential tests (PagerDuty, Opsgenie, Teams): each side's receivers point
-at a sink recording every request (method, path with query, headers, raw body). Phase one
-posts firing alerts (one of them resolved before the flush); phase two, optional, posts them
-again resolved. Alertmanager is a separate process, so waiting for it is a bounded poll; the
-watcher runs on a fake clock.
+For the receiver differential tests (Slack, Telegram, PagerDuty, Opsgenie, Teams, email):
+each side's receivers point at a sink recording every request (method, path with query,
+headers, raw body), or at an SMTP server. Phase one posts firing alerts (one of them resolved
+before the flush); phase two, optional, posts them again resolved. Alertmanager is a separate
+process, so waiting for it is a bounded poll; the watcher runs on a fake clock.
 """
 
 from __future__ import annotations
 
-import io
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from tests.am_support import poll, post_alerts, run_alertmanager
+from tests.notify_support import deliver, dispatching, serve_app
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
-from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
+from watcher.config import Config, parse_config
 from watcher.notify.data import rfc3339
-from watcher.state import open_db
 
 EXTERNAL_URL = "http://am.example:9093"
 
@@ -41,35 +38,40 @@ class Request:
     body: bytes
 
 
+def empty_json() -> web.Response:
+    """200 ``{}``: what a receiver's API answers when nothing more is needed."""
+    return web.json_response({})
+
+
 @dataclass
 class RawSink:
-    """Records every request; answers 200 ``{}``."""
+    """Records every request; answers with ``reply()`` (200 ``{}`` unless told)."""
 
+    reply: Callable[[], web.Response] = empty_json
     requests: list[Request] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append(Request(request.method, request.path_qs, dict(request.headers), body))
-        return web.json_response({})
+        return self.reply()
 
 
-async def serve(sink: RawSink) -> tuple[web.AppRunner, str]:
-    """Serve ``sink`` on 127.0.0.1 (an OS-picked port); return the runner and its URL."""
+@asynccontextmanager
+async def serve(sink: RawSink) -> AsyncIterator[str]:
+    """Serve ``sink`` on 127.0.0.1 (an OS-picked port) for the block; yield its URL."""
     app = web.Application()
     # Only what a receiver sends: a stray scraper on a reused port (GET /metrics) is no request.
     for method in ("POST", "PUT"):
         app.router.add_route(method, "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    async with serve_app(app) as url:
+        yield url
 
 
 def alerts(now: float) -> list[Alert]:
     """Two groups by alertname: three Coupon alerts (one resolved by the flush), one Balance.
 
-    They start now, so Alertmanager waits ``group_wait`` for the whole batch.
+    They start now, so Alertmanager waits ``group_wait`` for the whole batch (an older alert
+    would flush its group at once, before the rest of the POST is inserted).
     """
     start = round(now, 3)
     common = {"summary": "Coupon expiring ☃", "runbook_url": "https://runbooks.example/c?x=1&y=<2>"}
@@ -115,7 +117,8 @@ def resolved(batch: Sequence[Alert], at: float) -> list[Alert]:
     return [replace(a, ends_at=a.ends_at or round(at, 3)) for a in batch]
 
 
-def _wire(batch: Sequence[Alert]) -> list[dict[str, object]]:
+def wire(batch: Sequence[Alert]) -> list[dict[str, object]]:
+    """``batch`` as a POST to Alertmanager's ``/api/v2/alerts`` carries it."""
     return [
         {
             "labels": dict(a.labels),
@@ -128,6 +131,59 @@ def _wire(batch: Sequence[Alert]) -> list[dict[str, object]]:
     ]
 
 
+async def through_alertmanager(
+    config_dir: Path,
+    config_text: str,
+    make_alerts: Callable[[float], list[Alert]],
+    done: Callable[[], bool],
+    *,
+    resolved_done: Callable[[], bool] | None = None,
+    external_url: str = EXTERNAL_URL,
+) -> tuple[float, list[Alert]]:
+    """Post ``make_alerts(now)`` to a real Alertmanager running ``config_text``; wait until
+    ``done()``. With ``resolved_done``, post them again resolved and wait until that is true.
+
+    Returns ``now`` (taken once Alertmanager is up: see :func:`alerts`) and the batch.
+    """
+    async with run_alertmanager(
+        config_dir, config_text, f"--web.external-url={external_url}"
+    ) as am:
+        now = time.time()
+        batch = make_alerts(now)
+        await post_alerts(am, wire(batch))
+        await poll(done)
+        if resolved_done is not None:
+            await post_alerts(am, wire(resolved(batch, time.time())))
+            await poll(resolved_done)
+    return now, batch
+
+
+def with_external_url(text: str, url: str = EXTERNAL_URL) -> str:
+    """``text`` with ``global.external_url: url`` (in its global section, or as one)."""
+    line = f"global:\n  external_url: '{url}'\n"
+    if re.search(r"(?m)^global:\n", text):
+        return re.sub(r"(?m)^global:\n", lambda _: line, text, count=1)
+    return line + text
+
+
+async def through_watcher(
+    db_dir: Path,
+    config: Config,
+    batch: Sequence[Alert],
+    now: float,
+    *,
+    after: float = 2,
+    resolve: bool = False,
+) -> None:
+    """What Alertmanager got, through the watcher's dispatcher on a fake clock started at
+    ``now``: ``batch``, flushed ``after`` seconds later, then (``resolve``) the batch resolved."""
+    clock = FakeClock(now)
+    async with dispatching(config, db_dir / "w.db", clock) as d:
+        await deliver(d, clock, batch, after)
+        if resolve:
+            await deliver(d, clock, resolved(batch, clock.time()), after)
+
+
 async def run_both(
     tmp_path: Path,
     config: Callable[[str], str],
@@ -136,56 +192,31 @@ async def run_both(
     then: int = 0,
     template_file: str = "",
     watcher_config: Callable[[str], str] | None = None,
+    make_alerts: Callable[[float], list[Alert]] = alerts,
+    reply: Callable[[], web.Response] = empty_json,
 ) -> tuple[list[Request], list[Request]]:
     """Alertmanager's requests and the watcher's, for ``config(sink_url)``.
 
     The watcher's config is the same text (or ``watcher_config(sink_url)``) plus
-    ``global.external_url``; ``first`` requests are expected after the firing alerts, ``then`` more after they are
-    posted again resolved (no second phase when 0). The config's group_interval must be 1s.
+    ``global.external_url``; ``first`` requests are expected after the firing alerts
+    (``make_alerts(now)``), ``then`` more after they are posted again resolved (no second
+    phase when 0). Both sinks answer ``reply()``. A second phase needs group_interval 1s.
     """
     if template_file:
         (tmp_path / "custom.tmpl").write_text(template_file)
-    am_sink, ours_sink = RawSink(), RawSink()
-    runner, url = await serve(am_sink)
-    try:
-        async with run_alertmanager(
-            tmp_path, config(url), f"--web.external-url={EXTERNAL_URL}"
-        ) as am:
-            now = time.time()  # after Alertmanager is up: see alerts()
-            batch = alerts(now)
-            await post_alerts(am, _wire(batch))
-            await poll(lambda: len(am_sink.requests) >= first)
-            if then:
-                await post_alerts(am, _wire(resolved(batch, time.time())))
-                await poll(lambda: len(am_sink.requests) >= first + then)
-    finally:
-        await runner.cleanup()
-
-    runner, url = await serve(ours_sink)
-    try:
-        # the same text with external_url added to (or as) its global section
-        ours = (watcher_config or config)(url)
-        text = f"global:\n  external_url: '{EXTERNAL_URL}'\n" + ours.removeprefix("global:\n")
+    am_sink, ours_sink = RawSink(reply), RawSink(reply)
+    async with serve(am_sink) as url:
+        now, batch = await through_alertmanager(
+            tmp_path,
+            config(url),
+            make_alerts,
+            lambda: len(am_sink.requests) >= first,
+            resolved_done=(lambda: len(am_sink.requests) >= first + then) if then else None,
+        )
+    async with serve(ours_sink) as url:
+        text = with_external_url((watcher_config or config)(url))
         cfg = parse_config(text, tmp_path / "watcher.yaml")
-        clock = FakeClock(now)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                cfg,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
-            await d.send(batch, clock.time())
-            clock.advance(2)
-            await d.tick()
-            if then:
-                await d.send(resolved(batch, clock.time()), clock.time())
-                clock.advance(2)
-                await d.tick()
-    finally:
-        await runner.cleanup()
+        await through_watcher(tmp_path, cfg, batch, now, resolve=bool(then))
     return am_sink.requests, ours_sink.requests
 
 

@@ -1,19 +1,25 @@
-"""Shared pieces of the notify tests: a local HTTP sink and config builders."""
+"""Shared pieces of the notify tests: a local HTTP sink, a dispatcher, config builders."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import aiohttp
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from watcher.alerts import Alert
-from watcher.clock import Clock
+from watcher.clock import Clock, FakeClock
 from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig
+from watcher.metrics import WatcherMetrics
+from watcher.notify import Dispatcher
+from watcher.state import open_db
 
 T0 = 1_700_000_000.0
 
@@ -47,20 +53,60 @@ class Sink:
 
 
 @asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (an OS-picked port) until the block ends; yield its URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def serve(sink: Sink) -> AsyncIterator[Sink]:
     """Run ``sink`` on an OS-picked port; ``sink.url`` is its base URL."""
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    sink.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve_app(app) as sink.url:
         yield sink
-    finally:
-        await runner.cleanup()
+
+
+def dispatcher(
+    config: Config,
+    db: Path | str,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    *,
+    metrics: WatcherMetrics | None = None,
+    console: TextIO | None = None,
+) -> Dispatcher:
+    """A Dispatcher on the SQLite file ``db``, with its own metrics and a console nobody reads."""
+    return Dispatcher(
+        config,
+        db=open_db(str(db)),
+        session=session,
+        clock=clock,
+        metrics=WatcherMetrics(CollectorRegistry()) if metrics is None else metrics,
+        console=io.StringIO() if console is None else console,
+    )
+
+
+@asynccontextmanager
+async def dispatching(
+    config: Config, db: Path | str, clock: Clock, **kw: Any
+) -> AsyncIterator[Dispatcher]:
+    """A :func:`dispatcher` with its own HTTP session, for the block."""
+    async with aiohttp.ClientSession() as session:
+        yield dispatcher(config, db, session, clock, **kw)
+
+
+async def deliver(d: Dispatcher, clock: FakeClock, alerts: Sequence[Alert], after: float) -> None:
+    """Hand ``alerts`` to ``d`` now, let ``after`` seconds pass, then flush and deliver."""
+    await d.send(alerts, clock.time())
+    clock.advance(after)
+    await d.tick()
 
 
 def make_config(receivers: Sequence[ReceiverConfig], route: RouteConfig, **kw: Any) -> Config:

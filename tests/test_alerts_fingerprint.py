@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from prometheus_client import CollectorRegistry
-
 from tests.am_support import get_json, needs_alertmanager, poll, post_alerts, run_alertmanager
-from tests.notify_support import Sink, serve
+from tests.notify_support import Sink, deliver, dispatching, serve
 from watcher.alerts import Alert, fingerprint
 from watcher.clock import FakeClock
 from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
-from watcher.state import open_db
 
 # Label sets that exercise the hash and Go's quoting: quotes, backslashes, newlines, control
 # characters, non-ASCII, a zero-width space, astral runes and a long value.
@@ -76,21 +69,12 @@ def _summary(bodies: list[dict[str, Any]]) -> list[tuple[str, list[str], list[di
 
 
 async def _watcher_bodies(tmp_path: Path) -> list[dict[str, Any]]:
-    async with serve(Sink()) as sink, aiohttp.ClientSession() as session:
+    async with serve(Sink()) as sink:
         config = parse_config(ROUTING.replace("URL", f"{sink.url}/hook"), tmp_path / "w.yaml")
         clock = FakeClock(1_700_000_000.0)
-        d = Dispatcher(
-            config,
-            db=open_db(str(tmp_path / "w.db")),
-            session=session,
-            clock=clock,
-            console=io.StringIO(),
-            metrics=WatcherMetrics(CollectorRegistry()),
-        )
-        alerts = [Alert(labels, {}, clock.time(), None, 1.0) for labels in LABEL_SETS]
-        await d.send(alerts, clock.time())
-        clock.advance(2)
-        await d.tick()
+        async with dispatching(config, tmp_path / "w.db", clock) as d:
+            alerts = [Alert(labels, {}, clock.time(), None, 1.0) for labels in LABEL_SETS]
+            await deliver(d, clock, alerts, 2)
         return sink.accepted
 
 

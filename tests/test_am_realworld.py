@@ -15,30 +15,28 @@ test`` finds the same receivers in the watcher's ``config.original`` as in the f
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.am_sink import RawSink, Request, serve
-from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from tests.am_sink import (
+    RawSink,
+    Request,
+    serve,
+    through_alertmanager,
+    through_watcher,
+    with_external_url,
+)
+from tests.am_support import needs_alertmanager
 from tests.smtp_support import mail_shape, smtp_server
 from watcher.alerts import Alert
-from watcher.clock import FakeClock
 from watcher.config import load_config, parse_config
 from watcher.errors import ConfigError
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
-from watcher.notify.data import rfc3339
-from watcher.state import open_db
 
 SOURCE = Path(__file__).parent / "am_realworld"
 EXTERNAL_URL = "http://alertmanager.example.org:9093"
@@ -143,19 +141,6 @@ def _alerts(now: float) -> list[Alert]:
     ]  # fmt: skip
 
 
-def _wire(batch: list[Alert]) -> list[dict[str, object]]:
-    return [
-        {
-            "labels": dict(a.labels),
-            "annotations": dict(a.annotations),
-            "startsAt": rfc3339(a.starts_at),
-            **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
-            "generatorURL": a.generator_url,
-        }
-        for a in batch
-    ]
-
-
 def _http(requests: list[Request]) -> list[tuple[str, object]]:
     """(path, body): webhook bodies as JSON, the rest as text (their bytes are Go's)."""
     return sorted(
@@ -175,51 +160,22 @@ async def test_same_notifications_as_alertmanager(tmp_path: Path) -> None:
     expected_http, expected_mail = 7, 2
     if datetime.now(UTC).weekday() >= 5:  # frontend is muted on weekends
         expected_http -= 2
-    am_sink = RawSink()
-    runner, url = await serve(am_sink)
-    try:
-        async with smtp_server(users=USERS) as am_mail:
-            config = _copy(tmp_path, url, am_mail.port)
-            async with run_alertmanager(
-                config.parent, config.read_text(), f"--web.external-url={EXTERNAL_URL}"
-            ) as am:
-                now = time.time()
-                batch = _alerts(now)
-                await post_alerts(am, _wire(batch))
-                await poll(
-                    lambda: (
-                        len(am_sink.requests) >= expected_http
-                        and len(am_mail.received) >= expected_mail
-                    )
-                )
-    finally:
-        await runner.cleanup()
-
-    ours_sink = RawSink()
-    runner, url = await serve(ours_sink)
-    try:
-        async with smtp_server(users=USERS) as ours_mail:
-            path = _copy(tmp_path, url, ours_mail.port)
-            text = path.read_text().replace(
-                "global:\n", f"global:\n  external_url: '{EXTERNAL_URL}'\n", 1
-            )
-            cfg = parse_config(text, path)
-            clock = FakeClock(now)
-            async with aiohttp.ClientSession() as session:
-                d = Dispatcher(
-                    cfg,
-                    db=open_db(str(tmp_path / "w.db")),
-                    session=session,
-                    clock=clock,
-                    console=io.StringIO(),
-                    metrics=WatcherMetrics(CollectorRegistry()),
-                )
-                await d.send(batch, clock.time())
-                clock.advance(4)
-                await d.tick()
-                await d.deliver_due()
-    finally:
-        await runner.cleanup()
+    am_sink, ours_sink = RawSink(), RawSink()
+    async with serve(am_sink) as url, smtp_server(users=USERS) as am_mail:
+        config = _copy(tmp_path, url, am_mail.port)
+        now, batch = await through_alertmanager(
+            config.parent,
+            config.read_text(),
+            _alerts,
+            lambda: (
+                len(am_sink.requests) >= expected_http and len(am_mail.received) >= expected_mail
+            ),
+            external_url=EXTERNAL_URL,
+        )
+    async with serve(ours_sink) as url, smtp_server(users=USERS) as ours_mail:
+        path = _copy(tmp_path, url, ours_mail.port)
+        cfg = parse_config(with_external_url(path.read_text(), EXTERNAL_URL), path)
+        await through_watcher(tmp_path, cfg, batch, now, after=4)
 
     assert (expected_http, expected_mail) == (len(ours_sink.requests), len(ours_mail.received))
     assert _http(am_sink.requests) == _http(ours_sink.requests)

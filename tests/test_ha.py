@@ -211,3 +211,20 @@ def test_every_other_integration_is_refused_too(write: Writer) -> None:
         '5 receivers[0].pagerduty_configs: receiver "pd" delivers directly',
         '7 receivers[1].email_configs: receiver "mail" delivers directly',
     ] == [p.split(" (")[0] for p in problems]
+
+
+def test_the_coupon_interval_warning_counts_the_split_budget(write: Writer) -> None:
+    """Two replicas sharing a key each get half its budget: 3 statuses need 12 s per replica,
+    so a 10 s interval is warned about with the split named; alone, or without sharing, not."""
+    source = (
+        "sources:\n"
+        "  - {name: c, type: coinw_mega_coupon, base_url: 'http://127.0.0.1:9', api_key: k,\n"
+        "     secret_key: s, statuses: [unused, used, expired], interval: 10s}\n"
+    )
+    shared = load_config(write("w.yaml", source + AM_ONLY), {"POD_NAME": "watcher-0"})
+    (warning,) = shared.warnings
+    assert "need at least 12s at CoinW's limit of 1 request per 2s, split between 2 HA" in warning
+    unshared = AM_ONLY.replace('replica: "${POD_NAME}"', "replica: a, index: 0, "
+                               "share_rate_limit: false")  # fmt: skip
+    assert () == load_config(write("w.yaml", source + unshared), {}).warnings
+    assert () == load_config(write("w.yaml", source), {}).warnings

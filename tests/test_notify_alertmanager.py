@@ -3,88 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import os
-import shutil
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.notify_support import Sink, coupon_alert, make_config, serve
+from tests.am_support import needs_alertmanager, poll, run_alertmanager
+from tests.notify_support import Sink, coupon_alert, dispatcher, make_config, serve
 from watcher.clock import FakeClock
 from watcher.config import AlertmanagerConfig, ReceiverConfig, RouteConfig
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
 from watcher.notify.alertmanager import ResendTracker, postable
-from watcher.state import open_db
-
-BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-pytestmark = [
-    pytest.mark.external,
-    pytest.mark.skipif(
-        BINARY is None and os.environ.get("CI") != "true",
-        reason="prometheus-alertmanager is not installed",
-    ),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 async def alertmanager(tmp_path: Path) -> AsyncIterator[tuple[str, Sink]]:
     """A real Alertmanager whose only receiver is a local webhook sink."""
-    assert BINARY is not None
     async with serve(Sink()) as sink:
-        config = tmp_path / "alertmanager.yml"
-        config.write_text(
+        config = (
             "route: {receiver: sink, group_by: [alertname], group_wait: 1s,"
             " group_interval: 1m, repeat_interval: 1h}\n"
             f"receivers: [{{name: sink, webhook_configs: [{{url: '{sink.url}/hook'}}]}}]\n"
         )
-        port = free_port()
-        proc = await asyncio.create_subprocess_exec(
-            BINARY,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as s:
-                for _ in range(100):
-                    try:
-                        async with s.get(f"{url}/-/ready") as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
+        async with run_alertmanager(tmp_path, config) as url:
             yield url, sink
-        finally:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), timeout=10)
 
 
-async def wait_for(sink: Sink, count: int, seconds: float) -> None:
-    """Poll (bounded) until the sink accepted ``count`` requests; the sender is another process."""
-    for _ in range(int(seconds * 10)):
-        if len(sink.accepted) >= count:
-            return
-        await asyncio.sleep(0.1)
-
-
+@needs_alertmanager
 async def test_two_replicas_behind_one_alertmanager_page_once(
     tmp_path: Path, alertmanager: tuple[str, Sink]
 ) -> None:
@@ -97,24 +43,14 @@ async def test_two_replicas_behind_one_alertmanager_page_once(
     clock = FakeClock(time.time(), auto_advance=False)
     alert = coupon_alert(starts=clock.time() - 120)
     async with aiohttp.ClientSession() as session:
-        replicas = [
-            Dispatcher(
-                config,
-                db=open_db(str(tmp_path / f"r{i}.db")),
-                session=session,
-                clock=clock,
-                metrics=WatcherMetrics(CollectorRegistry()),
-                console=io.StringIO(),
-            )
-            for i in range(2)
-        ]
+        replicas = [dispatcher(config, tmp_path / f"r{i}.db", session, clock) for i in range(2)]
         for _ in range(2):  # the second round is the re-send a minute later
             for r in replicas:
                 await r.send([alert], clock.time())
                 await r.tick()
             assert [] == [row for r in replicas for row in r.queued()]
             clock.advance(61)
-        await wait_for(sink, 1, 10)
+        await poll(lambda: len(sink.accepted) >= 1, 10)
         await asyncio.sleep(1.5)  # room for a duplicate to show up if there were one
     assert 1 == len(sink.accepted)
     page = sink.accepted[0]

@@ -9,26 +9,16 @@ Message-Id, Date and the multipart boundary are random or clock-bound on both si
 
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from prometheus_client import CollectorRegistry
-
-from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from tests.am_sink import through_alertmanager, through_watcher, with_external_url
+from tests.am_support import needs_alertmanager
 from tests.pki import make_pki
 from tests.smtp_support import Received, mail_shape, smtp_server
 from watcher.alerts import Alert
-from watcher.clock import FakeClock
 from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
-from watcher.notify.data import rfc3339
-from watcher.state import open_db
 
-EXTERNAL_URL = "http://am.example:9093"
 TEMPLATE_FILE = r"""
 {{ define "mail.subject" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ len .Alerts }}){{ end }}
 {{ define "mail.html" }}<html><head><title>{{ .CommonLabels.alertname }}</title></head><body>
@@ -54,7 +44,7 @@ RECEIVERS = [
 ]
 
 
-def _config(sink_port: int, ca: Path, global_extra: str = "") -> str:
+def _config(sink_port: int, ca: Path) -> str:
     routes = "\n".join(
         f"    - {{receiver: 'mail {i}', matchers: ['alertname=~\".+\"'], continue: true}}"
         for i in range(len(RECEIVERS))
@@ -72,7 +62,6 @@ def _config(sink_port: int, ca: Path, global_extra: str = "") -> str:
         "  smtp_hello: 'watcher.test'\n"
         "  smtp_auth_username: alice\n"
         "  smtp_auth_password: 'pa ss+word'\n"
-        f"{global_extra}"
         "templates: ['*.tmpl']\n"
         "route:\n  receiver: 'mail 0'\n  group_by: [alertname]\n  group_wait: 1s\n"
         f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
@@ -125,44 +114,15 @@ async def test_mail_matches_alertmanagers(tmp_path: Path) -> None:
     pki = make_pki(tmp_path / "pki")
     users = {"alice": "pa ss+word"}
     async with smtp_server(pki, users, require_starttls=True) as am_sink:
-        config = _config(am_sink.port, pki.ca)
-        async with run_alertmanager(tmp_path, config, f"--web.external-url={EXTERNAL_URL}") as am:
-            now = time.time()
-            alerts = _alerts(now)
-            await post_alerts(
-                am,
-                [
-                    {
-                        "labels": dict(a.labels),
-                        "annotations": dict(a.annotations),
-                        "startsAt": rfc3339(a.starts_at),
-                        **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
-                        "generatorURL": a.generator_url,
-                    }
-                    for a in alerts
-                ],
-            )
-            await poll(lambda: len(am_sink.received) >= len(RECEIVERS))
-
-    async with smtp_server(pki, users, require_starttls=True) as ours_sink:
-        extra = f"  external_url: '{EXTERNAL_URL}'\n"
-        ours_config = parse_config(
-            _config(ours_sink.port, pki.ca, extra), tmp_path / "watcher.yaml"
+        now, alerts = await through_alertmanager(
+            tmp_path,
+            _config(am_sink.port, pki.ca),
+            _alerts,
+            lambda: len(am_sink.received) >= len(RECEIVERS),
         )
-        clock = FakeClock(now)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                ours_config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
-            await d.send(alerts, clock.time())
-            clock.advance(2)
-            await d.tick()
-            await d.deliver_due()
+    async with smtp_server(pki, users, require_starttls=True) as ours_sink:
+        text = with_external_url(_config(ours_sink.port, pki.ca))
+        await through_watcher(tmp_path, parse_config(text, tmp_path / "watcher.yaml"), alerts, now)
 
     def by_to(received: list[Received]) -> list[dict[str, Any]]:
         return sorted((mail_shape(r) for r in received), key=lambda s: s["envelope"][1])

@@ -8,25 +8,19 @@ test_notify_msteams_alertmanager.py; the envelope here follows 0.27's
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.notify_support import T0, Sink, coupon_alert, serve
+from tests.notify_support import T0, Sink, coupon_alert, deliver, dispatching, serve
 from watcher.clock import FakeClock
 from watcher.config import parse_config
 from watcher.errors import ConfigError
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.msteams import msteams_card
-from watcher.state import open_db
 
 SECRET_PATH = "webhookb2/SECRET-0123-do-not-leak"
 
@@ -83,19 +77,9 @@ async def test_5xx_and_429_are_retried_and_the_url_stays_secret(tmp_path: Path) 
         (tmp_path / "teams-url").write_text(f"{sink.url}/{SECRET_PATH}\n")
         config = parse_config(_config("{webhook_url_file: teams-url}"), tmp_path / "w.yaml")
         clock = FakeClock(T0)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
+        async with dispatching(config, tmp_path / "w.db", clock) as d:
             with capture_logs() as logs:
-                await d.send([coupon_alert("1")], T0)
-                clock.advance(1)
-                await d.tick()
+                await deliver(d, clock, [coupon_alert("1")], 1)
     assert 3 == len(sink.requests)
     assert 1 == len(sink.accepted)
     assert f"/{SECRET_PATH}" == sink.requests[0]["path"]

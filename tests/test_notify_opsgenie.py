@@ -5,28 +5,23 @@ The requests real Alertmanager sends are compared in test_notify_opsgenie_alertm
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.am_sink import RawSink
-from tests.notify_support import T0, coupon_alert
+from tests.am_sink import RawSink, serve
+from tests.notify_support import T0, coupon_alert, deliver, dispatching
 from watcher.clock import FakeClock
 from watcher.config import parse_config
 from watcher.errors import ConfigError
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
-from watcher.state import open_db
 
 KEY = "G3N1EK3Y-do-not-leak"
 
@@ -72,50 +67,28 @@ def test_globals_fill_in_and_the_url_gets_its_slash(tmp_path: Path) -> None:
     assert "api_key: <secret>" in original
 
 
-class ScriptedSink(RawSink):
+def _scripted(statuses: list[int]) -> Callable[[], web.Response]:
     """Answers each request with the next status of ``statuses`` (then 202)."""
 
-    def __init__(self, statuses: list[int]) -> None:
-        super().__init__()
-        self.statuses = statuses
-
-    async def handle(self, request: web.Request) -> web.Response:
-        await super().handle(request)
-        status = self.statuses.pop(0) if self.statuses else 202
+    def reply() -> web.Response:
+        status = statuses.pop(0) if statuses else 202
         return web.json_response({"result": "x"}, status=status)
 
+    return reply
 
-async def _run(tmp_path: Path, statuses: list[int], entry: str) -> tuple[ScriptedSink, Any]:
-    sink = ScriptedSink(statuses)
-    app = web.Application()
-    for method in ("POST", "PUT"):  # not a stray scraper's GET on a reused port
-        app.router.add_route(method, "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    config = parse_config(_config(entry.replace("URL", url)), tmp_path / "w.yaml")
-    clock = FakeClock(T0)
-    try:
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
+
+async def _run(tmp_path: Path, statuses: list[int], entry: str) -> tuple[RawSink, Any]:
+    sink = RawSink(_scripted(statuses))
+    async with serve(sink) as url:
+        text = _config(entry.replace("URL", f"{url}/"))
+        config = parse_config(text, tmp_path / "w.yaml")
+        clock = FakeClock(T0)
+        async with dispatching(config, tmp_path / "w.db", clock) as d:
             with capture_logs() as logs:
-                await d.send([coupon_alert("1")], T0)
-                clock.advance(1)
-                await d.tick()
+                await deliver(d, clock, [coupon_alert("1")], 1)
                 await d.send([coupon_alert("1", ends=T0 + 2)], T0 + 3)
                 clock.advance(400)
                 await d.tick()
-    finally:
-        await runner.cleanup()
     return sink, logs
 
 

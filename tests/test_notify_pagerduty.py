@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import shutil
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.notify_support import T0, Sink, coupon_alert, serve
+from tests.notify_support import T0, Sink, coupon_alert, deliver, dispatching, serve
 from watcher.clock import FakeClock
 from watcher.config import parse_config
 from watcher.errors import ConfigError
-from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.notify.amconfig import alertmanager_yaml
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.pagerduty import PagerdutyNotifier, pagerduty_event
-from watcher.state import open_db
 
 KEY = "R0UT1NGK3Y-do-not-leak"
 GROUP_KEY = '{}:{alertname="MegaCouponExpiringSoon"}'
@@ -160,19 +155,8 @@ async def _deliver(tmp_path: Path, sink: Sink, *, service_key: bool = False) -> 
     text = _config(tmp_path, f"{{{key}: {KEY}, url: '{sink.url}/enqueue'}}")
     config = parse_config(text, tmp_path / "w.yaml")
     clock = FakeClock(T0)
-    session = aiohttp.ClientSession()
-    d = Dispatcher(
-        config,
-        db=open_db(str(tmp_path / "w.db")),
-        session=session,
-        clock=clock,
-        console=io.StringIO(),
-        metrics=WatcherMetrics(CollectorRegistry()),
-    )
-    await d.send([coupon_alert("1")], T0)
-    clock.advance(1)
-    await d.tick()
-    await session.close()
+    async with dispatching(config, tmp_path / "w.db", clock) as d:
+        await deliver(d, clock, [coupon_alert("1")], 1)
     return d
 
 
@@ -258,19 +242,9 @@ async def test_a_key_that_renders_empty_is_never_sent(tmp_path: Path) -> None:
         )
         config = parse_config(text, tmp_path / "w.yaml")
         clock = FakeClock(T0)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
+        async with dispatching(config, tmp_path / "w.db", clock) as d:
             with capture_logs() as logs:
-                await d.send([coupon_alert("1")], T0)
-                clock.advance(1)
-                await d.tick()
+                await deliver(d, clock, [coupon_alert("1")], 1)
     assert [] == sink.requests
     assert any("routing key is empty" in str(e.get("error")) for e in logs)
 
@@ -281,18 +255,8 @@ async def test_send_resolved_false_sends_no_resolve_event(tmp_path: Path) -> Non
         text = _config(tmp_path, f"{{routing_key: k, url: '{sink.url}/e', send_resolved: false}}")
         config = parse_config(text, tmp_path / "w.yaml")
         clock = FakeClock(T0)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
-            await d.send([coupon_alert("1")], T0)
-            clock.advance(1)
-            await d.tick()
+        async with dispatching(config, tmp_path / "w.db", clock) as d:
+            await deliver(d, clock, [coupon_alert("1")], 1)
             await d.send([coupon_alert("1", ends=T0 + 2)], T0 + 3)
             clock.advance(600)
             await d.tick()

@@ -7,22 +7,13 @@ template file; every receiver's body must be the same bytes.
 
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from tests.am_sink import differ, run_both
+from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
-from watcher.clock import FakeClock
-from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
-from watcher.notify.data import rfc3339
-from watcher.state import open_db
 
 TEMPLATE_FILE = r"""
 {{ define "custom.title" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} for {{ .CommonLabels.job }}{{ end }}
@@ -91,7 +82,7 @@ def _keys(keys: str) -> str:
     return keys + """\n        text: '{{ template "slack.default.text" . }}'"""
 
 
-def _config(global_yaml: str, sink_url: str) -> str:
+def _config(sink_url: str) -> str:
     routes = "\n".join(
         f"    - {{receiver: r{i}, matchers: ['alertname=~\".+\"'], continue: true}}"
         for i in range(len(RECEIVERS))
@@ -102,7 +93,6 @@ def _config(global_yaml: str, sink_url: str) -> str:
         for i, keys in enumerate(RECEIVERS)
     )
     return (
-        f"{global_yaml}"
         "templates: ['*.tmpl']\n"
         "route:\n  receiver: r0\n  group_by: [alertname]\n  group_wait: 1s\n"
         f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
@@ -153,85 +143,20 @@ def _alerts(now: float) -> list[Alert]:
     ]
 
 
-class RawSink:
-    """Records each request's path and raw body bytes."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[str, bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append((request.path, await request.read()))
-        return web.Response(text="ok")
-
-
-async def _serve(sink: RawSink) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
-EXTERNAL_URL = "http://am.example:9093"
+def _ok() -> web.Response:
+    return web.Response(text="ok")  # what Slack's incoming webhooks answer
 
 
 @needs_alertmanager
 async def test_slack_bodies_are_byte_identical_to_alertmanagers(tmp_path: Path) -> None:
     """Default and 26 custom Slack configs: the watcher's bodies equal Alertmanager's bytes."""
-    (tmp_path / "custom.tmpl").write_text(TEMPLATE_FILE)
-    ours_sink, am_sink = RawSink(), RawSink()
-    runner, url = await _serve(am_sink)
-    try:
-        async with run_alertmanager(
-            tmp_path, _config("", url), f"--web.external-url={EXTERNAL_URL}"
-        ) as am:
-            now = time.time()  # after Alertmanager is up: see _alerts
-            alerts = _alerts(now)
-            await post_alerts(
-                am,
-                [
-                    {
-                        "labels": dict(a.labels),
-                        "annotations": dict(a.annotations),
-                        "startsAt": rfc3339(a.starts_at),
-                        **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
-                        "generatorURL": a.generator_url,
-                    }
-                    for a in alerts
-                ],
-            )
-            await poll(lambda: len(am_sink.bodies) >= 2 * len(RECEIVERS))
-    finally:
-        await runner.cleanup()
-
-    runner, url = await _serve(ours_sink)
-    try:
-        watcher_yaml = _config(f"global: {{external_url: '{EXTERNAL_URL}'}}\n", url)
-        config = parse_config(watcher_yaml, tmp_path / "watcher.yaml")
-        clock = FakeClock(now)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
-            await d.send(alerts, clock.time())
-            clock.advance(2)
-            await d.tick()
-    finally:
-        await runner.cleanup()
-    assert 2 * len(RECEIVERS) == len(ours_sink.bodies)
-
-    differ = [
-        (path, theirs.decode(), ours.decode())
-        for (path, ours), (_, theirs) in zip(
-            sorted(ours_sink.bodies), sorted(am_sink.bodies), strict=True
-        )
-        if ours != theirs
-    ]
-    assert [] == differ
+    theirs, ours = await run_both(
+        tmp_path,
+        _config,
+        first=2 * len(RECEIVERS),
+        template_file=TEMPLATE_FILE,
+        make_alerts=_alerts,
+        reply=_ok,
+    )
+    assert 2 * len(RECEIVERS) == len(ours)
+    assert [] == differ(theirs, ours)

@@ -7,24 +7,14 @@ token is in the path) the request body must be the same bytes.
 
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from tests.am_support import needs_alertmanager, poll, post_alerts, run_alertmanager
+from tests.am_sink import Request, run_both
+from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
-from watcher.clock import FakeClock
-from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
-from watcher.notify.data import rfc3339
-from watcher.state import open_db
 
-EXTERNAL_URL = "http://am.example:9093"
 TEMPLATE_FILE = r"""
 {{ define "tg.html" }}<b>{{ .CommonLabels.alertname }}</b> {{ .Status | toUpper }}
 {{ range .Alerts }}• <a href="{{ .GeneratorURL }}">{{ .Labels.instance }}</a> {{ .Annotations.summary }}
@@ -44,7 +34,7 @@ RECEIVERS = [
 ]
 
 
-def _config(api_url: str, global_yaml: str = "") -> str:
+def _config(api_url: str) -> str:
     routes = "\n".join(
         f"    - {{receiver: 'tg {i}', matchers: ['alertname=~\".+\"'], continue: true}}"
         for i in range(len(RECEIVERS))
@@ -56,7 +46,6 @@ def _config(api_url: str, global_yaml: str = "") -> str:
         for i, keys in enumerate(RECEIVERS)
     )
     return (
-        f"{global_yaml}"
         "templates: ['*.tmpl']\n"
         "route:\n  receiver: 'tg 0'\n  group_by: [alertname]\n  group_wait: 1s\n"
         f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
@@ -95,79 +84,29 @@ def _alerts(now: float) -> list[Alert]:
     ]
 
 
-class BotApi:
-    """A fake Bot API: records each ``sendMessage`` path and body, answers like Telegram."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[str, bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append((request.path, await request.read()))
-        return web.json_response(
-            {"ok": True, "result": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "group"}}}
-        )
+def _sent() -> web.Response:
+    """What the Bot API answers a ``sendMessage``."""
+    return web.json_response(
+        {"ok": True, "result": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "group"}}}
+    )
 
 
-async def _serve(api: BotApi) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", api.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+def _bodies(requests: list[Request]) -> list[tuple[str, bytes]]:
+    """(path, body) of each ``sendMessage``: the bot token is in the path."""
+    return sorted((q.path, q.body) for q in requests)
 
 
 @needs_alertmanager
 async def test_telegram_bodies_are_byte_identical_to_alertmanagers(tmp_path: Path) -> None:
     """Defaults (HTML), no parse mode, MarkdownV2 silent, an HTML file template, a message
     cut at 4096 runes: the watcher's sendMessage bodies equal Alertmanager's bytes."""
-    (tmp_path / "tg.tmpl").write_text(TEMPLATE_FILE)
-    theirs, ours = BotApi(), BotApi()
-    runner, url = await _serve(theirs)
-    try:
-        async with run_alertmanager(
-            tmp_path, _config(url), f"--web.external-url={EXTERNAL_URL}"
-        ) as am:
-            now = time.time()
-            alerts = _alerts(now)
-            await post_alerts(
-                am,
-                [
-                    {
-                        "labels": dict(a.labels),
-                        "annotations": dict(a.annotations),
-                        "startsAt": rfc3339(a.starts_at),
-                        **({"endsAt": rfc3339(a.ends_at)} if a.ends_at else {}),
-                        "generatorURL": a.generator_url,
-                    }
-                    for a in alerts
-                ],
-            )
-            await poll(lambda: len(theirs.bodies) >= len(RECEIVERS))
-    finally:
-        await runner.cleanup()
-
-    runner, url = await _serve(ours)
-    try:
-        watcher_yaml = _config(url, f"global: {{external_url: '{EXTERNAL_URL}'}}\n")
-        config = parse_config(watcher_yaml, tmp_path / "watcher.yaml")
-        clock = FakeClock(now)
-        async with aiohttp.ClientSession() as session:
-            d = Dispatcher(
-                config,
-                db=open_db(str(tmp_path / "w.db")),
-                session=session,
-                clock=clock,
-                console=io.StringIO(),
-                metrics=WatcherMetrics(CollectorRegistry()),
-            )
-            await d.send(alerts, clock.time())
-            clock.advance(2)
-            await d.tick()
-            await d.deliver_due()
-    finally:
-        await runner.cleanup()
-
-    assert len(RECEIVERS) == len(ours.bodies)
-    assert sorted(theirs.bodies) == sorted(ours.bodies)
+    theirs, ours = await run_both(
+        tmp_path,
+        _config,
+        first=len(RECEIVERS),
+        template_file=TEMPLATE_FILE,
+        make_alerts=_alerts,
+        reply=_sent,
+    )
+    assert len(RECEIVERS) == len(ours)
+    assert _bodies(theirs) == _bodies(ours)

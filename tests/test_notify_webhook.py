@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import aiohttp
-from prometheus_client import CollectorRegistry
-
-from tests.notify_support import T0, Sink, coupon_alert, make_config, serve
+from tests.notify_support import T0, Sink, coupon_alert, deliver, dispatching, make_config, serve
 from watcher.clock import FakeClock
 from watcher.config import HttpConfig, ReceiverConfig, RouteConfig, Secret, WebhookConfig
 from watcher.matchers import parse_matcher
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
 from watcher.notify.data import NotificationData
 from watcher.notify.router import build_routes
 from watcher.notify.webhook import webhook_payload
-from watcher.state import open_db
 
 
 async def test_webhook_payload_is_version_4_field_for_field_with_bearer_auth(
     tmp_path: Path,
 ) -> None:
     """The sink receives Alertmanager's v4 body, the bearer token, and a zero endsAt."""
-    async with serve(Sink()) as sink, aiohttp.ClientSession() as session:
+    async with serve(Sink()) as sink:
         receiver = ReceiverConfig(
             name="hook",
             webhook_configs=(
@@ -35,17 +28,8 @@ async def test_webhook_payload_is_version_4_field_for_field_with_bearer_auth(
         )
         route = RouteConfig(receiver="hook", group_by=("alertname",), group_wait=0)
         clock = FakeClock(T0)
-        d = Dispatcher(
-            make_config([receiver], route),
-            db=open_db(str(tmp_path / "s.db")),
-            session=session,
-            clock=clock,
-            console=io.StringIO(),
-            metrics=WatcherMetrics(CollectorRegistry()),
-        )
-        await d.send([coupon_alert("42")], clock.time())
-        clock.advance(1)
-        await d.tick()
+        async with dispatching(make_config([receiver], route), tmp_path / "s.db", clock) as d:
+            await deliver(d, clock, [coupon_alert("42")], 1)
     expected = {
         "receiver": "hook",
         "status": "firing",

@@ -15,7 +15,10 @@ from tests.pki import bcrypt_hash
 from watcher.app import Daemon
 from watcher.clock import FakeClock
 from watcher.config import load_config
+from watcher.errors import RuleError
+from watcher.graph import render
 from watcher.query import add_query_routes, run_query_range
+from watcher.rules.promql import compile_expr
 from watcher.series import Series
 from watcher.server.promapi import add_prometheus_api
 from watcher.webauth import install_guard
@@ -94,6 +97,32 @@ async def test_query_range_answers_a_matrix(client: Client) -> None:
             {"metric": {"i": "1"}, "values": [[T0 + 600, "0.5"]]},
         ],
     } == body["data"]
+
+
+async def test_an_instant_range_vector_answers_the_windows_samples(client: Client) -> None:
+    """``query=c_total[150s]`` answers each series' samples in the window as a matrix, as
+    Prometheus does (Grafana's Explore sends these); the stale marker of the series that
+    stopped is not a sample; /graph shows the samples; a rule still may not be a range vector."""
+    status, body = await _get(client, "/api/v1/query", query="c_total[150s]", time=str(T0 + 720))
+    assert 200 == status
+    assert {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {"__name__": "c_total", "i": "0"},
+                "values": [[T0 + 600, "600"], [T0 + 660, "660"], [T0 + 720, "720"]],
+            },
+            {"metric": {"__name__": "c_total", "i": "1"}, "values": [[T0 + 600, "300"]]},
+        ],
+    } == body["data"]
+    status, body = await _get(client, "/api/v1/query", query="c_total[2m:1m]", time=str(T0 + 720))
+    assert 200 == status
+    # steps at multiples of 1m since the epoch inside [T0 + 600, T0 + 720], each the latest value
+    assert [[T0 + 640, "600"], [T0 + 700, "660"]] == body["data"]["result"][0]["values"]
+    page = render("c_total[2m:1m]", [], status, body)
+    assert f"2 samples: 600@{T0 + 640} 660@{T0 + 700}" in page
+    with pytest.raises(RuleError, match="a rule expression must be a vector or a scalar"):
+        compile_expr("c_total[150s]", history=True)
 
 
 async def test_query_range_by_post_form_and_scalar(client: Client) -> None:
@@ -200,6 +229,48 @@ async def test_rules_and_alerts(client: Client) -> None:
         alert["state"], alert["value"], alert["activeAt"],
     )  # fmt: skip
     assert ["recording"] == [r["type"] for r in only_records["data"]["groups"][0]["rules"]]
+    # how long the last evaluation took, in seconds, as Prometheus reports it
+    assert 0 < recording["evaluationTime"]
+    assert 0 < alerting["evaluationTime"]
+    assert recording["evaluationTime"] + alerting["evaluationTime"] <= group["evaluationTime"]
+    assert "lastError" not in recording
+    assert "lastError" not in alerting
+
+
+async def test_a_failing_rule_is_unhealthy_with_its_error(write: Writer) -> None:
+    """A rule whose evaluation fails shows health "err" and Prometheus's ``lastError``; the
+    other rules of its group stay "ok"; once the rule succeeds again the error goes."""
+    write("rules.yaml", RULES.replace(
+        "  - alert: Fast",
+        "  - alert: Clash\n    expr: c_total / on() c_total\n  - alert: Fast",
+    ))  # fmt: skip
+    write("web.yaml", "")
+    clock = FakeClock(T0, auto_advance=False)
+    d = Daemon(load_config(write("watcher.yaml", CONFIG.format(root=write.root))), clock=clock,
+               deliver=False)  # fmt: skip
+    d.store.put("s", "g", [Series("c_total", {"i": "0"}, 1.0), Series("c_total", {"i": "1"}, 2.0)],
+                T0)  # fmt: skip
+    await d.evaluate()
+    app = web.Application()
+    install_guard(app, d)
+    add_prometheus_api(app, d)
+    async with TestClient(TestServer(app)) as c:
+        _, body = await _get(c, "/api/v1/rules")
+        rules = {r["name"]: r for r in body["data"]["groups"][0]["rules"]}
+        assert ("err", "ok", "ok") == tuple(
+            rules[n]["health"] for n in ("Clash", "Fast", "job:c:rate5m")
+        )
+        assert "many-to-many matching not allowed" in rules["Clash"]["lastError"]
+        assert ["health", "lastError", "evaluationTime"] == [
+            k for k in rules["Clash"] if k in ("health", "lastError", "evaluationTime")
+        ]
+        d.store.put("s", "g", [Series("c_total", {"i": "0"}, 3.0)], T0 + 60)
+        clock.advance(60)
+        await d.evaluate()
+        _, body = await _get(c, "/api/v1/rules")
+        clash = next(r for r in body["data"]["groups"][0]["rules"] if r["name"] == "Clash")
+        assert ("ok", False) == (clash["health"], "lastError" in clash)
+    await d.stop()
 
 
 async def test_buildinfo_and_metadata(client: Client) -> None:

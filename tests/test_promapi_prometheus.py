@@ -125,6 +125,8 @@ def _queries(end: int) -> list[list[str]]:
         ["instant", "changes(c_total[1h]) + resets(c_total[1h])", t],
         ["instant", "avg_over_time(g[1h]) / stddev_over_time(g[1h])", t],
         ["instant", "g", f"--time={end + 100}"],
+        ["instant", "g[5m]", t],  # a range vector: the window's samples, as a matrix
+        ["instant", "c_total[10m:2m]", t],
         ["instant", "g", f"--time={end + 400}"],  # past the 5-minute lookback: nothing
         ["range", "rate(c_total[5m])", f"--start={end - 600}", f"--end={end}", "--step=120s"],
         ["range", "max_over_time(g[10m])", f"--start={end - 900}", f"--end={end + 600}",

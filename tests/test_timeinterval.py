@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.notify_support import Sink, serve
+from tests.notify_support import Sink, dispatching, serve
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
 from watcher.config import parse_config
 from watcher.errors import ConfigError
-from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher
-from watcher.state import open_db
 from watcher.timeinterval import parse_interval
 
 
@@ -109,30 +103,26 @@ receivers:
 
 async def test_routes_mute_outside_or_inside_their_intervals(tmp_path: Path) -> None:
     """mute_time_intervals holds a route's pages inside them, active_time_intervals outside."""
-    async with serve(Sink()) as sink, aiohttp.ClientSession() as session:
+    async with serve(Sink()) as sink:
         config = parse_config(CONFIG.replace("URL", sink.url + "/h"), tmp_path / "w.yaml")
         clock = FakeClock(ts("2024-03-02T12:00"))  # a Saturday noon
-        d = Dispatcher(
-            config,
-            db=open_db(str(tmp_path / "s.db")),
-            session=session,
-            clock=clock,
-            console=io.StringIO(),
-            metrics=WatcherMetrics(CollectorRegistry()),
-        )
-        alerts = [
-            Alert({"alertname": "A", "team": team}, {}, clock.time(), None, 1.0)
-            for team in ("weekday", "weekend")
-        ]
-        sent: list[tuple[str, list[str]]] = []
-        for instant in ("2024-03-02T12:00", "2024-03-04T03:00", "2024-03-04T12:00"):
-            clock.advance(ts(instant) - clock.time())
-            await d.send(alerts, clock.time())
-            await d.tick()
-            sent.append(
-                (instant, sorted(a["labels"]["team"] for b in sink.accepted for a in b["alerts"]))
-            )
-            sink.accepted.clear()
+        async with dispatching(config, tmp_path / "s.db", clock) as d:
+            alerts = [
+                Alert({"alertname": "A", "team": team}, {}, clock.time(), None, 1.0)
+                for team in ("weekday", "weekend")
+            ]
+            sent: list[tuple[str, list[str]]] = []
+            for instant in ("2024-03-02T12:00", "2024-03-04T03:00", "2024-03-04T12:00"):
+                clock.advance(ts(instant) - clock.time())
+                await d.send(alerts, clock.time())
+                await d.tick()
+                sent.append(
+                    (
+                        instant,
+                        sorted(a["labels"]["team"] for b in sink.accepted for a in b["alerts"]),
+                    )
+                )
+                sink.accepted.clear()
     assert [
         ("2024-03-02T12:00", ["weekend"]),  # Saturday: weekday route muted, weekend route active
         ("2024-03-04T03:00", []),  # Monday night: muted by "night"; weekend route inactive

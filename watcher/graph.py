@@ -19,6 +19,8 @@ from watcher.query import run_query
 if TYPE_CHECKING:
     from watcher.server.views import StatusView
 
+#: samples of a range vector series shown on the page
+MAX_POINTS = 10
 MAX_ROWS = 500
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5em;max-width:70em}"
@@ -64,7 +66,7 @@ def render(expr: str, rules: list[tuple[str, str, str]], status: int, body: dict
         else:
             rows = data["result"]
             shown = "".join(
-                f"<tr><td><code>{e(_labels(r['metric']))}</code></td><td>{e(r['value'][1])}</td></tr>"
+                f"<tr><td><code>{e(_labels(r['metric']))}</code></td><td>{e(_value(r))}</td></tr>"
                 for r in rows[:MAX_ROWS]
             )
             more = f"<p>{len(rows) - MAX_ROWS} more not shown</p>" if len(rows) > MAX_ROWS else ""
@@ -82,6 +84,19 @@ def render(expr: str, rules: list[tuple[str, str, str]], status: int, body: dict
         f"<h1>Expression</h1><pre>{e(expr)}</pre>"
         f"<h2>Rules using it</h2><ul>{used or '<li>none loaded</li>'}</ul>"
         f"<h2>Result now</h2>{result}</body></html>"
+    )
+
+
+def _value(row: dict[str, Any]) -> str:
+    """A vector sample's value, or a range vector series' samples (the last few)."""
+    if "value" in row:
+        return str(row["value"][1])
+    values = row["values"]
+    shown = " ".join(f"{v}@{t}" for t, v in values[-MAX_POINTS:])
+    return (
+        f"{len(values)} samples: {shown}"
+        if len(values) <= MAX_POINTS
+        else f"{len(values)} samples, the last {MAX_POINTS}: {shown}"
     )
 
 

@@ -164,6 +164,8 @@ def run_query(
         # snapshot (and a second before it) the current series answer
         if not snap.time - 1 <= at <= snap.time + LOOKBACK_MS / 1000:
             source = AsOf(view, round(at * 1000))
+    if node.kind == "matrix":
+        return _instant_matrix(Evaluator(source, at), node)
     try:
         value = Evaluator(source, at).eval(node)
     except RuleError as exc:
@@ -183,6 +185,31 @@ def run_query(
     return 200, {"status": "success", "data": data}
 
 
+def _instant_matrix(
+    evaluator: Evaluator, node: Node, max_samples: int = MAX_SAMPLES
+) -> tuple[int, dict[str, Any]]:
+    """An instant query of a range vector (``x[5m]``, ``x[5m:1m]``): each series' samples in
+    the window, as Prometheus answers (``resultType`` ``matrix``, series by labels)."""
+    try:
+        matrix = list(evaluator.matrix(node))
+    except RuleError as exc:
+        return _fail(422, "execution", str(exc))
+    if sum(len(points) for _, _, points in matrix) > max_samples:
+        msg = "query processing would load too many samples into memory in query execution"
+        return _fail(422, "execution", msg)
+    series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
+    for name, labels, points in matrix:
+        if not points:
+            continue
+        metric = dict(labels)
+        if name is not None:
+            metric["__name__"] = name
+        values = [[json_time(t), format_value(v)] for t, v in points]
+        series[tuple(sorted(metric.items()))] = values
+    result = [{"metric": dict(k), "values": v} for k, v in sorted(series.items())]
+    return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
 def _compile(
     params: Mapping[str, str], *, for_range: bool = False
 ) -> Node | tuple[int, dict[str, Any]]:
@@ -193,7 +220,7 @@ def _compile(
     if len(query) > MAX_QUERY_LENGTH:
         return _fail(400, "bad_data", f'invalid parameter "query": over {MAX_QUERY_LENGTH} bytes')
     try:
-        return compile_expr(query, history=True)
+        return compile_expr(query, history=True, matrix=not for_range)
     except RuleError as exc:
         if for_range and str(exc).startswith(_NOT_A_RANGE):
             msg = (

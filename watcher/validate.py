@@ -29,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from watcher.yamlpos import Located, Path, Problem
 
 T = TypeVar("T")
+R = TypeVar("R")
 #: ``(value, the class being built) -> value``: runs on a mapping before or after structuring.
 Check = Callable[[Any, Mapping[str, Any]], Any]
 
@@ -87,6 +88,43 @@ def describe(value: object) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return f"the value {value}"
+
+
+def expected(what: str, value: object) -> Invalid:
+    """``expected <what>, got <value described>``: the refusal of a value of the wrong kind."""
+    return Invalid(f"expected {what}, got {describe(value)}")
+
+
+def each(
+    value: Mapping[Any, Any] | Sequence[Any], fn: Callable[[Any, Any], R]
+) -> tuple[list[R], list[Exception]]:
+    """``fn(key, item)`` for every item of a mapping (keys as text) or a list (indexes).
+
+    Returns the results and every refusal (``Invalid``, or a parser's ``ValueError``) placed
+    below the item's key or index, so one bad item does not hide the next; ``refuse`` raises them.
+    """
+    pairs = (
+        ((str(k), v) for k, v in value.items()) if isinstance(value, Mapping) else enumerate(value)
+    )
+    out: list[R] = []
+    problems: list[Exception] = []
+    for at, item in pairs:
+        try:
+            out.append(fn(at, item))
+        except Invalid as exc:
+            below = (at if exc.key is None else exc.key, *exc.at)
+            problems.append(Invalid(exc.message, below, where=exc.where))
+        except ValueError as exc:
+            problems.append(Invalid(str(exc), (at,)))
+    return out, problems
+
+
+def refuse(problems: Sequence[Exception], what: str) -> None:
+    """Raise ``problems`` (the one, or a group of ``what``'s), when there are any."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ExceptionGroup(what, problems)
 
 
 def did_you_mean(key: str, allowed: Sequence[str], _cls: type | None = None) -> str:
@@ -258,17 +296,21 @@ class Schema:
         before = self._before.get(cls, [])
         after = next((self._after[c] for c in cls.__mro__ if c in self._after), None)
         drop_null, nullable = self.drop_null, cls in self._nullable
-        null_is_missing = self.null_is_missing
+        null_is_missing, known, extra = self.null_is_missing, set(keys.values()), self._extra_keys
 
         def structure(value: Any, _type: Any) -> Any:
             if value is None and nullable:
                 value = {}
             if not isinstance(value, Mapping):
-                got = describe(value)
                 missing = value is None and null_is_missing
-                raise Invalid("is required" if missing else f"expected a mapping, got {got}")
-            if drop_null:
-                value = {k: v for k, v in value.items() if v is not None}
+                raise Invalid("is required") if missing else expected("a mapping", value)
+            if drop_null:  # an unknown key stays, null or not: it is refused below
+                more = extra.get(cls, ())
+                value = {
+                    k: v
+                    for k, v in value.items()
+                    if v is not None or (k not in known and k not in more)
+                }
             if pairs:
                 value = _fold(value, pairs)
             for check in before:
@@ -284,8 +326,7 @@ class Schema:
 
         def structure(value: Any, _type: Any) -> tuple[Any, ...]:
             if not isinstance(value, list):
-                msg = f"expected a list, got {describe(value)}"
-                raise Invalid(msg)
+                raise expected("a list", value)
             out, errors = [], []
             for i, element in enumerate(value):
                 try:
@@ -306,8 +347,7 @@ class Schema:
 
         def structure(value: Any, _type: Any) -> dict[Any, Any]:
             if not isinstance(value, Mapping):
-                msg = f"expected a mapping, got {describe(value)}"
-                raise Invalid(msg)
+                raise expected("a mapping", value)
             out, errors = {}, []
             for key, element in value.items():
                 try:

@@ -20,64 +20,32 @@ import os
 import re
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 
-from watcher.config import Secret
-from watcher.config.reader import Reader
+from watcher.config.scalars import (
+    Context,
+    DurationOrZero,
+    NonNegative,
+    Secret,
+    boolean,
+    integer,
+    loading,
+    plain_text,
+    string,
+)
 from watcher.errors import ConfigError
-from watcher.yamlpos import Path, load_located
+from watcher.tlsnames import CIPHERS, CLIENT_AUTH, CURVES, TLS_VERSIONS
+from watcher.validate import Hook, Invalid, Schema, each, expected, refuse
+from watcher.yamlpos import by_line, load_mapping, read_text
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
-TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
-#: exporter-toolkit's client_auth_type values, as Python's verify modes; None: not honourable.
-CLIENT_AUTH: dict[str, ssl.VerifyMode | None] = {
-    "": ssl.CERT_NONE,
-    "NoClientCert": ssl.CERT_NONE,
-    "RequestClientCert": None,
-    "RequireAnyClientCert": None,
-    "RequireClientCert": None,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
-#: Go's ``tls.CipherSuites()`` names and OpenSSL's for the same suite. TLS 1.3 suites are not
-#: configurable in Go either (the list applies "up to TLS 1.2"), so they map to nothing.
-CIPHERS = {
-    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
-    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
-    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
-    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "TLS_AES_128_GCM_SHA256": "",
-    "TLS_AES_256_GCM_SHA384": "",
-    "TLS_CHACHA20_POLY1305_SHA256": "",
-}
-#: exporter-toolkit's curve names; OpenSSL's for those ``set_ecdh_curve`` can pin.
-CURVES = {
-    "CurveP256": "prime256v1",
-    "CurveP384": "secp384r1",
-    "CurveP521": "secp521r1",
-    "X25519": "",
-}
 #: exporter-toolkit's ``extraHTTPHeaders``: the only headers a web config may set, and the
 #: values allowed for the enumerated ones (None: any value).
 HEADERS: dict[str, tuple[str, ...] | None] = {
@@ -88,22 +56,9 @@ HEADERS: dict[str, tuple[str, ...] | None] = {
     "Content-Security-Policy": None,
 }
 _BCRYPT = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
-
-_TOP = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")
-_TLS_KEYS = (
-    "cert",
-    "key",
-    "client_ca",
-    "cert_file",
-    "key_file",
-    "client_auth_type",
-    "client_ca_file",
-    "client_allowed_sans",
-    "min_version",
-    "max_version",
-    "cipher_suites",
-    "prefer_server_cipher_suites",
-    "curve_preferences",
+# exporter-toolkit's TLSConfig.IsEnabled: any of these set means TLS (and must be valid).
+_ENABLING = frozenset(
+    ["cert", "key", "client_ca", "cert_file", "key_file", "client_ca_file", "client_auth_type"]
 )
 
 
@@ -120,170 +75,236 @@ class WebConfig:
     rate_limit_burst: int = 0
 
 
+def _text(value: Any) -> str:
+    """A value taken as written (a hash, a header value): never ``${ENV}``-expanded."""
+    if value is None:
+        raise Invalid("is required")
+    return plain_text(value)
+
+
+def _user(_name: str, value: Any) -> Secret:
+    text = _text(value)
+    m = _BCRYPT.match(text)
+    if m is None:
+        # Never echo the value: it may be a plain password pasted by mistake.
+        raise Invalid("expected a bcrypt hash like $2y$10$... (htpasswd -nBC 10)")
+    if not 4 <= int(m.group(1)) <= 31:
+        msg = f"bcrypt cost {int(m.group(1))} is outside 4..31"
+        raise Invalid(msg)
+    return Secret(text)
+
+
+def _header(name: str, value: Any) -> str:
+    text = _text(value)
+    if name not in HEADERS:
+        msg = f'HTTP header "{name}" can not be configured'
+        raise Invalid(msg)
+    allowed = HEADERS[name]
+    if allowed is not None and text not in allowed:
+        msg = f'invalid value, expected one of {", ".join(allowed)}, got "{text}"'
+        raise Invalid(msg)
+    return text
+
+
+def _mapping_of(fn: Callable[[str, Any], T], problem: str) -> Hook:
+    """A mapping whose every value ``fn`` reads (refused as a whole with ``problem``)."""
+
+    def read(value: Any) -> dict[str, T]:
+        if not isinstance(value, Mapping):
+            raise Invalid(problem)
+        found, problems = each(value, fn)
+        refuse(problems, problem)
+        return dict(zip((str(k) for k in value), found, strict=True))
+
+    return Hook(read)
+
+
+def _client_auth(value: Any) -> ssl.VerifyMode:
+    auth = string(value)
+    if auth not in CLIENT_AUTH:
+        msg = f'invalid ClientAuth: "{auth}"'
+        raise Invalid(msg)
+    mode = CLIENT_AUTH[auth]
+    if mode is None:
+        msg = (
+            f"{auth} is not supported: Python's ssl verifies every client certificate it "
+            "requests; use VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+        )
+        raise Invalid(msg)
+    return mode
+
+
+def _version(value: Any) -> ssl.TLSVersion:
+    name = string(value)
+    if name not in TLS_VERSIONS:
+        msg = f'unknown TLS version: "{name}"'
+        raise Invalid(msg)
+    return TLS_VERSIONS[name]
+
+
+def _names(value: Any, known: Mapping[str, str], what: str) -> list[str]:
+    """A list of ``known`` names (Go's), each refused as an unknown ``what``; their OpenSSL names."""
+    if not isinstance(value, list):
+        raise expected("a list", value)
+
+    def one(_i: int, item: Any) -> str:
+        name = string(item)
+        if name not in known:
+            msg = f'unknown {what}: "{name}"'
+            raise Invalid(msg)
+        return name
+
+    names, problems = each(value, one)
+    refuse(problems, what)
+    return names
+
+
+def _ciphers(value: Any) -> tuple[str, ...]:
+    return tuple(CIPHERS[n] for n in _names(value, CIPHERS, "cipher") if CIPHERS[n])
+
+
+def _curve(value: Any) -> str:
+    names = _names(value, CURVES, "curve")
+    if not names:
+        return ""
+    if len(names) > 1 or not CURVES[names[0]]:
+        msg = (
+            "Python's ssl can only pin ECDHE to one NIST curve (CurveP256, CurveP384 or "
+            f"CurveP521), not {', '.join(names)}; list one or leave the default"
+        )
+        raise Invalid(msg)
+    return CURVES[names[0]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Tls:
+    """``tls_server_config``, with exporter-toolkit's defaults (``min_version`` TLS12)."""
+
+    cert: str = ""
+    key: str = ""
+    client_ca: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+    client_auth_type: Annotated[ssl.VerifyMode, Hook(_client_auth)] = ssl.CERT_NONE
+    client_allowed_sans: tuple[str, ...] | None = None
+    min_version: Annotated[ssl.TLSVersion, Hook(_version)] = ssl.TLSVersion.TLSv1_2
+    max_version: Annotated[ssl.TLSVersion, Hook(_version)] = ssl.TLSVersion.TLSv1_3
+    cipher_suites: Annotated[tuple[str, ...], Hook(_ciphers)] = ()  # OpenSSL's names
+    prefer_server_cipher_suites: bool = True
+    curve_preferences: Annotated[str, Hook(_curve)] = ""  # OpenSSL's name, or none
+
+
+def _tls(value: Any) -> _Tls | None:
+    """``tls_server_config``; None when it sets none of ``_ENABLING`` (then only its keys count)."""
+    if not isinstance(value, Mapping):
+        raise expected("a mapping", value)
+    if not any(value.get(k) for k in _ENABLING):
+        WEB.structure({k: v for k, v in value.items() if k not in WEB.keys(_Tls)}, _Tls)
+        return None
+    problems: list[Exception] = [
+        Invalid(f"missing one of {k} or {k}_file")
+        for k in ("cert", "key")
+        if not value.get(k) and not value.get(f"{k}_file")
+    ]
+    tls = None
+    try:
+        tls = WEB.structure(value, _Tls)
+    except Exception as exc:  # the fields' problems: reported with the two above
+        problems.append(exc)
+    if (
+        tls is not None
+        and (tls.client_ca or tls.client_ca_file)
+        and tls.client_auth_type == ssl.CERT_NONE
+    ):
+        problems.append(Invalid("client CA's have been configured without a Client Auth Policy"))
+    refuse(problems, "tls_server_config")
+    return tls
+
+
+@dataclass(frozen=True, kw_only=True)
+class _HttpServer:
+    http2: bool = True  # accepted; the watcher speaks HTTP/1.1 only
+    headers: Annotated[
+        Mapping[str, str], _mapping_of(_header, "expected a mapping of header names to values")
+    ] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RateLimit:
+    interval: DurationOrZero = WebConfig.rate_limit_interval
+    burst: NonNegative = WebConfig.rate_limit_burst
+
+
+@dataclass(frozen=True, kw_only=True)
+class _WebFile:
+    tls_server_config: Annotated[_Tls | None, Hook(_tls)] = None
+    http_server_config: _HttpServer = field(default_factory=_HttpServer)
+    basic_auth_users: Annotated[
+        Mapping[str, Secret],
+        _mapping_of(_user, "expected a mapping of user names to bcrypt hashes"),
+    ] = field(default_factory=dict)
+    rate_limit: _RateLimit = field(default_factory=_RateLimit)
+
+
+WEB = Schema({str: string, int: integer, bool: boolean})
+
+
 def load_web_config(file: str | FsPath | None) -> WebConfig:
     """Read a web config file (none: plain HTTP, no auth); raise ConfigError on any problem."""
     if not file:
         return WebConfig()
     path = FsPath(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"{path}: cannot read web config file: {exc.strerror}"
-        raise ConfigError([msg]) from None
-    except UnicodeDecodeError:
-        msg = f"{path}: the web config file is not UTF-8 text"
-        raise ConfigError([msg]) from None
-    doc, problems = load_located(text, str(path))
-    if doc is None:
-        raise ConfigError(problems)
-    if doc.data is None:
-        doc.data = {}
-    r = Reader(doc, env={})
-    r.problems.extend(problems)
-    if not r.mapping((), _TOP):
-        raise ConfigError(r.problems or [f"{path}:1: expected a mapping at the top level"])
-    users = _users(r)
-    headers = _headers(r)
-    interval, burst = 0.0, 0
-    if r.mapping(("rate_limit",), ("interval", "burst")):
-        interval = r.duration(("rate_limit", "interval"), 0.0, positive=False)
-        burst = r.integer(("rate_limit", "burst"), 0, minimum=0)
-    tls = ("tls_server_config",)
-    sans: tuple[str, ...] | None = None
+    doc, problems = load_mapping(read_text(path, "web config file"), str(path))
+    with loading(Context(env={}, base_dir=path.parent)):  # exporter-toolkit reads no ${ENV}
+        web, found = WEB.read(doc, doc.data, _WebFile)
+    problems.extend(found)
+    tls = None if web is None else web.tls_server_config
     context = None
-    # exporter-toolkit's TLSConfig.IsEnabled: any of these set means TLS (and must be valid).
-    enabled = (
-        "cert",
-        "key",
-        "client_ca",
-        "cert_file",
-        "key_file",
-        "client_ca_file",
-        "client_auth_type",
-    )
-    if r.mapping(tls, _TLS_KEYS) and any(r.get((*tls, k)) for k in enabled):
-        if r.get((*tls, "client_allowed_sans")) is not None:
-            sans = r.str_list((*tls, "client_allowed_sans"))
-        if not r.problems:
-            context = _context(r, path.parent)
-    if r.problems:
-        raise ConfigError(r.problems)
-    return WebConfig(str(path), context, users, headers, sans, interval, burst)
-
-
-def _users(r: Reader) -> dict[str, Secret]:
-    p: Path = ("basic_auth_users",)
-    raw = r.get(p)
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        r.problem(p, "expected a mapping of user names to bcrypt hashes")
-        return {}
-    users: dict[str, Secret] = {}
-    for name in raw:
-        value = r.string((*p, str(name)), expand=False)
-        m = _BCRYPT.match(str(value))
-        if m is None:
-            # Never echo the value: it may be a plain password pasted by mistake.
-            r.problem((*p, str(name)), "expected a bcrypt hash like $2y$10$... (htpasswd -nBC 10)")
-        elif not 4 <= int(m.group(1)) <= 31:
-            r.problem((*p, str(name)), f"bcrypt cost {int(m.group(1))} is outside 4..31")
-        else:
-            users[str(name)] = Secret(str(value))
-    return users
-
-
-def _headers(r: Reader) -> dict[str, str]:
-    p: Path = ("http_server_config",)
-    if not r.mapping(p, ("http2", "headers")):
-        return {}
-    r.boolean((*p, "http2"), default=True)
-    raw = r.get((*p, "headers"))
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        r.problem((*p, "headers"), "expected a mapping of header names to values")
-        return {}
-    out: dict[str, str] = {}
-    for name in raw:
-        value = str(r.string((*p, "headers", str(name)), expand=False))
-        if str(name) not in HEADERS:
-            r.problem((*p, "headers", str(name)), f'HTTP header "{name}" can not be configured')
-            continue
-        allowed = HEADERS[str(name)]
-        if allowed is not None and value not in allowed:
-            r.problem(
-                (*p, "headers", str(name)),
-                f'invalid value, expected one of {", ".join(allowed)}, got "{value}"',
+    if tls is not None and not problems:
+        try:
+            context = _context(tls, path.parent)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            reason = (
+                getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
             )
-            continue
-        out[str(name)] = value
-    return out
+            msg = f"cannot load the TLS certificate, key or CA: {reason}"
+            problems.append(doc.problem(("tls_server_config",), msg))
+    if problems or web is None:
+        raise ConfigError(by_line(problems))
+    return WebConfig(
+        str(path),
+        context,
+        web.basic_auth_users,
+        web.http_server_config.headers,
+        None if tls is None else tls.client_allowed_sans,
+        web.rate_limit.interval,
+        web.rate_limit.burst,
+    )
 
 
-def _context(r: Reader, base: FsPath) -> ssl.SSLContext | None:
+def _context(tls: _Tls, base: FsPath) -> ssl.SSLContext:
     """Build the server's SSLContext as ``ConfigToTLSConfig`` builds Go's tls.Config."""
-    p: Path = ("tls_server_config",)
 
-    def file_of(key: str) -> str:
-        name = str(r.string((*p, key), ""))
+    def file_of(name: str) -> str:
         return "" if not name else str(name if os.path.isabs(name) else base / name)
 
-    cert_file, key_file, ca_file = (
-        file_of("cert_file"),
-        file_of("key_file"),
-        file_of("client_ca_file"),
-    )
-    cert, key = str(r.string((*p, "cert"), "")), str(r.string((*p, "key"), ""))
-    ca_text = str(r.string((*p, "client_ca"), ""))
-    if not cert_file and not cert:
-        r.problem(p, "missing one of cert or cert_file")
-    if not key_file and not key:
-        r.problem(p, "missing one of key or key_file")
-    auth = str(r.string((*p, "client_auth_type"), ""))
-    if auth not in CLIENT_AUTH:
-        r.problem((*p, "client_auth_type"), f'invalid ClientAuth: "{auth}"')
-        return None
-    mode = CLIENT_AUTH[auth]
-    if mode is None:
-        r.problem(
-            (*p, "client_auth_type"),
-            f"{auth} is not supported: Python's ssl verifies every client certificate it "
-            "requests; use VerifyClientCertIfGiven or RequireAndVerifyClientCert",
-        )
-        return None
-    if (ca_file or ca_text) and mode == ssl.CERT_NONE:
-        r.problem(p, "client CA's have been configured without a Client Auth Policy")
-    versions = [
-        _version(r, (*p, k), d) for k, d in (("min_version", "TLS12"), ("max_version", "TLS13"))
-    ]
-    ciphers = _ciphers(r, (*p, "cipher_suites"))
-    curve = _curve(r, (*p, "curve_preferences"))
-    if r.problems:
-        return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        ctx.minimum_version, ctx.maximum_version = versions[0], versions[1]
-        if ciphers:
-            ctx.set_ciphers(":".join(ciphers))
-        if r.boolean((*p, "prefer_server_cipher_suites"), default=True):
-            ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-        if curve:
-            ctx.set_ecdh_curve(curve)
-        _load_pair(ctx, cert_file, cert, key_file, key)
-        ctx.verify_mode = mode
-        if ca_file:
-            ctx.load_verify_locations(cafile=ca_file)
-        elif ca_text:
-            ctx.load_verify_locations(cadata=ca_text)
-        elif mode != ssl.CERT_NONE:
-            ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)  # Go: nil ClientCAs, system roots
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        reason = (
-            getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
-        )
-        r.problem(p, f"cannot load the TLS certificate, key or CA: {reason}")
-        return None
+    ctx.minimum_version, ctx.maximum_version = tls.min_version, tls.max_version
+    if tls.cipher_suites:
+        ctx.set_ciphers(":".join(tls.cipher_suites))
+    if tls.prefer_server_cipher_suites:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    if tls.curve_preferences:
+        ctx.set_ecdh_curve(tls.curve_preferences)
+    _load_pair(ctx, file_of(tls.cert_file), tls.cert, file_of(tls.key_file), tls.key)
+    ctx.verify_mode = tls.client_auth_type
+    if tls.client_ca_file:
+        ctx.load_verify_locations(cafile=file_of(tls.client_ca_file))
+    elif tls.client_ca:
+        ctx.load_verify_locations(cadata=tls.client_ca)
+    elif tls.client_auth_type != ssl.CERT_NONE:
+        ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)  # Go: nil ClientCAs, system roots
     return ctx
 
 
@@ -300,41 +321,6 @@ def _load_pair(ctx: ssl.SSLContext, cert_file: str, cert: str, key_file: str, ke
             tmp.flush()
             files.append(tmp.name)
         ctx.load_cert_chain(files[0], files[1])
-
-
-def _version(r: Reader, path: Path, default: str) -> ssl.TLSVersion:
-    name = str(r.string(path, default))
-    if name not in TLS_VERSIONS:
-        r.problem(path, f'unknown TLS version: "{name}"')
-        return TLS_VERSIONS[default]
-    return TLS_VERSIONS[name]
-
-
-def _ciphers(r: Reader, path: Path) -> list[str]:
-    out = []
-    for i, name in enumerate(r.str_list(path)):
-        if name not in CIPHERS:
-            r.problem((*path, i), f'unknown cipher: "{name}"')
-        elif CIPHERS[name]:
-            out.append(CIPHERS[name])
-    return out
-
-
-def _curve(r: Reader, path: Path) -> str:
-    names = r.str_list(path)
-    for i, name in enumerate(names):
-        if name not in CURVES:
-            r.problem((*path, i), f'unknown curve: "{name}"')
-    if r.problems or not names:
-        return ""
-    if len(names) > 1 or not CURVES[names[0]]:
-        r.problem(
-            path,
-            "Python's ssl can only pin ECDHE to one NIST curve (CurveP256, CurveP384 or "
-            f"CurveP521), not {', '.join(names)}; list one or leave the default",
-        )
-        return ""
-    return CURVES[names[0]]
 
 
 class WebState:

@@ -6,11 +6,14 @@ Used for both the config file and rule files.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
 from watcher import yamlstream
+from watcher.errors import ConfigError
 
 Path = tuple[str | int, ...]
 
@@ -214,6 +217,35 @@ def load_located(text: str, file: str) -> tuple[Located | None, list[Problem]]:
         if node is not None:
             _record(node, (), {}, problems, file)
     return Located(data, file, text), problems
+
+
+def read_text(file: FsPath, what: str) -> str:
+    """The text of ``file`` (``what``: "config file"); ConfigError when unreadable or not UTF-8."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"{file}: cannot read {what}: {exc.strerror}"
+        raise ConfigError([msg]) from None
+    except UnicodeDecodeError as exc:
+        msg = f"{file}: the {what} is not UTF-8 text (byte {exc.start})"
+        raise ConfigError([msg]) from None
+
+
+def load_mapping(text: str, file: str) -> tuple[Located, list[Problem]]:
+    """``load_located`` for a file whose top level is a mapping (empty: ``{}``); else ConfigError.
+
+    The problem of another top level names its shape, never its text: the file may be a secret
+    (a token file named by mistake).
+    """
+    doc, problems = load_located(text, file)
+    if doc is None:
+        raise ConfigError(problems)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, Mapping):
+        got = "a list" if isinstance(doc.data, list) else "a scalar"
+        raise ConfigError([*problems, doc.problem((), f"expected a mapping, got {got}")])
+    return doc, problems
 
 
 def _load_composed(text: str, file: str) -> tuple[Located | None, list[Problem]]:

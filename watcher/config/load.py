@@ -38,7 +38,7 @@ from watcher.gotemplate.alertmanager import load_templates
 from watcher.ha import HaConfig
 from watcher.timeinterval import TimeInterval
 from watcher.validate import did_you_mean
-from watcher.yamlpos import Located, Path, Problem, by_line, load_located
+from watcher.yamlpos import Located, Path, Problem, by_line, load_mapping, read_text
 
 __all__ = ["load_config", "parse_config", "parse_listen"]
 
@@ -92,27 +92,13 @@ SCHEMA.before(ReceiverConfig, _skip(_READ_ELSEWHERE))
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
     """Read ``file``; raise ``ConfigError`` listing every problem, or return the config."""
     path = FsPath(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        msg = f"{path}: cannot read config file: {exc.strerror}"
-        raise ConfigError([msg]) from None
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: the config file is not UTF-8 text (byte {exc.start})"
-        raise ConfigError([msg]) from None
-    return parse_config(text, path, env)
+    return parse_config(read_text(path, "config file"), path, env)
 
 
 def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) -> Config:
     """Validate config ``text`` that came from ``file``."""
-    doc, problems = load_located(text, str(file))
-    if doc is None:
-        raise ConfigError(problems)
-    data = {} if doc.data is None else doc.data
-    if not isinstance(data, Mapping):
-        # The whole file, which may be a secret pointed at by mistake: its shape, never its text.
-        got = "a list" if isinstance(data, list) else "a scalar"
-        raise ConfigError([*problems, doc.problem((), f"expected a mapping, got {got}")])
+    doc, problems = load_mapping(text, str(file))
+    data = doc.data
     context = Context(os.environ if env is None else env, FsPath(file).parent)
     token = CONTEXT.set(context)
     try:
@@ -193,6 +179,7 @@ class _Builder:
             self.problems.extend(reader.problems)
         elif self.data.get("receivers"):
             self.problem(("receivers",), "receivers are configured but there is no route")
+        ha = self.ha()
         return Config(
             file=self.file,
             global_=self.section("global", GlobalConfig, GlobalConfig()),
@@ -205,8 +192,8 @@ class _Builder:
             inhibit_rules=tuple(r for _, r in self.items("inhibit_rules", InhibitRule)),
             templates=templates,
             time_intervals=intervals,
-            warnings=tuple(coupon_rate_warnings(self.file, sources)),
-            ha=self.ha(),
+            warnings=tuple(coupon_rate_warnings(self.file, sources, ha)),
+            ha=ha,
         )
 
     def section_at(
@@ -285,8 +272,11 @@ class _Builder:
         return out
 
 
-def coupon_rate_warnings(file: FsPath, sources: tuple[SourceConfig, ...]) -> list[str]:
-    """Warn when the statuses of the sources sharing a key cannot be polled every interval."""
+def coupon_rate_warnings(
+    file: FsPath, sources: tuple[SourceConfig, ...], ha: HaConfig | None = None
+) -> list[str]:
+    """Warn when the statuses of the sources sharing a key cannot be polled every interval
+    (by each HA replica, when the replicas split the key's budget between them)."""
     by_key: dict[str, list[CoinwCouponConfig]] = {}
     for s in sources:
         if isinstance(s, CoinwCouponConfig):
@@ -294,11 +284,13 @@ def coupon_rate_warnings(file: FsPath, sources: tuple[SourceConfig, ...]) -> lis
     warnings: list[str] = []
     for group in by_key.values():
         requests = sum(len(s.statuses) for s in group)
-        needed = requests * COUPON_MIN_REQUEST_SPACING
+        replicas = ha.replicas if ha is not None and ha.shares else 1
+        needed = requests * COUPON_MIN_REQUEST_SPACING * replicas
+        split = f", split between {replicas} HA replicas" if replicas > 1 else ""
         warnings.extend(
             f"{file}: source {s.name}: interval {s.interval:g}s cannot be met: "
             f"{requests} almightyGoldInfo requests on this API key need at least "
-            f"{needed:g}s at CoinW's limit of 1 request per 2s; polls will take longer"
+            f"{needed:g}s at CoinW's limit of 1 request per 2s{split}; polls will take longer"
             for s in group
             if s.interval < needed
         )

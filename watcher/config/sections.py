@@ -42,7 +42,7 @@ from watcher.config.scalars import (
 )
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval, parse_interval
-from watcher.validate import Hook, Invalid, Schema
+from watcher.validate import Hook, Invalid, Schema, refuse
 
 SCHEMA = Schema({str: string, int: integer, bool: boolean, Secret: secret}, file_pairs=Secret)
 
@@ -57,13 +57,6 @@ def parse_listen(listen: str) -> tuple[str, int] | None:
     host = m.group("v6") or m.group("host") or "0.0.0.0"
     port = int(m.group("port"))
     return (host, port) if port <= 65535 else None
-
-
-def _raise(problems: list[Exception], what: str) -> None:
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise ExceptionGroup(what, problems)
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -108,7 +101,7 @@ def _check_source(source: SourceConfig, raw: Mapping[str, Any]) -> SourceConfig:
             if key in seen:
                 problems.append(Invalid("lists the same account twice", ("accounts", i)))
             seen.add(key)
-    _raise(problems, "source")
+    refuse(problems, "source")
     return source
 
 
@@ -236,7 +229,7 @@ def _inhibit(value: Any) -> InhibitRule:
         problems.append(Invalid("needs source_matchers"))
     if not target:
         problems.append(Invalid("needs target_matchers"))
-    _raise(problems, "inhibit rule")
+    refuse(problems, "inhibit rule")
     return InhibitRule(source_matchers=source, target_matchers=target, equal=f.equal)
 
 

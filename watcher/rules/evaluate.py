@@ -170,6 +170,10 @@ class Evaluator:
             raise RuleError(msg)
         return self.source
 
+    def matrix(self, node: Node) -> Iterable[Series]:
+        """The series of a range vector expression (a range selector or a subquery)."""
+        return self._matrix(node)[2]
+
     def _matrix(self, arg: Node) -> tuple[int, int, Iterable[Series]]:
         """A range vector argument: its window's start and end (ms) and its series."""
         if isinstance(arg, RangeSelector):

@@ -75,6 +75,11 @@ class _GroupRun:
     keys: list[RuleKey]
     states: list[RuleState | RecordingRule]
     last_eval: float | None = None
+    #: seconds the last evaluation of the group, and of each of its rules, took
+    eval_seconds: float = 0.0
+    rule_seconds: dict[int, float] = dataclasses.field(default_factory=dict)
+    #: each rule's error of its last evaluation (a rule that succeeded has none)
+    rule_errors: dict[int, str] = dataclasses.field(default_factory=dict)
     #: evaluations left before ALERTS are written and ``for`` state restored (after a start)
     warmup: int = 0
 
@@ -191,9 +196,12 @@ class RuleManager:
                 continue
             run.last_eval = ts
             group = run.group
-            for key, member in zip(run.keys, run.states, strict=True):
+            group_started = time.perf_counter()
+            for i, (key, member) in enumerate(zip(run.keys, run.states, strict=True)):
                 name = member.name if isinstance(member, RecordingRule) else member.rule.name
                 out: list[Sample] | None
+                rule_started = time.perf_counter()
+                run.rule_errors.pop(i, None)
                 try:
                     if isinstance(member, RecordingRule):
                         out = recorded(member, evaluator.vector(member.node), group.limit)
@@ -204,6 +212,7 @@ class RuleManager:
                     # Prometheus appends nothing for a failed rule: what it wrote before stays
                     # visible for the lookback
                     self.metrics.rule_evaluation_failures.labels(alertname=name).inc()
+                    run.rule_errors[i] = str(exc)
                     log.warning(
                         "rule.evaluation_failed",
                         file=group.file,
@@ -211,9 +220,11 @@ class RuleManager:
                         alertname=name,
                         error=str(exc),
                     )
-                    continue
+                    out = None
                 if out is not None:
                     self._write(key, ts, out)
+                run.rule_seconds[i] = time.perf_counter() - rule_started
+            run.eval_seconds = time.perf_counter() - group_started
             if run.warmup:
                 run.warmup -= 1
                 if not run.warmup and self.history is not None:
@@ -258,6 +269,7 @@ class RuleManager:
             previous = old_runs.get((group.file, group.name))
             if previous is not None:
                 run.last_eval = previous.last_eval
+                run.eval_seconds = previous.eval_seconds
                 run.warmup = previous.warmup
                 carried = dict(zip(previous.keys, previous.states, strict=True))
                 for key, state in zip(keys, states, strict=True):

@@ -141,12 +141,13 @@ class Subquery:
 Node = Number | Selector | RangeSelector | Subquery | Negate | Binary | Aggregate | Call
 
 
-def compile_expr(text: str, *, history: bool = False) -> Node:
+def compile_expr(text: str, *, history: bool = False, matrix: bool = False) -> Node:
     """Parse and compile ``text``; raise RuleError naming the problem or unsupported construct.
 
     Range vectors and ``offset`` read samples of the past; they compile only with ``history``,
     for a source that keeps samples over time (the daemon's ``watcher.history``, a unit test's
-    input series).
+    input series). A range vector result (``x[5m]``) is accepted only with ``matrix``: an
+    instant query may return one, a rule may not.
     """
     try:
         parsed = parse_expr(text)
@@ -154,7 +155,7 @@ def compile_expr(text: str, *, history: bool = False) -> Node:
         msg = f"could not parse expression: {exc}"
         raise RuleError(msg) from None
     node = _Compiler(parsed.at_ms).compile(parsed.tree)
-    if node.kind == "matrix":
+    if node.kind == "matrix" and not matrix:
         msg = "a rule expression must be a vector or a scalar, not a range vector"
         raise RuleError(msg)
     if not history:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from watcher.rules.teststorage import TestFileError
-from watcher.validate import Invalid, Schema, describe
+from watcher.validate import Schema, each, expected, refuse
 from watcher.yamlpos import Located
 
 
@@ -32,8 +32,7 @@ class Labels:
 
 def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, Mapping | list):
-        msg = f"expected a scalar, got {describe(value)}"
-        raise Invalid(msg)
+        raise expected("a scalar", value)
     return value
 
 
@@ -46,23 +45,15 @@ def _number(value: Any) -> Any:
         except ValueError:
             pass
     if not number:
-        msg = f"expected a number, got {describe(value)}"
-        raise Invalid(msg)
+        raise expected("a number", value)
     return value
 
 
 def _labels(value: Any) -> Any:
     if not isinstance(value, Mapping):
-        msg = f"expected a mapping of strings, got {describe(value)}"
-        raise Invalid(msg)
-    problems: list[Exception] = []
-    for key, label in value.items():
-        try:
-            _scalar(label)
-        except Invalid as exc:
-            problems.append(Invalid(exc.message, (str(key),)))
-    if problems:
-        raise ExceptionGroup("labels", problems)
+        raise expected("a mapping of strings", value)
+    _, problems = each(value, lambda _key, label: _scalar(label))
+    refuse(problems, "labels")
     return value
 
 

@@ -215,11 +215,13 @@ def _rules(view: StatusView, params: _Params) -> dict[str, Any]:
         g = run.group
         last = _rfc3339(run.last_eval)
         rules: list[dict[str, Any]] = []
-        for rule in g.rules:
-            health = "unknown" if run.last_eval is None else "ok"
+        for i, rule in enumerate(g.rules):
+            health = "unknown" if run.last_eval is None else "err" if i in run.rule_errors else "ok"
+            took = run.rule_seconds.get(i, 0)
+            error = {"lastError": run.rule_errors[i]} if i in run.rule_errors else {}
             if isinstance(rule, RecordingRule):
                 if kind != "alert":
-                    rules.append(_recording(rule, health, last))
+                    rules.append(_recording(rule, health, error, took, last))
                 continue
             if kind == "record":
                 continue
@@ -231,21 +233,24 @@ def _rules(view: StatusView, params: _Params) -> dict[str, Any]:
                 "duration": rule.hold, "keepFiringFor": rule.keep_firing_for,
                 "labels": {k: t.text for k, t in rule.labels},
                 "annotations": {k: t.text for k, t in rule.annotations},
-                "alerts": active, "health": health, "evaluationTime": 0,
+                "alerts": active, "health": health, **error, "evaluationTime": took,
                 "lastEvaluation": last, "type": "alerting",
             })  # fmt: skip
         groups.append({
             "name": g.name, "file": g.file, "rules": rules, "interval": g.interval or 0,
-            "limit": g.limit, "evaluationTime": 0, "lastEvaluation": last,
+            "limit": g.limit, "evaluationTime": run.eval_seconds, "lastEvaluation": last,
         })  # fmt: skip
     return {"groups": groups}
 
 
-def _recording(rule: RecordingRule, health: str, last: str) -> dict[str, Any]:
+def _recording(
+    rule: RecordingRule, health: str, error: dict[str, str], took: float, last: str
+) -> dict[str, Any]:
     out: dict[str, Any] = {"name": rule.name, "query": rule.expr}
     if rule.labels:
         out["labels"] = dict(rule.labels)
-    out.update({"health": health, "evaluationTime": 0, "lastEvaluation": last, "type": "recording"})
+    out.update({"health": health, **error, "evaluationTime": took, "lastEvaluation": last})
+    out["type"] = "recording"
     return out
 
 
