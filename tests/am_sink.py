@@ -67,49 +67,74 @@ async def serve(sink: RawSink) -> AsyncIterator[str]:
         yield url
 
 
-def alerts(now: float) -> list[Alert]:
-    """Two groups by alertname: three Coupon alerts (one resolved by the flush), one Balance.
+def coupons(
+    now: float,
+    annotations: Sequence[dict[str, str]],
+    urls: Sequence[str],
+    *,
+    instances: Sequence[str] = ("i-1", "i-2", "i-3"),
+) -> list[Alert]:
+    """Three Coupon alerts of job coinw (critical, warning, warning), values 1, 2 and 3.
 
-    They start now, so Alertmanager waits ``group_wait`` for the whole batch (an older alert
-    would flush its group at once, before the rest of the POST is inserted).
+    They start now (the second 0.125 s later), so Alertmanager waits ``group_wait`` for the
+    whole batch (an older alert would flush its group at once, before the rest of the POST is
+    inserted); the third ends 0.5 s in, before the flush, and is never sent as firing.
     """
     start = round(now, 3)
-    common = {"summary": "Coupon expiring ☃", "runbook_url": "https://runbooks.example/c?x=1&y=<2>"}
-    url = "http://prom.example/graph?g0.expr=up"
+    times = ((start, None), (start + 0.125, None), (start, start + 0.5))
+    severities = ("critical", "warning", "warning")
+    rows = zip(instances, severities, annotations, times, urls, strict=True)
     return [
         Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-1", "severity": "critical"},
-            {**common, "description": "first"},
-            start,
-            None,
-            1.0,
+            {"alertname": "Coupon", "job": "coinw", "instance": instance, "severity": severity},
+            dict(notes),
+            starts,
+            ends,
+            float(n),
             url,
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-2", "severity": "warning"},
-            {**common, "description": "second", "long": "é" * 1100},
-            start + 0.125,
-            None,
-            2.0,
-            url,
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-3", "severity": "warning"},
-            {**common, "description": "gone"},
-            start,
-            start + 0.5,
-            3.0,
-            url,
-        ),
-        Alert(
-            {"alertname": "Balance café", "job": "tradeboss", "instance": "acct-1"},
-            {"summary": "Balance low", "description": "below 10 USDT"},
-            start + 0.25,
-            None,
-            4.0,
-            "",
-        ),
+        )
+        for n, (instance, severity, notes, (starts, ends), url) in enumerate(rows, 1)
     ]
+
+
+def balance(now: float) -> Alert:
+    """A Balance alert of job tradeboss (a second group), starting 0.25 s after ``now``."""
+    return Alert(
+        {"alertname": "Balance café", "job": "tradeboss", "instance": "acct-1"},
+        {"summary": "Balance low", "description": "below 10 USDT"},
+        round(now, 3) + 0.25,
+        None,
+        4.0,
+        "",
+    )
+
+
+def alerts(now: float) -> list[Alert]:
+    """Two groups by alertname: three :func:`coupons` (one resolved by the flush), one
+    :func:`balance`."""
+    common = {"summary": "Coupon expiring ☃", "runbook_url": "https://runbooks.example/c?x=1&y=<2>"}
+    notes = [
+        {**common, "description": "first"},
+        {**common, "description": "second", "long": "é" * 1100},
+        {**common, "description": "gone"},
+    ]
+    return [*coupons(now, notes, ["http://prom.example/graph?g0.expr=up"] * 3), balance(now)]
+
+
+def every_receiver(
+    names: Sequence[str], *, group_by: str = "alertname", group_interval: str = "1h"
+) -> str:
+    """A ``route`` giving every alert to each of ``names`` in turn (``continue: true``; the
+    first is also the root's), ``group_wait`` 1s, then the ``receivers:`` key."""
+    routes = "".join(
+        f"    - {{receiver: '{name}', matchers: ['alertname=~\".+\"'], continue: true}}\n"
+        for name in names
+    )
+    return (
+        f"route:\n  receiver: '{names[0]}'\n  group_by: [{group_by}]\n  group_wait: 1s\n"
+        f"  group_interval: {group_interval}\n  repeat_interval: 4h\n  routes:\n{routes}"
+        "receivers:\n"
+    )
 
 
 def resolved(batch: Sequence[Alert], at: float) -> list[Alert]:

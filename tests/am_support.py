@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,10 @@ BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 _MISSING = pytest.mark.skipif(
     BINARY is None and os.environ.get("CI") != "true",
     reason="prometheus-alertmanager is not installed",
+)
+AMTOOL = shutil.which("amtool")
+needs_amtool = pytest.mark.skipif(
+    AMTOOL is None and os.environ.get("CI") != "true", reason="amtool is not installed"
 )
 
 
@@ -76,6 +81,33 @@ async def run_alertmanager(tmp_path: Path, config_text: str, *flags: str) -> Asy
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=10)
+
+
+async def run_amtool(*args: str) -> tuple[int, str]:
+    """Run the real amtool with ``args``; return its exit code and standard output (and its
+    standard error on failure: on success it only warns that its version is not ours)."""
+    assert AMTOOL is not None
+    proc = await asyncio.create_subprocess_exec(
+        AMTOOL, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+    code = proc.returncode or 0
+    return code, out.decode() if code == 0 else out.decode() + err.decode()
+
+
+def check_config(file: Path) -> tuple[int, str]:
+    """``amtool check-config file`` (the test is skipped without amtool): its exit code and
+    output, to show Alertmanager's own loader accepting a file."""
+    if AMTOOL is None:
+        pytest.skip("amtool is not installed")
+    done = subprocess.run(
+        [AMTOOL, "check-config", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
 
 
 async def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:

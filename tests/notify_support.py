@@ -19,6 +19,7 @@ from watcher.clock import Clock, FakeClock
 from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
+from watcher.server.routes import add_alertmanager_api
 from watcher.state import open_db
 
 T0 = 1_700_000_000.0
@@ -100,6 +101,15 @@ async def dispatching(
     """A :func:`dispatcher` with its own HTTP session, for the block."""
     async with aiohttp.ClientSession() as session:
         yield dispatcher(config, db, session, clock, **kw)
+
+
+@asynccontextmanager
+async def serve_api(d: Dispatcher) -> AsyncIterator[str]:
+    """Serve ``d``'s Alertmanager API v2 on 127.0.0.1 for the block; yield its URL."""
+    app = web.Application()
+    add_alertmanager_api(app, d)
+    async with serve_app(app) as url:
+        yield url
 
 
 async def deliver(d: Dispatcher, clock: FakeClock, alerts: Sequence[Alert], after: float) -> None:

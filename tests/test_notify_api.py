@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from tests.notify_support import coupon_alert, make_config
+from tests.am_support import needs_amtool, run_amtool
+from tests.notify_support import coupon_alert, dispatcher, dispatching, make_config, serve_api
 from watcher.clock import FakeClock, SystemClock
 from watcher.config import (
     HttpConfig,
@@ -26,10 +21,7 @@ from watcher.config import (
     WebhookConfig,
 )
 from watcher.matchers import parse_matcher
-from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher, Silence
-from watcher.server.routes import add_alertmanager_api
-from watcher.state import open_db
 
 CONFIG = make_config(
     [
@@ -55,57 +47,24 @@ CONFIG = make_config(
     ],
     RouteConfig(receiver="oncall", group_by=("alertname",), group_wait=30),
 )
-AMTOOL = shutil.which("amtool")
-needs_amtool = pytest.mark.skipif(
-    AMTOOL is None and os.environ.get("CI") != "true", reason="amtool is not installed"
-)
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[str, Dispatcher]]:
     """The API on 127.0.0.1 with one firing coupon alert."""
-    async with aiohttp.ClientSession() as session:
-        clock = SystemClock()
-        d = Dispatcher(
-            CONFIG,
-            db=open_db(str(tmp_path / "s.db")),
-            session=session,
-            clock=clock,
-            metrics=WatcherMetrics(CollectorRegistry()),
-            console=io.StringIO(),
-        )
+    clock = SystemClock()
+    async with dispatching(CONFIG, tmp_path / "s.db", clock) as d:
         now = clock.time()
         await d.send(
             [coupon_alert("42", starts=now - 60), coupon_alert("43", starts=now - 60)], now
         )
-        app = web.Application()
-        add_alertmanager_api(app, d)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            yield f"http://127.0.0.1:{runner.addresses[0][1]}", d
-        finally:
-            await runner.cleanup()
+        async with serve_api(d) as url:
+            yield url, d
 
 
 async def amtool(url: str, *args: str) -> tuple[int, str]:
-    """Run the real amtool against ``url``; return exit code and standard output.
-
-    amtool warns on stderr that its version differs from the watcher's; that is expected.
-    """
-    assert AMTOOL is not None
-    proc = await asyncio.create_subprocess_exec(
-        AMTOOL,
-        f"--alertmanager.url={url}",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
-    code = proc.returncode or 0
-    return code, out.decode() if code == 0 else out.decode() + err.decode()
+    """Run the real amtool against ``url``; return exit code and standard output."""
+    return await run_amtool(f"--alertmanager.url={url}", *args)
 
 
 @needs_amtool
@@ -268,14 +227,7 @@ async def test_silences_survive_a_restart(tmp_path: Path) -> None:
     now = clock.time()
 
     def make(session: aiohttp.ClientSession) -> Dispatcher:
-        return Dispatcher(
-            CONFIG,
-            db=open_db(str(tmp_path / "s.db")),
-            session=session,
-            clock=clock,
-            metrics=WatcherMetrics(CollectorRegistry()),
-            console=io.StringIO(),
-        )
+        return dispatcher(CONFIG, tmp_path / "s.db", session, clock)
 
     async with aiohttp.ClientSession() as session:
         sid = make(session).put_silence(

@@ -7,10 +7,6 @@ amtool itself) must print the same.
 
 from __future__ import annotations
 
-import asyncio
-import io
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,20 +14,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
 
+from tests.am_support import needs_amtool, run_amtool
+from tests.notify_support import dispatcher, dispatching, serve_api
 from watcher.clock import FakeClock, SystemClock
 from watcher.config import parse_config
-from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.notify.data import rfc3339
 from watcher.server.routes import add_alertmanager_api
-from watcher.state import open_db
-
-AMTOOL = shutil.which("amtool")
-needs_amtool = pytest.mark.skipif(
-    AMTOOL is None and os.environ.get("CI") != "true", reason="amtool is not installed"
-)
 
 ROUTING = """
 route:
@@ -67,39 +57,13 @@ SECRETS = ("SLACKSECRET", "PASSSECRET", "KEYSECRET", "TOKENSECRET", "OTHERSECRET
 async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Dispatcher]]:
     """The watcher's API with the routing above and no alerts."""
     config = parse_config(ROUTING, tmp_path / "watcher.yaml")
-    async with aiohttp.ClientSession() as session:
-        d = Dispatcher(
-            config,
-            db=open_db(str(tmp_path / "s.db")),
-            session=session,
-            clock=SystemClock(),
-            metrics=WatcherMetrics(CollectorRegistry()),
-            console=io.StringIO(),
-        )
-        app = web.Application()
-        add_alertmanager_api(app, d)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        try:
-            yield f"http://127.0.0.1:{runner.addresses[0][1]}", d
-        finally:
-            await runner.cleanup()
+    async with dispatching(config, tmp_path / "s.db", SystemClock()) as d, serve_api(d) as url:
+        yield url, d
 
 
 async def amtool(*args: str) -> tuple[int, str]:
     """Run the real amtool; return its exit code and standard output (stderr on failure)."""
-    assert AMTOOL is not None
-    proc = await asyncio.create_subprocess_exec(
-        AMTOOL,
-        "--no-version-check",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
-    code = proc.returncode or 0
-    return code, out.decode() if code == 0 else out.decode() + err.decode()
+    return await run_amtool("--no-version-check", *args)
 
 
 @needs_amtool
@@ -190,10 +154,7 @@ async def test_posted_alerts_fire_until_their_ends_at_or_the_resolve_timeout(
     )
     clock = FakeClock()
     async with aiohttp.ClientSession() as session:
-        d = Dispatcher(
-            config, db=open_db(":memory:"), session=session, clock=clock,
-            metrics=WatcherMetrics(CollectorRegistry()), console=io.StringIO(),
-        )  # fmt: skip
+        d = dispatcher(config, ":memory:", session, clock)
         app = web.Application()
         add_alertmanager_api(app, d)
         later = rfc3339(clock.time() + 600)

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.notify_support import T0, Sink, coupon_alert, make_config, serve
+from tests.notify_support import T0, Sink, coupon_alert, dispatcher, make_config, serve
 from watcher.clock import FakeClock
 from watcher.config import (
     Config,
@@ -27,9 +27,8 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, RetryPolicy, Silence
+from watcher.notify import RetryPolicy, Silence
 from watcher.retry import set_testing
-from watcher.state import open_db
 
 ROUTE = RouteConfig(
     receiver="oncall",
@@ -75,23 +74,6 @@ def slack_config(sink: Sink, **kw: Any) -> Config:
     return make_config([receiver], kw.pop("route", ROUTE), **kw)
 
 
-def dispatcher(
-    config: Config,
-    path: Path,
-    session: aiohttp.ClientSession,
-    clock: FakeClock,
-    metrics: WatcherMetrics | None = None,
-) -> Dispatcher:
-    return Dispatcher(
-        config,
-        db=open_db(str(path)),
-        session=session,
-        clock=clock,
-        metrics=metrics or WatcherMetrics(CollectorRegistry()),
-        console=io.StringIO(),
-    )
-
-
 def counter(metrics: WatcherMetrics, name: str, **labels: str) -> float:
     value = metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
@@ -105,7 +87,7 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
     clock = FakeClock(T0)
     metrics = WatcherMetrics(CollectorRegistry())
     config = slack_config(sink)
-    d = dispatcher(config, tmp_path / "state.db", session, clock, metrics)
+    d = dispatcher(config, tmp_path / "state.db", session, clock, metrics=metrics)
     sink.statuses = [500, 500, 500]
 
     await d.send([coupon_alert("42")], clock.time())
@@ -390,14 +372,7 @@ async def test_continue_and_nested_routes_reach_every_matching_receiver(
         ReceiverConfig(name="console", console_configs=(ConsoleConfig(),)),
     ]
     clock = FakeClock(T0)
-    d = Dispatcher(
-        make_config(receivers, route),
-        db=open_db(str(tmp_path / "s.db")),
-        session=session,
-        clock=clock,
-        metrics=WatcherMetrics(CollectorRegistry()),
-        console=out,
-    )
+    d = dispatcher(make_config(receivers, route), tmp_path / "s.db", session, clock, console=out)
     await d.send([coupon_alert()], clock.time())
     clock.advance(1)
     await d.tick()

@@ -12,7 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.am_sink import through_alertmanager, through_watcher, with_external_url
+from tests.am_sink import (
+    coupons,
+    every_receiver,
+    through_alertmanager,
+    through_watcher,
+    with_external_url,
+)
 from tests.am_support import needs_alertmanager
 from tests.pki import make_pki
 from tests.smtp_support import Received, mail_shape, smtp_server
@@ -45,16 +51,13 @@ RECEIVERS = [
 
 
 def _config(sink_port: int, ca: Path) -> str:
-    routes = "\n".join(
-        f"    - {{receiver: 'mail {i}', matchers: ['alertname=~\".+\"'], continue: true}}"
-        for i in range(len(RECEIVERS))
-    )
     receivers = "\n".join(
         f"  - name: 'mail {i}'\n    email_configs:\n"
         f"      - to: 'ops{i}@example.org, Bob <bob{i}@example.org>'\n"
         f"        tls_config: {{ca_file: '{ca}'}}\n        {keys}"
         for i, keys in enumerate(RECEIVERS)
     )
+    names = [f"mail {i}" for i in range(len(RECEIVERS))]
     return (
         "global:\n"
         f"  smtp_smarthost: '127.0.0.1:{sink_port}'\n"
@@ -63,47 +66,24 @@ def _config(sink_port: int, ca: Path) -> str:
         "  smtp_auth_username: alice\n"
         "  smtp_auth_password: 'pa ss+word'\n"
         "templates: ['*.tmpl']\n"
-        "route:\n  receiver: 'mail 0'\n  group_by: [alertname]\n  group_wait: 1s\n"
-        f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
-        f"receivers:\n{receivers}\n"
+        f"{every_receiver(names)}{receivers}\n"
     )
 
 
 def _alerts(now: float) -> list[Alert]:
-    start = round(now, 3)
     long = "é" * 90 + " = ? _ end"
     common = {"summary": "Coupon <expiring> & 'soon' +1 ☃", "long": long}
-    return [
-        Alert(
-            {
-                "alertname": "Coupon",
-                "job": "coinw",
-                "instance": "i-1 <a&b>",
-                "severity": "critical",
-            },
-            {**common, "description": "first\nline two"},
-            start,
-            None,
-            1.0,
-            "http://prom.example/graph?g0.expr=up%20%3D%3D%201&g0.tab=1",
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-2 'q'", "severity": "warning"},
-            {**common, "description": "second"},
-            start + 0.125,
-            None,
-            2.0,
-            "javascript:alert(1)",
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-3", "severity": "warning"},
-            {**common, "description": "gone"},
-            start,
-            start + 0.5,
-            3.0,
-            "http://prom.example/graph?g0.expr=x y",
-        ),
+    notes = [
+        {**common, "description": "first\nline two"},
+        {**common, "description": "second"},
+        {**common, "description": "gone"},
     ]
+    urls = [
+        "http://prom.example/graph?g0.expr=up%20%3D%3D%201&g0.tab=1",
+        "javascript:alert(1)",
+        "http://prom.example/graph?g0.expr=x y",
+    ]
+    return coupons(now, notes, urls, instances=("i-1 <a&b>", "i-2 'q'", "i-3"))
 
 
 @needs_alertmanager

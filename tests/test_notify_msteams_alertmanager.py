@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.am_sink import Request, run_both
+from tests.am_sink import Request, every_receiver, run_both
 from tests.am_support import needs_alertmanager
 
 # Alertmanager v0.27.0 template/default.tmpl (Apache License 2.0), its Teams definitions
@@ -90,14 +90,8 @@ def _watcher_config(sink: str) -> str:
 
 
 def _route() -> str:
-    routes = "".join(
-        f"    - {{receiver: t{i}, matchers: ['alertname=~\".+\"'], continue: true}}\n"
-        for i in range(len(RECEIVERS))
-    )
-    return (
-        "route:\n  receiver: t0\n  group_by: [alertname, instance]\n  group_wait: 1s\n"
-        f"  group_interval: 1s\n  repeat_interval: 4h\n  routes:\n{routes}receivers:\n"
-    )
+    names = [f"t{i}" for i in range(len(RECEIVERS))]
+    return every_receiver(names, group_by="alertname, instance", group_interval="1s")
 
 
 def _texts(requests: list[Request], keys: tuple[str, str, str]) -> list[tuple[str, ...]]:

@@ -6,8 +6,6 @@ The requests real Alertmanager sends are compared in test_notify_opsgenie_alertm
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from tests.am_sink import RawSink, serve
+from tests.am_support import check_config
 from tests.notify_support import T0, coupon_alert, deliver, dispatching
 from watcher.clock import FakeClock
 from watcher.config import parse_config
@@ -124,9 +123,6 @@ async def test_a_422_is_not_retried_within_the_delivery(tmp_path: Path) -> None:
 
 def test_config_original_loads_in_alertmanagers_own_checker(tmp_path: Path) -> None:
     """amtool check-config accepts config.original's opsgenie_configs (keys as <secret>)."""
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool is not installed")
     entry = (
         f"{{api_key: {KEY}, update_alerts: true, priority: P2, details: {{a: b}},"
         " responders: [{name: ops, type: team}, {username: u, type: user}]}"
@@ -134,13 +130,8 @@ def test_config_original_loads_in_alertmanagers_own_checker(tmp_path: Path) -> N
     (tmp_path / "am.yml").write_text(
         alertmanager_yaml(parse_config(_config(entry), tmp_path / "w.yaml"))
     )
-    proc = subprocess.run(
-        [amtool, "check-config", str(tmp_path / "am.yml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert 0 == proc.returncode, proc.stdout + proc.stderr
+    code, out = check_config(tmp_path / "am.yml")
+    assert 0 == code, out
 
 
 async def test_a_templated_api_key_is_rendered_from_the_alerts(tmp_path: Path) -> None:

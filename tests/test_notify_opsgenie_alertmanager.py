@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import Request, differ, run_both
+from tests.am_sink import Request, differ, every_receiver, run_both
 from tests.am_support import needs_alertmanager
 
 # One receiver per entry: its keys after api_url and api_key.
@@ -40,10 +40,6 @@ CREATE = [
 
 def _create_config(sink: str) -> str:
     n = len(CREATE)
-    routes = "\n".join(
-        f"    - {{receiver: o{i}, matchers: ['alertname=~\".+\"'], continue: true}}"
-        for i in range(n + 1)
-    )
     receivers = [
         f"  - name: o{i}\n    opsgenie_configs:\n      - api_url: '{sink}/o{i}/'\n"
         f"        api_key: 'key-{i}'\n        {keys}"
@@ -53,9 +49,9 @@ def _create_config(sink: str) -> str:
     receivers.append(f"  - name: o{n}\n    opsgenie_configs:\n      - {{tags: x}}")
     return (
         f"global:\n  opsgenie_api_url: '{sink}/global'\n  opsgenie_api_key: global-key\n"
-        "route:\n  receiver: o0\n  group_by: [alertname]\n  group_wait: 1s\n"
-        f"  group_interval: 1s\n  repeat_interval: 4h\n  routes:\n{routes}\n"
-        "receivers:\n" + "\n".join(receivers) + "\n"
+        + every_receiver([f"o{i}" for i in range(n + 1)], group_interval="1s")
+        + "\n".join(receivers)
+        + "\n"
     )
 
 
@@ -83,12 +79,8 @@ async def test_opsgenie_create_requests_are_byte_identical(tmp_path: Path) -> No
 def _close_config(sink: str) -> str:
     # One alert per group, so a group turns resolved in one step (see the PagerDuty test).
     return (
-        "route:\n  receiver: r0\n  group_by: [alertname, instance]\n  group_wait: 1s\n"
-        "  group_interval: 1s\n  repeat_interval: 4h\n  routes:\n"
-        "    - {receiver: r0, matchers: ['alertname=~\".+\"'], continue: true}\n"
-        "    - {receiver: r1, matchers: ['alertname=~\".+\"'], continue: true}\n"
-        "receivers:\n"
-        f"  - name: r0\n    opsgenie_configs:\n      - {{api_url: '{sink}/r0/', api_key: k0}}\n"
+        every_receiver(["r0", "r1"], group_by="alertname, instance", group_interval="1s")
+        + f"  - name: r0\n    opsgenie_configs:\n      - {{api_url: '{sink}/r0/', api_key: k0}}\n"
         f"  - name: r1\n    opsgenie_configs:\n      - api_url: '{sink}/r1/'\n        api_key: k1\n"
         "        update_alerts: true\n        source: '{{ .Status }} {{ .CommonLabels.instance }}'\n"
     )

@@ -7,15 +7,14 @@ over 512 KB) and the watcher's own rules (the key never stored, retries, load er
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
+from tests.am_support import check_config
 from tests.notify_support import T0, Sink, coupon_alert, deliver, dispatching, serve
 from watcher.clock import FakeClock
 from watcher.config import parse_config
@@ -200,24 +199,9 @@ def test_config_original_shows_the_keys_as_secret_and_amtool_loads_it(tmp_path: 
     original = alertmanager_yaml(parse_config(text, tmp_path / "w.yaml"))
     assert KEY not in original
     assert "routing_key: <secret>" in original
-    amtool = shutil.which("amtool")
-    if amtool is None:
-        pytest.skip("amtool is not installed")
     (tmp_path / "am.yml").write_text(original)
-    proc = asyncio.run(_check(amtool, tmp_path / "am.yml"))
-    assert 0 == proc[0], proc[1]
-
-
-async def _check(amtool: str, file: Path) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        amtool,
-        "check-config",
-        str(file),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return int(proc.returncode or 0), out.decode()
+    code, out = check_config(tmp_path / "am.yml")
+    assert 0 == code, out
 
 
 def test_notifier_name_is_pagerduty(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import differ, run_both
+from tests.am_sink import differ, every_receiver, run_both
 from tests.am_support import needs_alertmanager
 
 TEMPLATES = r"""
@@ -40,10 +40,6 @@ TRIGGER = [
 
 
 def _trigger_config(sink: str, key_file: Path) -> str:
-    routes = "\n".join(
-        f"    - {{receiver: p{i}, matchers: ['alertname=~\".+\"'], continue: true}}"
-        for i in range(len(TRIGGER) + 1)
-    )
     receivers = [
         f"  - name: p{i}\n    pagerduty_configs:\n      - url: '{sink}/p{i}'\n"
         f"        routing_key: 'key-{i}'\n        {keys}"
@@ -57,9 +53,9 @@ def _trigger_config(sink: str, key_file: Path) -> str:
     return (
         f"global:\n  pagerduty_url: '{sink}/global'\n"
         "templates: ['*.tmpl']\n"
-        "route:\n  receiver: p0\n  group_by: [alertname]\n  group_wait: 1s\n"
-        f"  group_interval: 1s\n  repeat_interval: 4h\n  routes:\n{routes}\n"
-        "receivers:\n" + "\n".join(receivers) + "\n"
+        + every_receiver([f"p{i}" for i in range(len(TRIGGER) + 1)], group_interval="1s")
+        + "\n".join(receivers)
+        + "\n"
     )
 
 
@@ -92,12 +88,8 @@ def _resolve_config(sink: str) -> str:
     # One alert per group, so a group turns resolved in one step (a multi-alert group could
     # be flushed half-updated by Alertmanager while the resolved batch is being inserted).
     return (
-        "route:\n  receiver: r0\n  group_by: [alertname, instance]\n  group_wait: 1s\n"
-        "  group_interval: 1s\n  repeat_interval: 4h\n  routes:\n"
-        "    - {receiver: r0, matchers: ['alertname=~\".+\"'], continue: true}\n"
-        "    - {receiver: r1, matchers: ['alertname=~\".+\"'], continue: true}\n"
-        "receivers:\n"
-        f"  - name: r0\n    pagerduty_configs:\n      - {{url: '{sink}/r0', routing_key: k0}}\n"
+        every_receiver(["r0", "r1"], group_by="alertname, instance", group_interval="1s")
+        + f"  - name: r0\n    pagerduty_configs:\n      - {{url: '{sink}/r0', routing_key: k0}}\n"
         f"  - name: r1\n    pagerduty_configs:\n      - url: '{sink}/r1'\n        routing_key: k1\n"
         "        severity: '{{ .CommonLabels.severity }}'\n"
         "        links: [{href: '{{ .ExternalURL }}/{{ .Status }}', text: '{{ .Status }}'}]\n"

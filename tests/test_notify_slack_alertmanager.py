@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.am_sink import differ, run_both
+from tests.am_sink import balance, coupons, differ, every_receiver, run_both
 from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
 
@@ -83,64 +83,24 @@ def _keys(keys: str) -> str:
 
 
 def _config(sink_url: str) -> str:
-    routes = "\n".join(
-        f"    - {{receiver: r{i}, matchers: ['alertname=~\".+\"'], continue: true}}"
-        for i in range(len(RECEIVERS))
-    )
     receivers = "\n".join(
         f"  - name: r{i}\n    slack_configs:\n      - api_url: '{sink_url}/r{i}'\n"
         f"        send_resolved: true\n        {_keys(keys)}"
         for i, keys in enumerate(RECEIVERS)
     )
-    return (
-        "templates: ['*.tmpl']\n"
-        "route:\n  receiver: r0\n  group_by: [alertname]\n  group_wait: 1s\n"
-        f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
-        f"receivers:\n{receivers}\n"
-    )
+    names = [f"r{i}" for i in range(len(RECEIVERS))]
+    return f"templates: ['*.tmpl']\n{every_receiver(names)}{receivers}\n"
 
 
 def _alerts(now: float) -> list[Alert]:
-    # Alerts start now, so Alertmanager waits group_wait for the whole batch (an older alert
-    # would flush its group at once, before the rest of the POST is inserted). The resolved
-    # one ends before the flush.
-    start = round(now, 3)
     long = "é" * 600
     common = {"summary": "Coupon expiring ☃", "runbook_url": "https://runbooks.example/c?x=1"}
-    return [
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-1", "severity": "critical"},
-            {**common, "description": "first", "long": long},
-            start,
-            None,
-            1.0,
-            "http://prom.example/graph?g0.expr=up",
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-2", "severity": "warning"},
-            {**common, "description": "second", "long": long},
-            start + 0.125,
-            None,
-            2.0,
-            "http://prom.example/graph?g0.expr=up",
-        ),
-        Alert(
-            {"alertname": "Coupon", "job": "coinw", "instance": "i-3", "severity": "warning"},
-            {**common, "description": "gone"},
-            start,
-            start + 0.5,
-            3.0,
-            "http://prom.example/graph?g0.expr=up",
-        ),
-        Alert(
-            {"alertname": "Balance café", "job": "tradeboss", "instance": "acct-1"},
-            {"summary": "Balance low", "description": "below 10 USDT"},
-            start + 0.25,
-            None,
-            4.0,
-            "",
-        ),
+    notes = [
+        {**common, "description": "first", "long": long},
+        {**common, "description": "second", "long": long},
+        {**common, "description": "gone"},
     ]
+    return [*coupons(now, notes, ["http://prom.example/graph?g0.expr=up"] * 3), balance(now)]
 
 
 def _ok() -> web.Response:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.am_sink import Request, run_both
+from tests.am_sink import Request, every_receiver, run_both
 from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
 
@@ -35,22 +35,14 @@ RECEIVERS = [
 
 
 def _config(api_url: str) -> str:
-    routes = "\n".join(
-        f"    - {{receiver: 'tg {i}', matchers: ['alertname=~\".+\"'], continue: true}}"
-        for i in range(len(RECEIVERS))
-    )
     receivers = "\n".join(
         f"  - name: 'tg {i}'\n    telegram_configs:\n"
         f"      - api_url: '{api_url}'\n        bot_token: 'tok{i}:SECRET'\n"
         f"        chat_id: -100123456789{i}\n        {keys}"
         for i, keys in enumerate(RECEIVERS)
     )
-    return (
-        "templates: ['*.tmpl']\n"
-        "route:\n  receiver: 'tg 0'\n  group_by: [alertname]\n  group_wait: 1s\n"
-        f"  group_interval: 1h\n  repeat_interval: 4h\n  routes:\n{routes}\n"
-        f"receivers:\n{receivers}\n"
-    )
+    names = [f"tg {i}" for i in range(len(RECEIVERS))]
+    return f"templates: ['*.tmpl']\n{every_receiver(names)}{receivers}\n"
 
 
 def _alerts(now: float) -> list[Alert]:
