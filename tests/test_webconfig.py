@@ -70,6 +70,34 @@ def test_each_mistake_is_one_line_naming_the_place(write: Writer, text: str, exp
     assert [expected] == problems(write, text)
 
 
+def test_every_problem_of_the_file_is_reported_at_once_by_line(write: Writer) -> None:
+    """Users, limits and TLS settings are all checked in one pass; a typo hides nothing."""
+    text = (
+        "basic_auth_users: {a: x}\n"
+        "rate_limit: {burst: -1}\n"
+        "tls_server_config:\n"
+        "  cert_file: a\n"
+        "  client_auth_type: Sometimes\n"
+        "  min_version: TLS9\n"
+        "  bogus:\n"
+    )
+    assert [
+        "web.yml:1 basic_auth_users.a: expected a bcrypt hash like $2y$10$... (htpasswd -nBC 10)",
+        "web.yml:2 rate_limit.burst: must be at least 0, got -1",
+        "web.yml:3 tls_server_config: missing one of key or key_file",
+        'web.yml:5 tls_server_config.client_auth_type: invalid ClientAuth: "Sometimes"',
+        'web.yml:6 tls_server_config.min_version: unknown TLS version: "TLS9"',
+        "web.yml:7 tls_server_config.bogus: unknown key",
+    ] == problems(write, text)
+
+
+def test_a_tls_section_that_enables_nothing_still_has_its_keys_checked(write: Writer) -> None:
+    """Without cert, key or client settings there is no TLS, but an unknown key is an error."""
+    assert ['web.yml:1 tls_server_config.cert_fil: unknown key (did you mean "cert_file"?)'] == (
+        problems(write, "tls_server_config: {cert_fil: a.pem, min_version: TLS13}\n")
+    )
+
+
 def test_a_plain_password_in_basic_auth_users_is_never_echoed(write: Writer) -> None:
     """The error for a non-hash value names the user, never the value."""
     assert not any("hunter2" in p for p in problems(write, "basic_auth_users: {a: hunter2}\n"))

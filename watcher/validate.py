@@ -46,10 +46,7 @@ class Invalid(ValueError):  # noqa: N818 - a hook's verdict, turned into a Probl
         self, message: str, at: Path = (), *, key: str | None = None, where: Path | None = None
     ) -> None:
         super().__init__(message)
-        self.message = message
-        self.at = at
-        self.key = key
-        self.where = where  # the whole path, where the value came from elsewhere (a default)
+        self.message, self.at, self.key, self.where = message, at, key, where
 
 
 @dataclass(frozen=True, slots=True)
