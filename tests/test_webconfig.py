@@ -98,6 +98,19 @@ def test_a_tls_section_that_enables_nothing_still_has_its_keys_checked(write: Wr
     )
 
 
+def test_an_unreadable_or_binary_web_config_is_one_line(write: Writer) -> None:
+    """A missing file, or one that is not UTF-8, is one problem naming the file (and the byte)."""
+    missing, binary = write.root / "nope.yml", write.root / "binary.yml"
+    binary.write_bytes(b"rate_limit: \xff\n")
+    for path, expected in (
+        (missing, f"{missing}: cannot read web config file: No such file or directory"),
+        (binary, f"{binary}: the web config file is not UTF-8 text (byte 12)"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load_web_config(path)
+        assert [expected] == err.value.problems
+
+
 def test_a_plain_password_in_basic_auth_users_is_never_echoed(write: Writer) -> None:
     """The error for a non-hash value names the user, never the value."""
     assert not any("hunter2" in p for p in problems(write, "basic_auth_users: {a: hunter2}\n"))
