@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
-from watcher.config import email, slack, telegram
-from watcher.config.amreceivers import GLOBAL_KEYS, KINDS, AmReceivers
+from watcher.config import slack
+from watcher.config.amchecks import GLOBAL, RECEIVER_KEYS
 from watcher.config.ha import read_ha
 from watcher.config.model import (
     CoinwCouponConfig,
@@ -29,7 +29,6 @@ from watcher.config.model import (
     StorageConfig,
 )
 from watcher.config.push import check_one_push_per_key
-from watcher.config.reader import Reader
 from watcher.config.route import RouteReader
 from watcher.config.scalars import CONTEXT, Context, Secret
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
@@ -67,14 +66,8 @@ def _skip(keys: tuple[str, ...]) -> Any:
     return lambda value, _raw: {k: v for k, v in value.items() if k not in keys}
 
 
-# Sections still read by config/reader.py-based modules, on the same document.
-_GLOBALS_ELSEWHERE = (
-    "http_config",
-    *slack.GLOBAL_KEYS,
-    *GLOBAL_KEYS,
-    *email.GLOBAL_KEYS,
-    *telegram.GLOBAL_KEYS,
-)
+# global keys read on their own, before the receivers that take them
+_GLOBALS_ELSEWHERE = ("http_config", *slack.GLOBAL_KEYS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,9 +77,7 @@ class _SlackGlobal:
     slack_api_url: Secret | None = None
 
 
-_READ_ELSEWHERE = (*KINDS, "email_configs", "telegram_configs")
 SCHEMA.before(GlobalConfig, _skip(_GLOBALS_ELSEWHERE), keys=_GLOBALS_ELSEWHERE)
-SCHEMA.before(ReceiverConfig, _skip(_READ_ELSEWHERE))
 
 
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
@@ -107,7 +98,7 @@ def parse_config(text: str, file: FsPath, env: Mapping[str, str] | None = None) 
     finally:
         CONTEXT.reset(token)
     # dict: one problem once (a bad global default is met by every entry that takes it)
-    problems = list(dict.fromkeys([*builder.problems, *builder.reader.problems]))
+    problems = list(dict.fromkeys(builder.problems))
     if problems:
         raise ConfigError(by_line(problems))
     return cfg
@@ -121,7 +112,6 @@ class _Builder:
         self.data = data
         self.file = file
         self.problems = list(problems)
-        self.reader = Reader(doc, CONTEXT.get().env)  # for the sections not ported yet
 
     def section(self, key: str, kind: type[T], default: T) -> T:
         """The top-level ``key`` built as ``kind``; ``default`` when absent or unusable."""
@@ -170,7 +160,12 @@ class _Builder:
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
         self.problems.extend(check_one_push_per_key(self.doc, self.data.get("sources"), sources))
-        receivers = tuple(self.receivers())
+        global_ = self.global_config()
+        token = GLOBAL.set(global_)
+        try:
+            receivers = tuple(r for _, r in self.items("receivers", ReceiverConfig))
+        finally:
+            GLOBAL.reset(token)
         names = self.unique("receivers", "receiver name")
         route = None
         if self.data.get("route") is not None:
@@ -182,7 +177,7 @@ class _Builder:
         ha = self.ha()
         return Config(
             file=self.file,
-            global_=self.section("global", GlobalConfig, GlobalConfig()),
+            global_=global_,
             server=self.section("server", ServerConfig, ServerConfig()),
             storage=self.section("storage", StorageConfig, StorageConfig()),
             sources=sources,
@@ -212,34 +207,18 @@ class _Builder:
         self.problems.extend(problems)
         return value
 
-    def receivers(self) -> list[ReceiverConfig]:
-        """``receivers``; the kinds of ``_READ_ELSEWHERE`` are read by their own readers."""
-        r, templates = self.reader, CONTEXT.get().templates
-        am = AmReceivers(r, templates, self.receiver_http)
-        out = []
-        for i, receiver in self.items("receivers", ReceiverConfig):
-            p = ("receivers", i)
-            out.append(
-                replace(
-                    receiver,
-                    **am.read(p),
-                    email_configs=r.each(
-                        (*p, "email_configs"), lambda q: email.read_email(r, q, templates)
-                    ),
-                    telegram_configs=r.each(
-                        (*p, "telegram_configs"),
-                        lambda q: telegram.read_telegram(r, q, templates, self.receiver_http),
-                    ),
-                )
-            )
-        return out
-
-    def receiver_http(self, path: Path) -> HttpConfig:
-        """A receiver's ``http_config``, or ``global.http_config`` without one (Alertmanager)."""
-        if self.reader.get(path) is None:
-            global_http: HttpConfig | None = CONTEXT.get().global_http
-            return HttpConfig() if global_http is None else global_http
-        return self.section_at(path, HttpConfig) or HttpConfig()
+    def global_config(self) -> GlobalConfig:
+        """``global``; when it has a problem, each key receivers take is read on its own, so
+        that one mistake does not add "no global ... set" problems to every receiver."""
+        whole = self.section_at(("global",), GlobalConfig)
+        if whole is not None or not isinstance(self.data.get("global"), Mapping):
+            return whole or GlobalConfig()
+        values = {}
+        for key in RECEIVER_KEYS:
+            one = self.section_at(("global",), GlobalConfig, keys={key, f"{key}_file"})
+            if one is not None:
+                values[key] = getattr(one, key)
+        return GlobalConfig(**values)
 
     def ha(self) -> HaConfig | None:
         """``ha``, checked against the routes and labels it must not page through."""

@@ -13,6 +13,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
+from watcher.config import amhooks as am
+from watcher.config.receivers import (
+    OPSGENIE_API_URL,
+    PAGERDUTY_DETAILS,
+    PAGERDUTY_URL,
+    TELEGRAM_API_URL,
+    AlertmanagerConfig,
+    ConsoleConfig,
+    EmailConfig,
+    HttpConfig,
+    MsteamsConfig,
+    OpsgenieConfig,
+    OpsgenieResponder,
+    PagerdutyConfig,
+    PagerdutyImage,
+    PagerdutyLink,
+    ReceiverConfig,
+    SlackAction,
+    SlackConfig,
+    SlackConfirm,
+    SlackField,
+    TelegramConfig,
+    TlsConfig,
+    Url,
+    WebhookConfig,
+)
 from watcher.config.scalars import (
     ByteSize,
     Duration,
@@ -21,27 +47,48 @@ from watcher.config.scalars import (
     Labels,
     NonNegative,
     Secret,
-    SecretUrl,
     SourceLabels,
-    Template,
     between,
     choice,
     headers,
     matching,
-    template,
     unique_choices,
 )
 from watcher.ha import HaConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
-from watcher.validate import Hook, Key
+from watcher.validate import Hook
 
-__all__ = ["Secret"]  # re-exported: where the rest of watcher imports it from
+# re-exported: where the rest of watcher imports them from
+__all__ = [
+    "OPSGENIE_API_URL",
+    "PAGERDUTY_DETAILS",
+    "PAGERDUTY_URL",
+    "TELEGRAM_API_URL",
+    "AlertmanagerConfig",
+    "ConsoleConfig",
+    "EmailConfig",
+    "HttpConfig",
+    "MsteamsConfig",
+    "OpsgenieConfig",
+    "OpsgenieResponder",
+    "PagerdutyConfig",
+    "PagerdutyImage",
+    "PagerdutyLink",
+    "ReceiverConfig",
+    "Secret",
+    "SlackAction",
+    "SlackConfig",
+    "SlackConfirm",
+    "SlackField",
+    "TelegramConfig",
+    "TlsConfig",
+    "WebhookConfig",
+]
 
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 SIGNERS = ("futures", "futures_sorted")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
-_HTTP_CONFIG = Key("http_config")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +100,20 @@ class GlobalConfig:
     external_url: str = ""
     #: how long an alert posted without endsAt fires after its last post (Alertmanager's)
     resolve_timeout: Duration = 300.0
+    # What receiver entries take when they give none (Alertmanager's global keys and
+    # defaults, https://prometheus.io/docs/alerting/latest/configuration/#configuration-file).
+    pagerduty_url: Url = PAGERDUTY_URL
+    opsgenie_api_url: Url = OPSGENIE_API_URL
+    opsgenie_api_key: Secret | None = None
+    telegram_api_url: Annotated[str, Hook(am.api_url)] = TELEGRAM_API_URL
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str = ""  # host:port, checked where an entry takes it
+    smtp_auth_username: str = ""
+    smtp_auth_password: Secret | None = None
+    smtp_auth_secret: Annotated[am.InlineSecret | None, Hook(am.inline_secret)] = None
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,293 +265,6 @@ class RouteConfig:
     routes: tuple[RouteConfig, ...] = ()
     mute_time_intervals: tuple[str, ...] = ()  # not inherited, as in Alertmanager
     active_time_intervals: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class HttpConfig:
-    """``http_config:`` of a receiver: ``authorization`` (bearer) or ``basic_auth``."""
-
-    bearer_token: Secret | None = None
-    basic_auth: tuple[str, Secret] | None = None
-    timeout: DurationOrZero = 0.0  # per request; 0 = none (the integration's is the same)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlackField:
-    """``slack_configs[].fields[]``: templated ``title``/``value``; ``short`` or the default."""
-
-    title: Template = ""  # both needed: the loader says so in one message
-    value: Template = ""
-    short: bool | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlackConfirm:
-    """``actions[].confirm``."""
-
-    text: Template = ""
-    title: Template = ""
-    ok_text: Template = ""
-    dismiss_text: Template = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlackAction:
-    """``slack_configs[].actions[]``: a button (``type``, ``text``, ``url``...), templated."""
-
-    type: Template = ""
-    text: Template = ""
-    url: Template = ""
-    style: Template = ""
-    name: Template = ""
-    value: Template = ""
-    confirm: SlackConfirm | None = None
-
-
-# Alertmanager's default Slack texts, each the named template of its default.tmpl.
-_SLACK = {
-    name: '{{ template "slack.default.' + name + '" . }}'
-    for name in (
-        "username",
-        "iconemoji",
-        "iconurl",
-        "title",
-        "titlelink",
-        "pretext",
-        "fallback",
-        "callbackid",
-        "footer",
-    )
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class SlackConfig:
-    """``slack_configs[]``: an incoming webhook; every text key is a Go template.
-
-    Defaults are Alertmanager's (``config/notifiers.go`` ``DefaultSlackConfig``), except
-    ``text``: None is the watcher's alert list (summary, value, runbook, labels), where
-    Alertmanager's ``slack.default.text`` is empty.
-    """
-
-    api_url: SecretUrl
-    channel: Annotated[str | None, Hook(template)] = None
-    username: Template = _SLACK["username"]
-    icon_emoji: Template = _SLACK["iconemoji"]
-    icon_url: Template = _SLACK["iconurl"]
-    title: Template = _SLACK["title"]
-    title_link: Template = _SLACK["titlelink"]
-    pretext: Template = _SLACK["pretext"]
-    text: Annotated[str | None, Hook(template)] = None
-    fallback: Template = _SLACK["fallback"]
-    callback_id: Template = _SLACK["callbackid"]
-    footer: Template = _SLACK["footer"]
-    color: Template = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
-    image_url: Template = ""
-    thumb_url: Template = ""
-    link_names: bool = False
-    mrkdwn_in: tuple[str, ...] = ()
-    short_fields: bool = False
-    fields: tuple[SlackField, ...] = ()
-    actions: tuple[SlackAction, ...] = ()
-    send_resolved: bool = False
-    timeout: DurationOrZero = 0.0  # per request, as Alertmanager's; 0 = none but dispatch's
-    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class WebhookConfig:
-    """``webhook_configs[]``: Alertmanager's webhook payload, version 4."""
-
-    url: SecretUrl
-    send_resolved: bool = True
-    max_alerts: NonNegative = 0
-    timeout: DurationOrZero = 0.0  # per request, as Alertmanager's; 0 = none but dispatch's
-    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class AlertmanagerConfig:
-    """``alertmanager_configs[]``: POST /api/v2/alerts to an Alertmanager."""
-
-    url: HttpUrl
-    timeout: Duration = 10.0  # per request, Prometheus's alertmanager_config default
-    http: Annotated[HttpConfig, _HTTP_CONFIG] = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConsoleConfig:
-    """``console_configs[]``: print notifications to standard output (the demo's receiver)."""
-
-    send_resolved: bool = True
-
-
-PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"  # Alertmanager's global.pagerduty_url
-PAGERDUTY_DETAILS = {
-    "firing": '{{ template "pagerduty.default.instances" .Alerts.Firing }}',
-    "resolved": '{{ template "pagerduty.default.instances" .Alerts.Resolved }}',
-    "num_firing": "{{ .Alerts.Firing | len }}",
-    "num_resolved": "{{ .Alerts.Resolved | len }}",
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyImage:
-    """``images[]``: templated ``src`` (an image without one is left out), ``alt``, ``href``."""
-
-    src: str = ""
-    alt: str = ""
-    href: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyLink:
-    """``links[]``: templated ``href`` (a link without one is left out) and ``text``."""
-
-    href: str = ""
-    text: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PagerdutyConfig:
-    """One ``pagerduty_configs[]`` entry; every text key is a Go template.
-
-    Exactly one of ``routing_key`` (Events API v2) and ``service_key`` (v1) is used; when
-    both are given Alertmanager uses v1, and so does the watcher.
-    """
-
-    routing_key: Secret | None = None
-    service_key: Secret | None = None
-    url: str = PAGERDUTY_URL
-    url_set: bool = False  # ``url`` given on the entry itself (not the global default)
-    client: str = '{{ template "pagerduty.default.client" . }}'
-    client_url: str = '{{ template "pagerduty.default.clientURL" . }}'
-    description: str = '{{ template "pagerduty.default.description" .}}'
-    details: Mapping[str, str] = field(default_factory=lambda: dict(PAGERDUTY_DETAILS))
-    images: tuple[PagerdutyImage, ...] = ()
-    links: tuple[PagerdutyLink, ...] = ()
-    source: str = ""  # "" = the client template, as Alertmanager fills it in
-    severity: str = ""  # "" = "error", as Alertmanager fills it in when sending
-    class_: str = ""
-    component: str = ""
-    group: str = ""
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-    @property
-    def v1(self) -> bool:
-        """Whether events go to the v1 API (a ``service_key``)."""
-        return self.service_key is not None
-
-
-OPSGENIE_API_URL = "https://api.opsgenie.com/"  # Alertmanager's global.opsgenie_api_url
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpsgenieResponder:
-    """``responders[]``: one of ``id``, ``name``, ``username``, and a ``type``; all templated."""
-
-    id: str = ""
-    name: str = ""
-    username: str = ""
-    type: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpsgenieConfig:
-    """One ``opsgenie_configs[]`` entry; every text key is a Go template (Alertmanager 0.25's
-    ``DefaultOpsGenieConfig``). ``api_url`` always ends in ``/``."""
-
-    api_key: Secret
-    api_url: str = OPSGENIE_API_URL
-    message: str = '{{ template "opsgenie.default.message" . }}'
-    description: str = '{{ template "opsgenie.default.description" . }}'
-    source: str = '{{ template "opsgenie.default.source" . }}'
-    details: Mapping[str, str] = field(default_factory=dict)
-    entity: str = ""
-    responders: tuple[OpsgenieResponder, ...] = ()
-    actions: str = ""
-    tags: str = ""
-    note: str = ""
-    priority: str = ""
-    update_alerts: bool = False
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TlsConfig:
-    """Prometheus's ``tls_config`` (of ``email_configs``): files are paths, read when a connection is made."""
-
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    server_name: str = ""
-    insecure_skip_verify: bool = False
-    min_version: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class EmailConfig:
-    """One ``email_configs[]`` entry with the global defaults applied."""
-
-    to: str
-    from_: str
-    smarthost: tuple[str, int]
-    hello: str = "localhost"
-    auth_username: str = ""
-    auth_password: Secret | None = None
-    auth_secret: Secret | None = None
-    auth_identity: str = ""
-    #: canonical header name -> template; Subject, To and From always present
-    headers: Mapping[str, str] = field(default_factory=dict)
-    html: str = '{{ template "email.default.html" . }}'
-    text: str = ""
-    require_tls: bool = True
-    tls: TlsConfig = field(default_factory=TlsConfig)
-    send_resolved: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class TelegramConfig:
-    """One ``telegram_configs[]`` entry with the global default applied."""
-
-    bot_token: Secret
-    chat_id: int
-    api_url: str = "https://api.telegram.org"
-    message: str = '{{ template "telegram.default.message" . }}'
-    disable_notifications: bool = False
-    parse_mode: str = "HTML"
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MsteamsConfig:
-    """One ``msteams_configs[]`` entry (Alertmanager 0.27's keys and defaults; templated)."""
-
-    webhook_url: Secret
-    title: str = '{{ template "msteams.default.title" . }}'
-    summary: str = '{{ template "msteams.default.summary" . }}'
-    text: str = '{{ template "msteams.default.text" . }}'
-    send_resolved: bool = True
-    http: HttpConfig = field(default_factory=HttpConfig)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReceiverConfig:
-    """``receivers[]``."""
-
-    name: str
-    slack_configs: tuple[SlackConfig, ...] = ()
-    webhook_configs: tuple[WebhookConfig, ...] = ()
-    alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
-    console_configs: tuple[ConsoleConfig, ...] = ()
-    email_configs: tuple[EmailConfig, ...] = ()
-    telegram_configs: tuple[TelegramConfig, ...] = ()
-    pagerduty_configs: tuple[PagerdutyConfig, ...] = ()
-    opsgenie_configs: tuple[OpsgenieConfig, ...] = ()
-    msteams_configs: tuple[MsteamsConfig, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

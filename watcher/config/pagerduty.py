@@ -1,118 +1,47 @@
-"""``pagerduty_configs[]``: Alertmanager's PagerDuty keys and defaults, templates parsed at load.
+"""``pagerduty_configs[]``: what an entry takes from ``global:``, and its ``config.original``.
 
 Keys, defaults and checks are Alertmanager 0.25's (``config/notifiers.go``
 ``DefaultPagerdutyConfig``, ``PagerdutyConfig.UnmarshalYAML``;
-https://prometheus.io/docs/alerting/latest/configuration/#pagerduty_config): ``routing_key``
-(Events API v2) or ``service_key`` (the older v1 API), each also as ``*_file``; ``details``
-keeps Alertmanager's four default entries unless a key of the same name replaces one;
-``source`` defaults to ``client``; ``url`` defaults to ``global.pagerduty_url``.
+https://prometheus.io/docs/alerting/latest/configuration/#pagerduty_config), written once on
+``PagerdutyConfig``: ``routing_key`` (Events API v2) or ``service_key`` (the older v1 API), each
+also as ``*_file``; ``details`` keeps Alertmanager's four default entries unless a key of the
+same name replaces one; ``source`` defaults to ``client``; ``url`` to ``global.pagerduty_url``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
-from watcher.config.amtext import TextReader, url_problem
-from watcher.config.model import (
-    PAGERDUTY_DETAILS,
-    PAGERDUTY_URL,
-    HttpConfig,
-    PagerdutyConfig,
-    PagerdutyImage,
-    PagerdutyLink,
-)
-from watcher.config.reader import Reader
-from watcher.gotemplate import Templates
-from watcher.yamlpos import Path
+from watcher.config.amchecks import checked, global_config
+from watcher.config.model import PagerdutyConfig
+from watcher.validate import Invalid, Schema
 
 #: Events API v1, where Alertmanager 0.25 sends every ``service_key`` event.
 V1_URL = "https://events.pagerduty.com/generic/2010-04-15/create_event.json"
-GLOBAL_KEYS = frozenset({"pagerduty_url"})
-
-_TEXT_KEYS = ("client", "client_url", "description", "source", "severity", "class", "component")
-_KEYS = {
-    *_TEXT_KEYS,
-    "group",
-    "routing_key",
-    "routing_key_file",
-    "service_key",
-    "service_key_file",
-    "url",
-    "details",
-    "images",
-    "links",
-    "send_resolved",
-    "http_config",
-}
 
 
-def read_pagerduty_global(r: Reader) -> str:
-    """``global.pagerduty_url``."""
-    url = str(r.string(("global", "pagerduty_url"), PAGERDUTY_URL))
-    url_problem(r, ("global", "pagerduty_url"), url)
-    return url
+def _check(value: dict[str, Any]) -> tuple[dict[str, Any], list[Invalid]]:
+    problems = []
+    if "url_set" in value:  # the model's, never a key of the file
+        del value["url_set"]
+        problems.append(Invalid("unknown key", ("url_set",)))
+    value["url_set"] = "url" in value
+    value.setdefault("url", global_config().pagerduty_url)
+    if "routing_key" not in value and "service_key" not in value:
+        problems.append(Invalid("missing service or routing key in PagerDuty config"))
+        value["routing_key"] = "-"  # stands in while the rest is checked
+    return value, problems
 
 
-def read_pagerduty(
-    r: Reader,
-    p: Path,
-    templates: Templates,
-    http: Callable[[Path], HttpConfig],
-    global_url: str,
-) -> PagerdutyConfig | None:
-    """One ``pagerduty_configs[]`` entry, or None when it has problems (reported on ``r``)."""
-    if not r.mapping(p, _KEYS, required=True):
-        return None
-    t = TextReader(r, templates)
-    has = {k: r.get((*p, k)) is not None for k in sorted(_KEYS)}
-    routing = r.secret(p, "routing_key", required=False)
-    service = r.secret(p, "service_key", required=False)
-    if not any(
-        has[k] for k in ("routing_key", "routing_key_file", "service_key", "service_key_file")
-    ):
-        r.problem(p, "missing service or routing key in PagerDuty config")
-    t.check_secret((*p, "routing_key"), routing)
-    t.check_secret((*p, "service_key"), service)
-    defaults = PagerdutyConfig()
-    url = str(r.string((*p, "url"), global_url))
-    url_problem(r, (*p, "url"), url)
-    client = t.text((*p, "client"), defaults.client)
-    details = dict(PAGERDUTY_DETAILS)
-    details.update(t.text_map((*p, "details")))
-    cfg = PagerdutyConfig(
-        routing_key=routing,
-        service_key=service,
-        url=url,
-        url_set=has["url"],
-        client=client,
-        client_url=t.text((*p, "client_url"), defaults.client_url),
-        description=t.text((*p, "description"), defaults.description),
-        details=details,
-        images=r.each((*p, "images"), lambda q: _image(t, q)),
-        links=r.each((*p, "links"), lambda q: _link(t, q)),
-        source=t.text((*p, "source")) or client,
-        severity=t.text((*p, "severity")),
-        class_=t.text((*p, "class")),
-        component=t.text((*p, "component")),
-        group=t.text((*p, "group")),
-        send_resolved=r.boolean((*p, "send_resolved"), True),
-        http=http((*p, "http_config")),
-    )
-    return cfg if routing is not None or service is not None else None
+def _source(built: PagerdutyConfig, _raw: Any) -> PagerdutyConfig:
+    return built if built.source else replace(built, source=built.client)
 
 
-def _image(t: TextReader, p: Path) -> PagerdutyImage | None:
-    if not t.r.mapping(p, {"src", "alt", "href"}, required=True):
-        return None
-    return PagerdutyImage(
-        src=t.text((*p, "src")), alt=t.text((*p, "alt")), href=t.text((*p, "href"))
-    )
-
-
-def _link(t: TextReader, p: Path) -> PagerdutyLink | None:
-    if not t.r.mapping(p, {"href", "text"}, required=True):
-        return None
-    return PagerdutyLink(href=t.text((*p, "href")), text=t.text((*p, "text")))
+def register(schema: Schema) -> None:
+    """Add PagerDuty's checks to ``schema``."""
+    checked(schema, PagerdutyConfig, _check)
+    schema.after(PagerdutyConfig, _source)
 
 
 def pagerduty_original(

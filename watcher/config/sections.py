@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from watcher.config import push, slack
+from watcher.config import email, opsgenie, pagerduty, push, slack, telegram
 from watcher.config.model import (
     ApiConfig,
     CoinwCouponConfig,
@@ -23,9 +23,13 @@ from watcher.config.model import (
     ConsoleConfig,
     HttpConfig,
     InhibitRule,
+    MsteamsConfig,
+    OpsgenieConfig,
+    PagerdutyConfig,
     ServerConfig,
     SlackConfig,
     SourceConfig,
+    TelegramConfig,
     TradebossConfig,
     WebhookConfig,
 )
@@ -194,13 +198,21 @@ def _http(value: Any) -> HttpConfig:
 
 
 SCHEMA.hook(HttpConfig, _http)
-for _receiver in (SlackConfig, WebhookConfig):  # alertmanager_configs: Prometheus's, no global
+# alertmanager_configs: Prometheus's, no global; email_configs: no http_config
+for _receiver in (
+    SlackConfig,
+    WebhookConfig,
+    PagerdutyConfig,
+    OpsgenieConfig,
+    MsteamsConfig,
+    TelegramConfig,
+):
     SCHEMA.before(_receiver, _global_http)
 SCHEMA.nullable(ConsoleConfig)
 
 
-slack.register(SCHEMA)
-push.register(SCHEMA)
+for _module in (slack, pagerduty, opsgenie, email, telegram, push):
+    _module.register(SCHEMA)
 
 
 # -- inhibition and time intervals -----------------------------------------------------------
