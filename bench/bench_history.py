@@ -30,9 +30,11 @@ from watcher.history import LOOKBACK_MS, Points, Retention, SampleHistory
 from watcher.history.disk import SampleDisk, connect_writer
 from watcher.matchers import Matcher
 from watcher.metrics import WatcherMetrics
+from watcher.query import AsOf
 from watcher.rules.evaluate import Evaluator, Queryable, Sample, SampleLike
+from watcher.rules.manager import SnapshotQueryable
 from watcher.rules.promql import compile_expr
-from watcher.series import Series
+from watcher.series import Series, Snapshot
 from watcher.state import open_db
 
 STEP_MS = 60_000
@@ -95,27 +97,6 @@ class _OldView:
         for key, points in self.history.points.items():
             window = [(t, v) for t, v in points if start_ms <= t <= end_ms]
             yield key[0], self.history.names[key], window
-
-
-class _NewView:
-    """The history as of ``at_ms`` (what ``/api/v1/query_range`` evaluates each step over)."""
-
-    def __init__(self, history: SampleHistory, at_ms: int) -> None:
-        self.view = history.over(self)
-        self.at_ms = at_ms
-
-    def select(self, name: str | None, matchers: Sequence[Matcher]) -> Iterable[SampleLike]:
-        return self.view.select_at(name, matchers, self.at_ms)
-
-    def select_at(
-        self, name: str | None, matchers: Sequence[Matcher], at_ms: int
-    ) -> Iterable[SampleLike]:
-        return self.view.select_at(name, matchers, at_ms)
-
-    def select_range(
-        self, name: str | None, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> Iterable[tuple[str | None, Mapping[str, str], list[tuple[int, float]]]]:
-        return self.view.select_range(name, matchers, start_ms, end_ms)
 
 
 class _Prefilled:
@@ -223,6 +204,8 @@ def query_latency(series: int, polls: int, repeats: int) -> tuple[list[list[obje
     new.disk = _Prefilled(series, polls)
     new.load(end_ms / 1000, DAY_MS * 2)
     new.disk = None
+    # The current series are never read: AsOf sends every selector to the history.
+    new_view = new.over(SnapshotQueryable(Snapshot(0.0)))
     old = _OldHistory()
     for i in range(series):
         key = ("x", tuple(sorted(_labels(i).items())))
@@ -236,7 +219,7 @@ def query_latency(series: int, polls: int, repeats: int) -> tuple[list[list[obje
         answers: list[list[tuple[int, str, float]]] = []
 
         def on_new(expr: str = expr, steps: int = steps, answers: list[Any] = answers) -> None:
-            answers.append(_steps(expr, lambda ms: _NewView(new, ms), end_ms, steps))
+            answers.append(_steps(expr, lambda ms: AsOf(new_view, ms), end_ms, steps))
 
         def on_old(expr: str = expr, steps: int = steps, answers: list[Any] = answers) -> None:
             answers.append(_steps(expr, lambda ms: _OldView(old, ms), end_ms, steps))

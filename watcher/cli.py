@@ -52,9 +52,12 @@ def _command(
     summary: str,
     description: str,
     example: str,
+    *,
+    config: bool = False,
 ) -> argparse.ArgumentParser:
-    """One (sub)command with its one-line summary, its description and an example."""
-    return sub.add_parser(
+    """One (sub)command with its one-line summary, its description and an example; ``config``
+    gives it the ``-c/--config FILE`` option."""
+    command = sub.add_parser(
         name,
         help=summary,
         description=description,
@@ -62,6 +65,9 @@ def _command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_logging_options(defaults=False)],
     )
+    if config:
+        command.add_argument("-c", "--config", required=True, metavar="FILE", help="config file")
+    return command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         "send notifications. SIGHUP or POST /-/reload re-reads the config; SIGTERM drains and\n"
         "exits 0.",
         "watcher run -c /etc/watcher/watcher.yaml",
+        config=True,
     )
-    run.add_argument("-c", "--config", required=True, metavar="FILE", help="config file")
     run.add_argument(
         "--web.config.file",
         dest="web_config_file",
@@ -130,8 +136,8 @@ def _parser() -> argparse.ArgumentParser:
         "file:line key.path: message; exit 0 when valid, 1 when not. A config without sources\n"
         "or without rules is valid but gets a warning (an error with --strict).",
         "watcher check -c watcher.yaml --strict",
+        config=True,
     )
-    check.add_argument("-c", "--config", required=True, metavar="FILE", help="config file")
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
     once = _command(
@@ -142,8 +148,8 @@ def _parser() -> argparse.ArgumentParser:
         "Nothing is sent unless --send; state stays in memory, so a running daemon's database\n"
         "is never touched. Exit 1 when a source failed.",
         "watcher once -c watcher.yaml --send",
+        config=True,
     )
-    once.add_argument("-c", "--config", required=True, metavar="FILE", help="config file")
     once.add_argument(
         "--send", action="store_true", help="deliver the alerts through the receivers"
     )

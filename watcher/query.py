@@ -15,13 +15,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from watcher.durations import parse_duration
 from watcher.errors import RuleError
+from watcher.gotemplate.strconv import format_float
 from watcher.history import LOOKBACK_MS, HistoryView, SampleHistory
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Evaluator, SampleLike
@@ -54,14 +54,7 @@ def add_query_routes(app: web.Application, view: StatusView) -> None:
 
 def format_value(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``: shortest digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return format_float(value, "f")
 
 
 def parse_time(text: str, param: str = "time") -> float:
@@ -103,8 +96,12 @@ def json_time(ms: int) -> float | int:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000
 
 
-class _AsOf:
-    """Every selector of a query at a past time reads the history as of that time."""
+class AsOf:
+    """Every selector of a query at a past time reads the history as of that time.
+
+    ``/api/v1/query`` at a past ``time`` and each step of ``/api/v1/query_range`` evaluate over
+    one (so does bench/bench_history.py, to time exactly what they run).
+    """
 
     def __init__(self, view: HistoryView, at_ms: int) -> None:
         self.view = view
@@ -157,7 +154,7 @@ def run_query(
         return node
     view = history.over(SnapshotQueryable(snap))
     at = snap.time
-    source: HistoryView | _AsOf = view
+    source: HistoryView | AsOf = view
     if "time" in params:
         try:
             at = parse_time(params["time"])
@@ -166,7 +163,7 @@ def run_query(
         # a client's "now" is a moment off the daemon's: within the lookback after the
         # snapshot (and a second before it) the current series answer
         if not snap.time - 1 <= at <= snap.time + LOOKBACK_MS / 1000:
-            source = _AsOf(view, round(at * 1000))
+            source = AsOf(view, round(at * 1000))
     if node.kind == "matrix":
         return _instant_matrix(Evaluator(source, at), node)
     try:
@@ -264,7 +261,7 @@ def run_query_range(
         if monotonic() > deadline:
             return _fail(503, "timeout", "query timed out in expression evaluation")
         try:
-            value = Evaluator(_AsOf(view, ms), ms / 1000).eval(node)
+            value = Evaluator(AsOf(view, ms), ms / 1000).eval(node)
         except RuleError as exc:
             return _fail(422, "execution", str(exc))
         vector = [_ScalarSample(value)] if isinstance(value, float) else value

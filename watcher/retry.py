@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 import structlog
 import tenacity
@@ -74,8 +74,13 @@ class RetryPolicy:
         self,
         call: Callable[[], Awaitable[T]],
         on_retry: Callable[[BaseException], None] | None = None,
+        *,
+        what: str | None = None,
     ) -> T:
-        """Await ``call()`` under this policy; ``on_retry`` sees each error that is retried."""
+        """Await ``call()`` under this policy; ``on_retry`` sees each error that is retried.
+
+        ``what`` names the call in the retry log instead of the policy's ``what``.
+        """
         started = time.monotonic()
         try:
             return await call()
@@ -83,7 +88,7 @@ class RetryPolicy:
             if not self.should_retry(exc):
                 raise
             first: BaseException = exc
-        return await self._retry(call, first, time.monotonic() - started, on_retry)
+        return await self._retry(call, first, time.monotonic() - started, on_retry, what)
 
     async def _retry(
         self,
@@ -91,6 +96,7 @@ class RetryPolicy:
         first: BaseException,
         spent: float,
         on_retry: Callable[[BaseException], None] | None,
+        what: str | None,
     ) -> T:
         replayed = False
 
@@ -125,7 +131,7 @@ class RetryPolicy:
                 on_retry(exc)
             log.info(
                 "retry.scheduled",
-                what=self._what,
+                what=what or self._what,
                 attempt=state.attempt_number,
                 wait=round(state.upcoming_sleep, 3),
                 error=str(exc),
@@ -143,20 +149,26 @@ class RetryPolicy:
         return out
 
 
+class RetryOptions(TypedDict, total=False):
+    """``RetryPolicy``'s settings but ``on``, as ``retry_async`` takes them."""
+
+    attempts: int
+    max_delay: float
+    initial: float
+    maximum: float
+    jitter: float
+    what: str
+    sleep: Callable[[float], Awaitable[None]] | None
+    retryable: Callable[[BaseException], bool] | None
+    hint: Callable[[BaseException], float | None] | None
+
+
 async def retry_async(
     call: Callable[[], Awaitable[T]],
     *,
     on: tuple[type[BaseException], ...],
-    attempts: int = 3,
-    max_delay: float = 30.0,
-    initial: float = 0.5,
-    maximum: float = 10.0,
-    jitter: float = 1.0,
-    what: str = "request",
     on_retry: Callable[[BaseException], None] | None = None,
-    sleep: Callable[[float], Awaitable[None]] | None = None,
-    retryable: Callable[[BaseException], bool] | None = None,
-    hint: Callable[[BaseException], float | None] | None = None,
+    **options: Unpack[RetryOptions],
 ) -> T:
     """Await ``call()`` until it succeeds, retrying ``on`` exceptions with jittered backoff.
 
@@ -167,16 +179,4 @@ async def retry_async(
     ``on_retry`` sees each error that will be retried (to count it). A caller making many calls
     with one policy builds a ``RetryPolicy`` once instead.
     """
-    policy = RetryPolicy(
-        on=on,
-        attempts=attempts,
-        max_delay=max_delay,
-        initial=initial,
-        maximum=maximum,
-        jitter=jitter,
-        what=what,
-        sleep=sleep,
-        retryable=retryable,
-        hint=hint,
-    )
-    return await policy(call, on_retry)
+    return await RetryPolicy(on=on, **options)(call, on_retry)

@@ -11,42 +11,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
-from watcher.gotemplate.strconv import quote
+from watcher.gotemplate.strconv import format_float, quote
 from watcher.gotemplate.values import GoStruct, go_type
 
 _VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?(.)", re.DOTALL)
 MAX_WIDTH = 10_000  # a bounded template: "%1000000000d" must not build a gigabyte
-
-
-def shortest_digits(value: float) -> tuple[str, int]:
-    """Shortest round-trip digits of abs(value) and the decimal exponent of the first digit."""
-    mant, _, e = repr(abs(value)).partition("e")
-    whole, _, frac = mant.partition(".")
-    digits = whole + frac
-    point = len(whole) + (int(e) if e else 0)
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    return stripped.rstrip("0") or "0", point - 1
-
-
-def format_float(value: float, letter: str = "e") -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 and from 1e6 on."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign = "-" if value < 0 else ""
-    digits, exp = shortest_digits(value)
-    if exp < -4 or exp >= 6:
-        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mant}{letter}{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if exp < 0:
-        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
-    if len(digits) <= exp + 1:
-        return f"{sign}{digits}{'0' * (exp + 1 - len(digits))}"
-    return f"{sign}{digits[: exp + 1]}.{digits[exp + 1 :]}"
 
 
 def _float_verb(value: float, verb: str, prec: int | None) -> str:
@@ -58,7 +27,7 @@ def _float_verb(value: float, verb: str, prec: int | None) -> str:
     if verb in "xX":
         return _hex_float(value, prec, verb)
     if verb in "gG" and prec is None:
-        return format_float(value, "e" if verb == "g" else "E")
+        return format_float(value, verb)
     return f"%.{6 if prec is None else prec}{verb}" % value
 
 
@@ -87,7 +56,7 @@ def value_string(value: object, plus: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return format_float(value)
+        return format_float(value, "g")
     if isinstance(value, str):
         return value
     if isinstance(value, GoStruct):

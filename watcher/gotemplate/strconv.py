@@ -1,11 +1,17 @@
-"""Go's ``strconv.Quote``: how Go prints a string with ``%q`` and in ``LabelSet.String()``.
+"""Go's ``strconv``: ``Quote``/``Unquote`` and ``FormatFloat`` with the shortest digits.
 
-Alertmanager's group keys and ``printf "%q"`` must read byte for byte as Go writes them
+``Quote`` is how Go prints a string with ``%q`` and in ``LabelSet.String()``. Alertmanager's
+group keys and ``printf "%q"`` must read byte for byte as Go writes them
 (https://pkg.go.dev/strconv#Quote): printable runes stay, the rest become ``\\a \\b \\f \\n
 \\r \\t \\v``, ``\\xNN`` (below U+0020 and U+007F), ``\\uNNNN`` or ``\\UNNNNNNNN``.
+``FormatFloat(v, fmt, -1, 64)`` (https://pkg.go.dev/strconv#FormatFloat) is every float Go
+prints here: ``%v`` in templates (``g``), the query API's values (``f``), the alerts API's (``e``)
+and promtool's (``E``).
 """
 
 from __future__ import annotations
+
+import math
 
 _SHORT = {
     "\a": "\\a",
@@ -112,3 +118,37 @@ def unquote(text: str) -> str:
         msg = "invalid syntax"
         raise ValueError(msg)
     return result
+
+
+def shortest_digits(value: float) -> tuple[str, int]:
+    """Shortest round-trip digits of abs(value) and the decimal exponent of the first digit."""
+    mant, _, e = repr(abs(value)).partition("e")
+    whole, _, frac = mant.partition(".")
+    digits = whole + frac
+    point = len(whole) + (int(e) if e else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    return stripped.rstrip("0") or "0", point - 1
+
+
+def format_float(value: float, fmt: str) -> str:
+    """Go's ``strconv.FormatFloat(value, fmt, -1, 64)`` for ``fmt`` e, E, f, g or G.
+
+    The shortest digits that read back as ``value``; ``g`` takes the exponent form below 1e-4
+    and from 1e6 on (Go's precision 6 for the shortest form); ``NaN``, ``+Inf``, ``-Inf``.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    digits, exp = shortest_digits(value) if value else ("0", 0)
+    if fmt in "eE" or (fmt in "gG" and (exp < -4 or exp >= 6)):
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        letter = "E" if fmt in "EG" else "e"
+        return f"{sign}{mant}{letter}{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return f"{sign}{digits}{'0' * (exp + 1 - len(digits))}"
+    return f"{sign}{digits[: exp + 1]}.{digits[exp + 1 :]}"

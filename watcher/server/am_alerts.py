@@ -22,7 +22,7 @@ from watcher.notify.dispatch import AlertStatus
 from watcher.notify.incoming import MAX_POSTED_ALERTS, posted
 from watcher.notify.router import build_routes
 from watcher.notify.silences import matches_filter
-from watcher.regex import compile_anchored
+from watcher.regex import Regex, compile_anchored
 from watcher.server.views import AlertSource
 
 ALERTS: web.AppKey[AlertSource] = web.AppKey("alert_source")
@@ -82,9 +82,7 @@ def alert_json(status: AlertStatus) -> dict[str, Any]:
 async def _get_alerts(request: web.Request) -> web.Response:
     source = request.app[ALERTS]
     try:
-        keep = _alert_filter(request)
-        receiver = request.query.get("receiver")
-        receiver_re = compile_anchored(receiver) if receiver else None
+        keep, receiver_re = _alert_filter(request)
     except ValueError as exc:
         return error(f"bad request: {exc}", 400)
     out = []
@@ -97,10 +95,15 @@ async def _get_alerts(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-def _alert_filter(request: web.Request) -> Callable[[AlertStatus], bool]:
-    """Alertmanager's ``alertFilter``: filter matchers and the active/silenced/inhibited flags."""
+def _alert_filter(
+    request: web.Request,
+) -> tuple[Callable[[AlertStatus], bool], Regex | None]:
+    """Alertmanager's ``alertFilter`` (filter matchers and the active/silenced/inhibited flags)
+    and the ``receiver`` regex, if any; ValueError names a bad parameter."""
     filters = query_matchers(request)
     active, silenced, inhibited = (_flag(request, n) for n in ("active", "silenced", "inhibited"))
+    receiver = request.query.get("receiver")
+    receiver_re = compile_anchored(receiver) if receiver else None
 
     def keep(s: AlertStatus) -> bool:
         if not matches_filter(filters, s.alert.labels):
@@ -109,16 +112,14 @@ def _alert_filter(request: web.Request) -> Callable[[AlertStatus], bool]:
             return False
         return active or s.state != "active"
 
-    return keep
+    return keep, receiver_re
 
 
 async def _get_groups(request: web.Request) -> web.Response:
     """``GET /api/v2/alerts/groups``: one entry per aggregation group and receiver."""
     source = request.app[ALERTS]
     try:
-        keep = _alert_filter(request)
-        receiver = request.query.get("receiver")
-        receiver_re = compile_anchored(receiver) if receiver else None
+        keep, receiver_re = _alert_filter(request)
     except ValueError as exc:
         return error(f"bad request: {exc}", 400)
     config = source.config

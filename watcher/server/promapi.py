@@ -9,17 +9,16 @@ config. The request guard (web auth) applies to these routes like to every other
 
 from __future__ import annotations
 
-import math
 import platform
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from watcher import __version__
 from watcher.errors import RuleError
+from watcher.gotemplate.strconv import format_float
 from watcher.names import LABEL_NAME
 from watcher.query import parse_time
 from watcher.rules.loader import RecordingRule
@@ -182,16 +181,7 @@ def _rfc3339(ts: float | None) -> str:
 
 def _go_e(value: float) -> str:
     """Go's ``strconv.FormatFloat(v, 'e', -1, 64)`` (the alerts API's value): ``1e+00``."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits)).rstrip("0") or "0"
-    power = exponent + len(digits) - 1 if value else 0
-    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-    return f"{'-' if sign else ''}{mantissa}e{'-' if power < 0 else '+'}{abs(power):02d}"
+    return format_float(value, "e")
 
 
 def _active(view: StatusView) -> Iterator[tuple[str, str, dict[str, Any]]]:

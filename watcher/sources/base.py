@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
+import aiohttp
+
+from watcher.clock import Clock
 from watcher.config.model import SourceConfig
-from watcher.errors import SourceError
+from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.retry import RetryPolicy
 from watcher.series import Series
+from watcher.sources.upstream import UpstreamClient
+
+ConfigT = TypeVar("ConfigT", bound=SourceConfig)
 
 
 @dataclass
@@ -28,9 +35,14 @@ class PollResult:
     skipped_rows: int = 0
 
     def note_retry(self, exc: BaseException) -> None:
-        """Record an error that is about to be retried (``retry_async``'s ``on_retry``)."""
+        """Record an error that is about to be retried (``RetryPolicy``'s ``on_retry``)."""
         if isinstance(exc, SourceError):
             self.retried.append(exc)
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether upstream refused a request of this poll for speed."""
+        return any(isinstance(exc, RateLimitedError) for exc in self.errors)
 
 
 class Source(Protocol):
@@ -58,3 +70,49 @@ def with_source_labels(
     merged.update(labels)
     merged["source"] = config.name
     return Series(name, merged, value)
+
+
+class UpstreamSource(Generic[ConfigT]):
+    """What every built-in source shares: its config, its metrics' HELP texts, one
+    ``UpstreamClient`` and one retry policy (3 attempts within 3 timeouts, transient errors)."""
+
+    #: HELP text of every metric name the source exports
+    HELP: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(
+        self,
+        config: ConfigT,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        *,
+        path: str,
+        secrets: Iterable[str],
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._http = UpstreamClient(
+            session,
+            timeout=config.timeout,
+            body_size_limit=config.body_size_limit,
+            secrets=secrets,
+        )
+        self._retry = RetryPolicy(
+            on=(TransientSourceError,),
+            attempts=3,
+            max_delay=config.timeout * 3,
+            what=f"{config.name} {path}",
+            sleep=clock.sleep,
+        )
+
+    @property
+    def config(self) -> ConfigT:
+        """This source's config."""
+        return self._config
+
+    def metric_help(self) -> Mapping[str, str]:
+        """HELP texts of this source's metrics."""
+        return self.HELP
+
+    def clean(self, text: str) -> str:
+        """Upstream ``text`` fit for a log line: this source's secrets redacted, one line."""
+        return self._http.clean(text)

@@ -5,7 +5,6 @@ Upstream contract, signing and errors: docs/upstream-apis.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -14,15 +13,14 @@ import structlog
 
 from watcher.clock import Clock
 from watcher.config.model import CoinwCouponConfig
-from watcher.errors import RateLimitedError, SourceError, TransientSourceError
-from watcher.ratelimit import Limiter, LimiterRegistry
-from watcher.retry import retry_async
+from watcher.ratelimit import LimiterRegistry
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
-from watcher.sources.coinw_sign import CoinwSigner, build_query
+from watcher.sources.coinw_key import CoinwKeySource
+from watcher.sources.coinw_sign import build_query
 from watcher.sources.numbers import code_number, exact_decimal
-from watcher.sources.upstream import UpstreamClient
+from watcher.sources.upstream import json_list, json_object
 
 log = structlog.get_logger()
 
@@ -46,8 +44,10 @@ HELP = {
 }
 
 
-class CouponSource:
+class CouponSource(CoinwKeySource[CoinwCouponConfig]):
     """Polls every configured status of one CoinW account's Mega Coupons."""
+
+    HELP = HELP
 
     def __init__(
         self,
@@ -56,18 +56,7 @@ class CouponSource:
         limiters: LimiterRegistry,
         clock: Clock,
     ) -> None:
-        self._config = config
-        self._clock = clock
-        self._http = UpstreamClient(
-            session,
-            timeout=config.timeout,
-            body_size_limit=config.body_size_limit,
-            secrets=(config.api_key.get(), config.secret_key.get()),
-        )
-        self._signer = CoinwSigner(config.api_key, config.secret_key)
-        self._limiter: Limiter = limiters.get(
-            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
-        )
+        super().__init__(config, session, limiters, clock, path=PATH, spacing=REQUEST_SPACING)
         # Query, URL and request name of each status, built once.
         self._requests: dict[str, tuple[str, str, str]] = {}
         for status in config.statuses:
@@ -79,30 +68,13 @@ class CouponSource:
         #: pushes applied per status (``coinw_push``): an answer that may predate one is dropped
         self.pushes: dict[str, int] = {}
 
-    @property
-    def config(self) -> CoinwCouponConfig:
-        """This source's config."""
-        return self._config
-
-    def metric_help(self) -> Mapping[str, str]:
-        """HELP texts of the coupon metrics."""
-        return HELP
-
-    @property
-    def limiter(self) -> Limiter:
-        """The key's limiter: every request on the key, REST or WebSocket, takes its slots."""
-        return self._limiter
-
-    def clean(self, text: str) -> str:
-        """Upstream ``text`` fit for a log line: this source's secrets redacted, one line."""
-        return self._http.clean(text)
-
     async def poll(self) -> PollResult:
         """One request per status; a failed status keeps its previous series until stale."""
         result = PollResult()
         for status in self._config.statuses:
-            if not await self._read_status(status, result):
-                break  # rate limited: the rest would be refused too; keep their previous series
+            await self._read_status(status, result)
+            if result.rate_limited:
+                break  # the rest would be refused too; keep their previous series
         return result
 
     async def refresh(self, status: str) -> PollResult:
@@ -111,35 +83,18 @@ class CouponSource:
         await self._read_status(status, result)
         return result
 
-    async def _read_status(self, status: str, result: PollResult) -> bool:
-        """Read ``status`` into ``result``; False when upstream said we were too fast.
+    async def _read_status(self, status: str, result: PollResult) -> None:
+        """Read ``status`` into ``result``.
 
         An answer read while a push changed the status may predate the push: it is not kept
         (the status keeps the pushed series; the push has asked for another read).
         """
         pushes = self.pushes.get(status, 0)
-        try:
-            series, skipped = await retry_async(
-                lambda: self._fetch(status),
-                on=(TransientSourceError,),
-                attempts=3,
-                max_delay=self._config.timeout * 3,
-                what=f"{self._config.name} {PATH}",
-                on_retry=result.note_retry,
-                sleep=self._clock.sleep,
-            )
-        except RateLimitedError as exc:
-            self._back_off(exc)
-            result.errors.append(exc)
-            return False
-        except SourceError as exc:
-            result.errors.append(exc)
-            return True
-        self._limiter.succeeded()
-        if self.pushes.get(status, 0) == pushes:
+        read = await self.read(self._retry(lambda: self._fetch(status), result.note_retry), result)
+        if read is not None and self.pushes.get(status, 0) == pushes:
+            series, skipped = read
             result.groups[status] = series
             result.skipped_rows += skipped
-        return True
 
     def pushed(self, row: Any) -> tuple[str, str, list[Series], str]:
         """A pushed coupon's status, id, series and remark; ValueError names a bad field.
@@ -170,10 +125,6 @@ class CouponSource:
         return with_source_labels(
             self._config, "coinw_mega_coupons", {"status": status}, float(count)
         )
-
-    def _back_off(self, exc: RateLimitedError) -> None:
-        wait = self._limiter.rate_limited(exc.retry_after)
-        log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
     async def _fetch(self, status: str) -> tuple[list[Series], int]:
         query, url, what = self._requests[status]
@@ -226,17 +177,10 @@ class CouponSource:
 
 def parse_response(body: Any, what: str) -> list[Any]:
     """The ``data`` list of a CoinW futures response; raise SourceError for anything else."""
-    if not isinstance(body, dict):
-        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
-        raise SourceError("malformed", msg)
+    body = json_object(body, what)
     raise_for_code(body, what, success=code_number(body.get("code")) == 0)
     data = body.get("data")
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        msg = f"{what}: expected data to be a list, got {type(data).__name__}"
-        raise SourceError("malformed", msg)
-    return data
+    return [] if data is None else json_list(data, what, "data")
 
 
 def parse_row(row: Any) -> tuple[str, dict[str, float]]:

@@ -8,7 +8,6 @@ poll that cannot read every page changes nothing (partial sums would be wrong su
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,15 +18,15 @@ import structlog
 
 from watcher.clock import Clock
 from watcher.config.model import CoinwInviteeConfig
-from watcher.errors import RateLimitedError, SourceError, TransientSourceError
-from watcher.ratelimit import Limiter, LimiterRegistry
-from watcher.retry import retry_async
+from watcher.errors import SourceError
+from watcher.ratelimit import LimiterRegistry
 from watcher.series import Series
 from watcher.sources.base import PollResult, with_source_labels
 from watcher.sources.coinw_errors import raise_for_code
-from watcher.sources.coinw_sign import CoinwSigner, build_body
+from watcher.sources.coinw_key import CoinwKeySource
+from watcher.sources.coinw_sign import build_body
 from watcher.sources.numbers import code_number, exact_decimal
-from watcher.sources.upstream import UpstreamClient
+from watcher.sources.upstream import json_list, json_object
 
 log = structlog.get_logger()
 
@@ -95,8 +94,10 @@ def window_dates(now: float, lookback_days: int) -> tuple[str, str]:
     return start.isoformat(), today.isoformat()
 
 
-class InviteeSource:
+class InviteeSource(CoinwKeySource[CoinwInviteeConfig]):
     """Reads the invitees' daily volumes over the lookback window and exports docs/product.md's sums."""
+
+    HELP = HELP
 
     def __init__(
         self,
@@ -105,44 +106,16 @@ class InviteeSource:
         limiters: LimiterRegistry,
         clock: Clock,
     ) -> None:
-        self._config = config
-        self._clock = clock
-        self._http = UpstreamClient(
-            session,
-            timeout=config.timeout,
-            body_size_limit=config.body_size_limit,
-            secrets=(config.api_key.get(), config.secret_key.get()),
-        )
-        self._signer = CoinwSigner(config.api_key, config.secret_key)
+        super().__init__(config, session, limiters, clock, path=PATH, spacing=REQUEST_SPACING)
         self._sort_keys = config.signer == "futures_sorted"
-        self._limiter: Limiter = limiters.get(
-            config.api_key.get(), PATH, REQUEST_SPACING, upstream=config.base_url
-        )
-
-    @property
-    def config(self) -> CoinwInviteeConfig:
-        """This source's config."""
-        return self._config
-
-    def metric_help(self) -> Mapping[str, str]:
-        """HELP texts of the affiliate metrics."""
-        return HELP
 
     async def poll(self) -> PollResult:
         """Read every page of the window; any page failing leaves the previous series in place."""
         result = PollResult()
-        try:
-            window = await self._read_window(result)
-        except RateLimitedError as exc:
-            self._back_off(exc)
-            result.errors.append(exc)
-            return result
-        except SourceError as exc:
-            result.errors.append(exc)
-            return result
-        self._limiter.succeeded()
-        result.skipped_rows = window.skipped
-        result.groups[GROUP] = self._series(window)
+        window = await self.read(self._read_window(result), result)
+        if window is not None:
+            result.skipped_rows = window.skipped
+            result.groups[GROUP] = self._series(window)
         return result
 
     async def _read_window(self, result: PollResult) -> Window:
@@ -151,14 +124,10 @@ class InviteeSource:
         window = Window()
         page, read, total, most = 1, 0, None, 0
         while True:
-            rows, page_total = await retry_async(
+            rows, page_total = await self._retry(
                 lambda page=page: self._fetch(start, end, page, size),  # type: ignore[misc]
-                on=(TransientSourceError,),
-                attempts=3,
-                max_delay=self._config.timeout * 3,
+                result.note_retry,
                 what=f"{self._config.name} {PATH} page {page}",
-                on_retry=result.note_retry,
-                sleep=self._clock.sleep,
             )
             if total is not None and page_total != total:
                 # Rows arrived or left while we paged: keep reading up to the new total; rows
@@ -202,10 +171,6 @@ class InviteeSource:
                 )
             return
         window.add(uid, day, volume)
-
-    def _back_off(self, exc: RateLimitedError) -> None:
-        wait = self._limiter.rate_limited(exc.retry_after)
-        log.warning("source.rate_limited", source=self._config.name, backoff_seconds=wait)
 
     async def _fetch(self, start: str, end: str, page: int, size: int) -> tuple[list[Any], int]:
         params = {"startTime": start, "endTime": end, "pageNo": page, "pageSize": size}
@@ -251,23 +216,15 @@ class InviteeSource:
 
 def parse_response(body: Any, what: str) -> tuple[list[Any], int]:
     """The page's rows and ``total``; raise SourceError for an error answer or a bad shape."""
-    if not isinstance(body, dict):
-        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
-        raise SourceError(reason="malformed", message=msg)
+    body = json_object(body, what)
     code = body.get("code")
     raise_for_code(
         body, what, success=code in (SUCCESS_CODE, int(SUCCESS_CODE)) and not isinstance(code, bool)
     )
     # A success without data.list is not "no invitees": summing nothing would export a volume
     # of 0 and page on-call for a drop that did not happen.
-    data = body.get("data")
-    if not isinstance(data, dict):
-        msg = f"{what}: expected data to be an object, got {type(data).__name__}"
-        raise SourceError(reason="malformed", message=msg)
-    rows = data.get("list")
-    if not isinstance(rows, list):
-        msg = f"{what}: expected data.list to be a list, got {type(rows).__name__}"
-        raise SourceError(reason="malformed", message=msg)
+    data = json_object(body.get("data"), what, "data")
+    rows = json_list(data.get("list"), what, "data.list")
     total = code_number(data.get("total", len(rows)))
     if total is None or total < 0:
         msg = f"{what}: data.total is not a count ({data.get('total')!r})"

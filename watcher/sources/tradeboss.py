@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +21,11 @@ from watcher.clock import Clock
 from watcher.config.model import TradebossAccount, TradebossConfig
 from watcher.errors import RateLimitedError, SourceError, TransientSourceError
 from watcher.ratelimit import Limiter, LimiterRegistry
-from watcher.retry import RetryPolicy
 from watcher.series import Series
-from watcher.sources.base import PollResult, with_source_labels
+from watcher.sources.base import PollResult, UpstreamSource, with_source_labels
 from watcher.sources.coinw_sign import build_body
 from watcher.sources.numbers import exact_decimal
-from watcher.sources.upstream import UpstreamClient
+from watcher.sources.upstream import json_object
 
 log = structlog.get_logger()
 
@@ -49,8 +48,10 @@ def group_key(account: TradebossAccount) -> str:
     return f"{account.third_server_code}/{account.user_name}/{account.currency}"
 
 
-class TradebossSource:
+class TradebossSource(UpstreamSource[TradebossConfig]):
     """Polls the balance of every configured account, a bounded number at a time."""
+
+    HELP = HELP
 
     def __init__(
         self,
@@ -60,25 +61,17 @@ class TradebossSource:
         clock: Clock,
         new_trace: Callable[[], str] | None = None,
     ) -> None:
-        self._config = config
-        self._clock = clock
-        self._http = UpstreamClient(
+        super().__init__(
+            config,
             session,
-            timeout=config.timeout,
-            body_size_limit=config.body_size_limit,
+            clock,
+            path=PATH,
             secrets=[secret.get() for secret in config.headers.values()],
         )
         # A request id only has to be unique (upstream echoes it back): 128 bits of a generator
         # seeded from os.urandom, as 32 hex digits like uuid4().hex, without a syscall each.
         rng = random.Random()
         self._new_trace = new_trace or (lambda: f"{rng.getrandbits(128):032x}")
-        self._retry = RetryPolicy(
-            on=(TransientSourceError,),
-            attempts=3,
-            max_delay=config.timeout * 3,
-            what=f"{config.name} {PATH}",
-            sleep=clock.sleep,
-        )
         # Everything about a request but its trace and timestamp is fixed: built once here.
         self._url = f"{config.base_url}{PATH}"
         self._headers = {key: secret.get() for key, secret in config.headers.items()}
@@ -103,15 +96,6 @@ class TradebossSource:
         # After this many accounts fail in a row for transport reasons, the rest are not
         # tried this poll: a dead upstream must not cost accounts x retries x timeout.
         self._breaker = max(5, 2 * config.concurrency)
-
-    @property
-    def config(self) -> TradebossConfig:
-        """This source's config."""
-        return self._config
-
-    def metric_help(self) -> Mapping[str, str]:
-        """HELP text of the balance metric."""
-        return HELP
 
     async def poll(self) -> PollResult:
         """One request per account, ``concurrency`` at a time; failures are per account."""
@@ -194,9 +178,7 @@ class TradebossSource:
 
 def parse_response(body: Any, what: str, trace: str) -> Decimal:
     """The balance of a success answer; raise SourceError for anything else."""
-    if not isinstance(body, dict):
-        msg = f"{what}: expected a JSON object, got {type(body).__name__}"
-        raise SourceError(reason="malformed", message=msg)
+    body = json_object(body, what)
     echoed = body.get("trace")
     if echoed not in (None, "") and echoed != trace:
         # The answer belongs to another request (a confused proxy or cache): never use it.
@@ -219,10 +201,7 @@ def parse_response(body: Any, what: str, trace: str) -> Decimal:
     if body.get("ok") is not True:
         msg = f"{what}: code 0 but ok is {body.get('ok')!r}: {text}"
         raise SourceError(reason="api_error", message=msg)
-    data = body.get("data")
-    if not isinstance(data, dict):
-        msg = f"{what}: expected data to be an object, got {type(data).__name__}"
-        raise SourceError(reason="malformed", message=msg)
+    data = json_object(body.get("data"), what, "data")
     try:
         return parse_amount(data.get("amount"), data.get("amount_digits"))
     except (TypeError, ValueError) as exc:

@@ -54,6 +54,23 @@ def retry_after_seconds(headers: Mapping[str, str], now_ms: int | None = None) -
     return None
 
 
+def json_object(value: Any, what: str, name: str = "") -> dict[str, Any]:
+    """``value`` (the body, or its field ``name``) if it is a JSON object; else SourceError."""
+    if not isinstance(value, dict):
+        expected = f"{name} to be an object" if name else "a JSON object"
+        msg = f"{what}: expected {expected}, got {type(value).__name__}"
+        raise SourceError("malformed", msg)
+    return value
+
+
+def json_list(value: Any, what: str, name: str) -> list[Any]:
+    """``value``, the body's field ``name``, if it is a JSON list; else SourceError."""
+    if not isinstance(value, list):
+        msg = f"{what}: expected {name} to be a list, got {type(value).__name__}"
+        raise SourceError("malformed", msg)
+    return value
+
+
 class UpstreamClient:
     """How one source talks to its upstream; built once per source, so requests carry no setup."""
 
