@@ -233,16 +233,20 @@ async def test_without_basic_auth_anyone_may_write_as_before(
     assert 200 == (await request("POST", "/api/v2/silences", json=SILENCE))[0]
 
 
+def mutual_tls(allowed_san: str) -> str:
+    """A web config verifying client certificates of the test CA, one SAN allowed."""
+    return (
+        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
+        f"  client_allowed_sans: [{allowed_san}]\n"
+    )
+
+
 async def test_client_certificates_required_and_verified(
     serve: Callable[[str, str], Awaitable[Request]],
 ) -> None:
     """RequireAndVerifyClientCert: no client certificate, no TLS session; the CA's cert: 200."""
-    request = await serve(
-        "",
-        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
-        "  client_allowed_sans: [prometheus]\n",
-    )
+    request = await serve("", mutual_tls(allowed_san="prometheus"))
     with pytest.raises(aiohttp.ClientError):
         await request("GET", "/metrics")
     assert 200 == (await request("GET", "/metrics", cert=True))[0]
@@ -252,12 +256,7 @@ async def test_client_allowed_sans_refuses_other_certificates(
     serve: Callable[[str, str], Awaitable[Request]],
 ) -> None:
     """A verified client certificate without an allowed SAN is refused (403)."""
-    request = await serve(
-        "",
-        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
-        "  client_allowed_sans: [grafana]\n",
-    )
+    request = await serve("", mutual_tls(allowed_san="grafana"))
     assert 403 == (await request("GET", "/metrics", cert=True))[0]
 
 
