@@ -10,12 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from watcher.simulator import SimState, create_app, default_coupons
+from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, SimState, create_app, default_coupons
 from watcher.simulator.coinw import STATE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,37 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def served_from(root: Path, port: int) -> str:
+    """A daemon config's ``server`` and ``storage``: 127.0.0.1:``port``, state in ``root``."""
+    return f'server: {{listen: "127.0.0.1:{port}"}}\nstorage: {{path: {root}/state.db}}\n'
+
+
+def sim_coupons(url: str, name: str = "sim", *, secret: str = DEMO_SECRET_KEY, **keys: str) -> str:
+    """A ``sources:`` item polling the simulator's Mega Coupons at ``url`` with the demo API
+    key (and ``secret``), then ``keys`` as YAML (``interval="1s"``)."""
+    rest = "".join(f"    {key}: {value}\n" for key, value in keys.items())
+    return (
+        f"  - name: {name}\n    type: coinw_mega_coupon\n    base_url: {url}\n"
+        f"    api_key: {DEMO_API_KEY}\n    secret_key: {secret}\n{rest}"
+    )
+
+
+class Files(Protocol):
+    """Writes a test's files into its folder ``root`` (conftest's ``write`` fixture)."""
+
+    root: Path
+
+    def __call__(self, name: str, text: str) -> Path: ...
+
+
+def sim_daemon(write: Files, sim_url: str, rest: str, **source: str) -> Daemon:
+    """A daemon (not started yet) on a free port whose one source is :func:`sim_coupons`
+    (with ``source``'s keys), ``rest`` being the rest of its ``watcher.yaml``."""
+    port = free_port()
+    text = f"{served_from(write.root, port)}sources:\n{sim_coupons(sim_url, **source)}{rest}"
+    return Daemon(write("watcher.yaml", text), port)
 
 
 class Simulator:

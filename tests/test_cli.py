@@ -20,10 +20,10 @@ import structlog
 from aiohttp import web
 
 from tests.conftest import Writer
-from tests.e2e import ROOT, Simulator, free_port
+from tests.e2e import ROOT, Simulator, free_port, served_from, sim_coupons
 from watcher import __version__
 from watcher.cli import main
-from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+from watcher.simulator import DEMO_SECRET_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -81,12 +81,8 @@ def coupon_config(write: Writer, url: str, secret: str = DEMO_SECRET_KEY) -> str
         write(
             "w.yaml",
             f"""\
-server: {{listen: "127.0.0.1:{free_port()}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - {{name: sim, type: coinw_mega_coupon, base_url: "{url}", api_key: {DEMO_API_KEY},
-     secret_key: {secret}, statuses: [unused]}}
-rule_files: [rules/*.yaml]
+{served_from(write.root, free_port())}sources:
+{sim_coupons(url, secret=secret, statuses="[unused]")}rule_files: [rules/*.yaml]
 """,
         )
     )

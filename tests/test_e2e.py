@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, free_port
+from tests.e2e import Daemon, Simulator, free_port, served_from, sim_coupons
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
@@ -19,22 +19,10 @@ COUPON = (
 
 
 def write_config(write: Writer, sim: Simulator, port: int, secret: str = DEMO_SECRET_KEY) -> Path:
-    return write(
-        "watcher.yaml",
-        f"""\
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - name: sim
-    type: coinw_mega_coupon
-    base_url: {sim.url}
-    api_key: {DEMO_API_KEY}
-    secret_key: {secret}
-    interval: 1s
-    statuses: [unused, used]
-    labels: {{team: t}}
-""",
+    source = sim_coupons(
+        sim.url, secret=secret, interval="1s", statuses="[unused, used]", labels="{team: t}"
     )
+    return write("watcher.yaml", f"{served_from(write.root, port)}sources:\n{source}")
 
 
 StartDaemon = Callable[..., Awaitable[Daemon]]

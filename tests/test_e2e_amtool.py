@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, free_port
+from tests.e2e import Simulator, sim_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -50,21 +50,14 @@ async def test_amtool_silences_a_firing_alert_of_a_running_daemon(
         "groups:\n  - name: g\n    rules:\n"
         "      - {alert: KycNeeded, expr: 'coinw_mega_coupon_kyc_required == 1', labels: {severity: critical}}\n",
     )
-    port = free_port()
-    path = write(
-        "watcher.yaml",
-        f"""\
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: demo-api-key,
-     secret_key: demo-secret-key, statuses: [unused], interval: 2s}}
-rule_files: [rules/*.yaml]
-route: {{receiver: quiet, group_wait: 1h}}
-receivers: [{{name: quiet, console_configs: [{{}}]}}]
-""",
+    daemon = sim_daemon(
+        write,
+        sim.url,
+        "rule_files: [rules/*.yaml]\nroute: {receiver: quiet, group_wait: 1h}\n"
+        "receivers: [{name: quiet, console_configs: [{}]}]\n",
+        statuses="[unused]",
+        interval="2s",
     )
-    daemon = Daemon(path, port)
     await daemon.start()
     url = daemon.base
     try:

@@ -17,9 +17,8 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, Sink, free_port, until
+from tests.e2e import Daemon, Simulator, Sink, sim_daemon, until
 from tests.reliability import record
-from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
 DAY_MS = 86_400_000
@@ -46,15 +45,10 @@ async def world(write: Writer) -> AsyncIterator[tuple[Simulator, Sink, Daemon]]:
     now_ms = int(time.time() * 1000)
     sim.state.coupons[800000001]["endTime"] = now_ms + 40 * DAY_MS  # not expiring yet
     write("rules/coupon.yaml", RULES)
-    port = free_port()
-    path = write(
-        "watcher.yaml",
+    daemon = sim_daemon(
+        write,
+        sim.url,
         f"""\
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
-     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
 rule_files: [rules/*.yaml]
 route:
   receiver: slack
@@ -66,8 +60,9 @@ receivers:
   - name: slack
     slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
 """,
+        statuses="[unused]",
+        interval="2s",
     )
-    daemon = Daemon(path, port)
     yield sim, sink, daemon
     await daemon.kill()
     await sink.runner.cleanup()
@@ -139,23 +134,19 @@ async def test_sigterm_during_a_3s_answer_sends_one_copy(write: Writer) -> None:
     await sink.start()
     sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
     write("rules/coupon.yaml", RULES)
-    port = free_port()
-    path = write(
-        "watcher.yaml",
+    daemon = sim_daemon(
+        write,
+        sim.url,
         f"""\
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
-     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s}}
 rule_files: [rules/*.yaml]
 route: {{receiver: slack, group_by: [alertname], group_wait: 1s, group_interval: 3s}}
 receivers:
   - name: slack
     slack_configs: [{{api_url: "{sink.url}"}}]
 """,
+        statuses="[unused]",
+        interval="2s",
     )
-    daemon = Daemon(path, port)
     try:
         await daemon.start()
         await asyncio.wait_for(sink.arrived.wait(), 30)

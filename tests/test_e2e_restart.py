@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port
+from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, served_from, sim_coupons
 from tests.reliability import record
-from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+from watcher.simulator import DEMO_API_KEY
 from watcher.simulator.coinw import key_id
 
 pytestmark = pytest.mark.e2e
@@ -88,12 +88,8 @@ async def world_fixture(write: Writer) -> AsyncIterator[World]:
         "watcher.yaml",
         f"""\
 global: {{evaluation_interval: 1s}}
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - {{name: sim, type: coinw_mega_coupon, base_url: "{sim.url}", api_key: {DEMO_API_KEY},
-     secret_key: {DEMO_SECRET_KEY}, statuses: [unused], interval: 2s, stale_after: 5m}}
-rule_files: [rules/*.yaml]
+{served_from(write.root, port)}sources:
+{sim_coupons(sim.url, statuses="[unused]", interval="2s", stale_after="5m")}rule_files: [rules/*.yaml]
 route:
   receiver: slack
   group_by: [alertname]

@@ -15,8 +15,7 @@ import pytest
 
 from tests.browser import chromium, require_browser, screenshot, wait_until
 from tests.conftest import Writer
-from tests.e2e import ROOT, Daemon, Simulator, free_port
-from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+from tests.e2e import ROOT, Daemon, Simulator, free_port, served_from, sim_coupons
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -40,20 +39,12 @@ groups:
 
 def write_config(write: Writer, sim: Simulator, port: int) -> Path:
     write("page-rules.yaml", RULES)
+    coupons = sim_coupons(sim.url, "coupons", interval="1s", statuses="[unused]")
     return write(
         "watcher.yaml",
         f"""\
-server: {{listen: "127.0.0.1:{port}"}}
-storage: {{path: {write.root}/state.db}}
-sources:
-  - name: coupons
-    type: coinw_mega_coupon
-    base_url: {sim.url}
-    api_key: {DEMO_API_KEY}
-    secret_key: {DEMO_SECRET_KEY}
-    interval: 1s
-    statuses: [unused]
-  - name: wallet
+{served_from(write.root, port)}sources:
+{coupons}  - name: wallet
     type: tradeboss_balance
     base_url: {sim.url}
     company_id: 1

@@ -9,27 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, free_port
-from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY
+from tests.e2e import Daemon, Simulator, free_port, served_from, sim_coupons
 
 pytestmark = pytest.mark.e2e
 
 
 def config_text(write: Writer, sim: Simulator, port: int, sources: list[tuple[str, str]]) -> str:
     body = "".join(
-        f"""\
-  - name: {name}
-    type: coinw_mega_coupon
-    base_url: {sim.url}
-    api_key: {DEMO_API_KEY}
-    secret_key: {DEMO_SECRET_KEY}
-    interval: 1s
-    statuses: [unused]
-    labels: {{team: {team}}}
-"""
+        sim_coupons(sim.url, name, interval="1s", statuses="[unused]", labels=f"{{team: {team}}}")
         for name, team in sources
     )
-    return f'server: {{listen: "127.0.0.1:{port}"}}\nstorage: {{path: {write.root}/state.db}}\nsources:\n{body}'
+    return f"{served_from(write.root, port)}sources:\n{body}"
 
 
 @pytest.fixture

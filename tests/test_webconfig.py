@@ -98,6 +98,19 @@ def test_a_tls_section_that_enables_nothing_still_has_its_keys_checked(write: Wr
     )
 
 
+def test_an_unreadable_or_binary_web_config_is_one_line(write: Writer) -> None:
+    """A missing file, or one that is not UTF-8, is one problem naming the file (and the byte)."""
+    missing, binary = write.root / "nope.yml", write.root / "binary.yml"
+    binary.write_bytes(b"rate_limit: \xff\n")
+    for path, expected in (
+        (missing, f"{missing}: cannot read web config file: No such file or directory"),
+        (binary, f"{binary}: the web config file is not UTF-8 text (byte 12)"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load_web_config(path)
+        assert [expected] == err.value.problems
+
+
 def test_a_plain_password_in_basic_auth_users_is_never_echoed(write: Writer) -> None:
     """The error for a non-hash value names the user, never the value."""
     assert not any("hunter2" in p for p in problems(write, "basic_auth_users: {a: hunter2}\n"))
@@ -220,16 +233,20 @@ async def test_without_basic_auth_anyone_may_write_as_before(
     assert 200 == (await request("POST", "/api/v2/silences", json=SILENCE))[0]
 
 
+def mutual_tls(allowed_san: str) -> str:
+    """A web config verifying client certificates of the test CA, one SAN allowed."""
+    return (
+        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
+        f"  client_allowed_sans: [{allowed_san}]\n"
+    )
+
+
 async def test_client_certificates_required_and_verified(
     serve: Callable[[str, str], Awaitable[Request]],
 ) -> None:
     """RequireAndVerifyClientCert: no client certificate, no TLS session; the CA's cert: 200."""
-    request = await serve(
-        "",
-        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
-        "  client_allowed_sans: [prometheus]\n",
-    )
+    request = await serve("", mutual_tls(allowed_san="prometheus"))
     with pytest.raises(aiohttp.ClientError):
         await request("GET", "/metrics")
     assert 200 == (await request("GET", "/metrics", cert=True))[0]
@@ -239,12 +256,7 @@ async def test_client_allowed_sans_refuses_other_certificates(
     serve: Callable[[str, str], Awaitable[Request]],
 ) -> None:
     """A verified client certificate without an allowed SAN is refused (403)."""
-    request = await serve(
-        "",
-        "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca}\n"
-        "  client_allowed_sans: [grafana]\n",
-    )
+    request = await serve("", mutual_tls(allowed_san="grafana"))
     assert 403 == (await request("GET", "/metrics", cert=True))[0]
 
 

@@ -21,7 +21,8 @@ GLOBAL: ContextVar[GlobalConfig] = ContextVar("receiver_global")
 RECEIVER_KEYS = tuple(
     f.name
     for f in dataclasses.fields(GlobalConfig)
-    if f.name.startswith(("pagerduty_", "opsgenie_", "telegram_", "smtp_"))
+    if f.name == "http_config"
+    or f.name.startswith(("slack_", "pagerduty_", "opsgenie_", "telegram_", "smtp_"))
 )
 _DEFAULT = GlobalConfig()
 # Classes whose check is being skipped: the rest of their entry is being checked.

@@ -23,7 +23,7 @@ from watcher.config.scalars import (
 )
 from watcher.config.scalars import template as checked_template
 from watcher.gotemplate.alertmanager import check_text
-from watcher.validate import Invalid
+from watcher.validate import Invalid, each, refuse
 
 _RESPONDER_TYPES = ("team", "teams", "user", "escalation", "schedule")
 TLS_VERSIONS = ("TLS10", "TLS11", "TLS12", "TLS13")
@@ -83,20 +83,17 @@ def inline_secret(value: Any) -> InlineSecret:
     return InlineSecret(secret(value).get())
 
 
+def _template_or_empty(_key: str, raw: Any) -> str:
+    return "" if raw is None else checked_template(raw)
+
+
 def template_map(value: Any) -> dict[str, str]:
     """A mapping of names to template strings (``details:``); a null value is ``""``."""
     if not isinstance(value, Mapping):
         raise Invalid("expected a mapping of names to template strings")
-    out: dict[str, str] = {}
-    problems: list[Exception] = []
-    for key, raw in value.items():
-        try:
-            out[str(key)] = "" if raw is None else checked_template(raw)
-        except Invalid as exc:
-            problems.append(Invalid(exc.message, (str(key),)))
-    if problems:
-        raise ExceptionGroup("details", problems)
-    return out
+    texts, problems = each(value, _template_or_empty)
+    refuse(problems, "details")
+    return dict(zip((str(k) for k in value), texts, strict=True))
 
 
 def responder_type(text: str) -> bool:
@@ -157,13 +154,9 @@ def email_headers(value: Any) -> dict[str, str]:
             problems.append(Invalid(f'duplicate header "{name}" in email config', (str(key),)))
         else:
             first[name] = key
-    try:
-        texts = template_map({key: value[key] for key in first.values()})
-    except ExceptionGroup as group:
-        raise ExceptionGroup("headers", [*problems, *group.exceptions]) from None
-    if problems:
-        raise ExceptionGroup("headers", problems)
-    return {name: texts[str(key)] for name, key in first.items()}
+    texts, bad = each({key: value[key] for key in first.values()}, _template_or_empty)
+    refuse([*problems, *bad], "headers")
+    return dict(zip(first, texts, strict=True))
 
 
 def config_path(value: Any) -> str:

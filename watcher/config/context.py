@@ -1,7 +1,7 @@
 """What a config hook knows of the load in progress, and the text every string hook starts from.
 
 ``CONTEXT`` carries the environment (for ``${ENV}``), the config's folder (for ``*_file``), the
-notification templates and the defaults ``global`` gives; ``string`` is a scalar read as text
+notification templates (the ``global`` defaults receivers take: ``watcher.config.amchecks``); ``string`` is a scalar read as text
 with ``${ENV}`` expanded, the leaf the other hooks (``watcher.config.scalars``) build on.
 """
 
@@ -29,11 +29,6 @@ class Context:
     env: Mapping[str, str]
     base_dir: FsPath
     templates: Templates = field(default_factory=load_templates)
-    # Both are built by hooks that read this context, hence typed loosely here.
-    #: ``global.http_config``: a receiver's ``HttpConfig`` when it gives none (Alertmanager)
-    global_http: Any = None
-    #: ``global.slack_api_url[_file]``: the Slack webhook ``Secret`` of entries without their own
-    slack_api_url: Any = None
 
 
 CONTEXT: ContextVar[Context] = ContextVar("config_context")

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
 
-from watcher.config import slack
 from watcher.config.amchecks import GLOBAL, RECEIVER_KEYS
 from watcher.config.ha import read_ha
 from watcher.config.model import (
     CoinwCouponConfig,
     Config,
     GlobalConfig,
-    HttpConfig,
     InhibitRule,
     ReceiverConfig,
     ServerConfig,
@@ -30,7 +27,7 @@ from watcher.config.model import (
 )
 from watcher.config.push import check_one_push_per_key
 from watcher.config.route import RouteReader
-from watcher.config.scalars import CONTEXT, Context, Secret
+from watcher.config.scalars import CONTEXT, Context
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
 from watcher.errors import ConfigError
 from watcher.gotemplate.alertmanager import load_templates
@@ -59,25 +56,6 @@ _TOP = (
     "mute_time_intervals",
     "ha",
 )
-
-
-def _skip(keys: tuple[str, ...]) -> Any:
-    """A ``before`` check taking ``keys`` out: another reader reads them."""
-    return lambda value, _raw: {k: v for k, v in value.items() if k not in keys}
-
-
-# global keys read on their own, before the receivers that take them
-_GLOBALS_ELSEWHERE = ("http_config", *slack.GLOBAL_KEYS)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _SlackGlobal:
-    """``global.slack_api_url`` (or ``_file``)."""
-
-    slack_api_url: Secret | None = None
-
-
-SCHEMA.before(GlobalConfig, _skip(_GLOBALS_ELSEWHERE), keys=_GLOBALS_ELSEWHERE)
 
 
 def load_config(file: str | FsPath, env: Mapping[str, str] | None = None) -> Config:
@@ -153,10 +131,6 @@ class _Builder:
         else:
             CONTEXT.set(Context(CONTEXT.get().env, CONTEXT.get().base_dir, loaded))
         intervals = self.time_intervals()
-        global_http = self.section_at(("global", "http_config"), HttpConfig)
-        shared = self.section_at(("global",), _SlackGlobal, keys=slack.GLOBAL_KEYS)
-        slack_url = None if shared is None else shared.slack_api_url
-        CONTEXT.set(replace(CONTEXT.get(), global_http=global_http, slack_api_url=slack_url))
         sources = tuple(s for _, s in self.items("sources", SourceConfig))
         self.unique("sources", "source name")
         self.problems.extend(check_one_push_per_key(self.doc, self.data.get("sources"), sources))

@@ -102,6 +102,8 @@ class GlobalConfig:
     resolve_timeout: Duration = 300.0
     # What receiver entries take when they give none (Alertmanager's global keys and
     # defaults, https://prometheus.io/docs/alerting/latest/configuration/#configuration-file).
+    http_config: HttpConfig | None = None
+    slack_api_url: Secret | None = None
     pagerduty_url: Url = PAGERDUTY_URL
     opsgenie_api_url: Url = OPSGENIE_API_URL
     opsgenie_api_key: Secret | None = None

@@ -16,6 +16,7 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from watcher.config import email, opsgenie, pagerduty, push, slack, telegram
+from watcher.config.amchecks import global_config
 from watcher.config.model import (
     ApiConfig,
     CoinwCouponConfig,
@@ -185,7 +186,7 @@ def _global_http(value: Mapping[str, Any], _raw: Any) -> Mapping[str, Any]:
 
 def _http(value: Any) -> HttpConfig:
     if value is GLOBAL_HTTP:
-        global_http: HttpConfig | None = CONTEXT.get().global_http
+        global_http = global_config().http_config
         return HttpConfig() if global_http is None else global_http
     f = SCHEMA.structure(value, _HttpFile)
     if f.authorization is not None and f.basic_auth is not None:

@@ -12,12 +12,11 @@ import dataclasses
 import typing
 from typing import Any
 
+from watcher.config.amchecks import global_config
 from watcher.config.model import SlackAction, SlackConfig, SlackConfirm, SlackField
-from watcher.config.scalars import CONTEXT, Default, template
+from watcher.config.scalars import Default, template
 from watcher.validate import FilePair, Hook, Invalid, Schema
 
-#: ``global:`` keys: the webhook URL every ``slack_configs`` entry without its own uses.
-GLOBAL_KEYS = frozenset({"slack_api_url", "slack_api_url_file"})
 #: Slack keys that are (templated) text, in Alertmanager's order.
 TEXT_KEYS = tuple(
     f.name
@@ -51,7 +50,7 @@ def _check_confirm(built: SlackConfirm, _raw: Any) -> SlackConfirm:
 def _global_url(value: dict[str, Any], _raw: Any) -> dict[str, Any]:
     """``api_url[_file]``, else ``global.slack_api_url[_file]`` (Alertmanager's default)."""
     given = value.get("api_url")
-    shared = CONTEXT.get().slack_api_url
+    shared = global_config().slack_api_url
     if isinstance(given, FilePair) and given.inline is None and given.file is None and shared:
         return {**value, "api_url": Default(shared, ("global", "slack_api_url"))}
     return value
