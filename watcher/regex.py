@@ -52,8 +52,11 @@ def compile_anchored(pattern: str, *, dot_nl: bool = False) -> Regex:
         wrapped = f"^(?s:{pattern})$" if dot_nl else f"^(?:{pattern})$"
         return cast(Regex, re2.compile(wrapped, _OPTIONS))
     except re2.error as exc:
-        reason = exc.args[0] if exc.args else "rejected by RE2"
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        msg = f'invalid regular expression "{pattern}": {reason}'
+        msg = f'invalid regular expression "{pattern}": {re2_reason(exc, "rejected by RE2")}'
         raise ValueError(msg) from None
+
+
+def re2_reason(exc: re2.error, default: str) -> str:
+    """RE2's reason for rejecting a pattern (its C++ error text), or ``default`` if none."""
+    reason = exc.args[0] if exc.args else default
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)

@@ -21,6 +21,7 @@ from watcher.gotemplate.htmlescape import SafeHTML
 from watcher.gotemplate.strconv import quote
 from watcher.gotemplate.typecheck import MISSING, is_true
 from watcher.gotemplate.values import GoFunc, GoMap, Time, go_type, string_slice
+from watcher.regex import re2_reason
 
 _INT64 = 2**63
 
@@ -147,10 +148,7 @@ def _compile(pattern: str) -> re2._Regexp:
     try:
         return re2.compile(pattern)
     except re2.error as exc:
-        reason = exc.args[0] if exc.args else "invalid"
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        msg = f"error parsing regexp: {reason}: `{pattern}`"
+        msg = f"error parsing regexp: {re2_reason(exc, 'invalid')}: `{pattern}`"
         raise ValueError(msg) from None
 
 

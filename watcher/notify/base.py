@@ -6,13 +6,15 @@ Integrations import this module; ``watcher.notify.integrations`` imports the int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
 import aiohttp
 
 from watcher.alerts import Alert
+from watcher.config import HttpConfig
 from watcher.gotemplate import Templates
 from watcher.notify.data import NotificationData
+from watcher.notify.post import PostOptions, post_json
 
 Payload = dict[str, Any]
 
@@ -63,16 +65,23 @@ class Target:
         return (self.receiver, self.notifier.name, self.index)
 
 
-class _Resolvable(Protocol):
+class _HttpEntry(Protocol):
     @property
     def send_resolved(self) -> bool: ...
 
+    @property
+    def http(self) -> HttpConfig: ...
 
-C = TypeVar("C", bound=_Resolvable)
+
+C = TypeVar("C", bound=_HttpEntry)
 
 
 class HttpNotifier(Generic[C]):
-    """What every HTTP notifier shares: its ``*_configs`` entry, the session, the templates."""
+    """What every HTTP notifier shares: its ``*_configs`` entry, the session, the templates,
+    and the POST of a payload with the entry's ``http_config``."""
+
+    #: the integration's name (``slack``), also what its delivery errors start with
+    name: str
 
     def __init__(
         self, config: C, session: aiohttp.ClientSession, templates: Templates | None = None
@@ -85,6 +94,14 @@ class HttpNotifier(Generic[C]):
     def send_resolved(self) -> bool:
         """The entry's ``send_resolved`` (each config class has Alertmanager's default)."""
         return self._config.send_resolved
+
+    async def _post(
+        self, url: str, body: object, now: float, **options: Unpack[PostOptions]
+    ) -> None:
+        """Send ``body`` to ``url`` with the entry's ``http_config`` (``post_json``)."""
+        await post_json(
+            self._session, url, body, self._config.http, what=self.name, now=now, **options
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ from watcher.gotemplate import Templates
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.post import post_json
 from watcher.notify.templated import renderer
 
 FIRING_COLOR = "8C1A1A"
@@ -49,11 +48,4 @@ class MsteamsNotifier(HttpNotifier[MsteamsConfig]):
 
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST it."""
-        await post_json(
-            self._session,
-            self._config.webhook_url.get(),
-            encode(payload),
-            self._config.http,
-            what="msteams",
-            now=now,
-        )
+        await self._post(self._config.webhook_url.get(), encode(payload), now)

@@ -23,7 +23,6 @@ from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
 from watcher.notify.pagerduty import dedup_key
-from watcher.notify.post import post_json
 from watcher.notify.templated import Render, renderer, safe_split, truncate_runes
 
 MAX_MESSAGE_RUNES = 130  # https://docs.opsgenie.com/docs/alert-api
@@ -114,13 +113,10 @@ class OpsgenieNotifier(HttpNotifier[OpsgenieConfig]):
             msg = "opsgenie: the API key is empty after templating"
             raise NotifyError(msg, permanent=True)
         for request in payload["requests"]:
-            await post_json(
-                self._session,
+            await self._post(
                 c.api_url + str(request["path"]),
                 encode(request["body"]),
-                c.http,
-                what="opsgenie",
-                now=now,
+                now,
                 method=str(request["method"]),
                 headers={"Authorization": f"GenieKey {key}"},
             )

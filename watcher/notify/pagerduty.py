@@ -18,14 +18,14 @@ import hashlib
 
 import structlog
 
-from watcher.config.model import HttpConfig, PagerdutyConfig
+from watcher.config.model import PagerdutyConfig
 from watcher.config.pagerduty import V1_URL
 from watcher.errors import NotifyError
 from watcher.gotemplate import Templates
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.post import RETRY_CODES, post_json
+from watcher.notify.post import RETRY_CODES
 from watcher.notify.templated import Render, renderer, truncate_runes
 
 log = structlog.get_logger(__name__)
@@ -145,13 +145,10 @@ class PagerdutyNotifier(HttpNotifier[PagerdutyConfig]):
         # Alertmanager 0.25 sends v1 events to the v1 endpoint whatever ``url`` says; an
         # explicit ``url`` on the entry is honoured here (a proxy, a test sink).
         url = c.url if not c.v1 or c.url_set else V1_URL
-        await post_json(
-            self._session,
+        await self._post(
             url,
             encode(_with_key(c, payload, key)),
-            c.http or HttpConfig(),
-            what="pagerduty",
-            now=now,
+            now,
             # https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic
             retry_codes=RETRY_CODES | ({403} if c.v1 else set()),
         )

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
+from typing import TypedDict
 
 import aiohttp
 
@@ -36,6 +37,14 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when - now)
+
+
+class PostOptions(TypedDict, total=False):
+    """``post_json``'s options beyond the URL, body and ``http_config``."""
+
+    method: str
+    headers: Mapping[str, str] | None
+    retry_codes: Collection[int]
 
 
 async def post_json(

@@ -24,7 +24,6 @@ from watcher.gotemplate.values import Struct
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData, is_resolved
 from watcher.notify.gojson import encode
-from watcher.notify.post import post_json
 
 log = structlog.get_logger(__name__)
 
@@ -185,11 +184,4 @@ class SlackNotifier(HttpNotifier[SlackConfig]):
 
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST it, encoded as Alertmanager's Go encoder writes it."""
-        await post_json(
-            self._session,
-            self._config.api_url.get(),
-            encode(payload),
-            self._config.http,
-            what="slack",
-            now=now,
-        )
+        await self._post(self._config.api_url.get(), encode(payload), now)

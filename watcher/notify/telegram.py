@@ -18,7 +18,6 @@ from watcher.gotemplate.alertmanager import load_templates, template_data
 from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData
 from watcher.notify.gojson import encode
-from watcher.notify.post import post_json
 from watcher.notify.slack import truncate_runes
 
 log = structlog.get_logger(__name__)
@@ -60,6 +59,4 @@ class TelegramNotifier(HttpNotifier[TelegramConfig]):
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST them as Go's ``json.Encoder`` writes them (``encode`` ends in its newline)."""
         url = f"{self._config.api_url}/bot{self._config.bot_token.get()}/sendMessage"
-        await post_json(
-            self._session, url, encode(payload), self._config.http, what="telegram", now=now
-        )
+        await self._post(url, encode(payload), now)

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import aiohttp
-
 from watcher.alerts import Alert
 from watcher.config import WebhookConfig
-from watcher.notify.base import Payload
+from watcher.notify.base import HttpNotifier, Payload
 from watcher.notify.data import NotificationData, go_json_time, is_resolved
-from watcher.notify.post import post_json
 
 
 def alert_json(alert: Alert, now: float) -> Payload:
@@ -53,19 +50,10 @@ def webhook_payload(data: NotificationData, max_alerts: int = 0) -> Payload:
     }
 
 
-class WebhookNotifier:
+class WebhookNotifier(HttpNotifier[WebhookConfig]):
     """POSTs the version-4 payload to ``url`` with optional bearer or basic auth."""
 
     name = "webhook"
-
-    def __init__(self, config: WebhookConfig, session: aiohttp.ClientSession) -> None:
-        self._config = config
-        self._session = session
-
-    @property
-    def send_resolved(self) -> bool:
-        """``send_resolved`` (default true for webhooks, as upstream)."""
-        return self._config.send_resolved
 
     def render(self, data: NotificationData) -> Payload:
         """The webhook body."""
@@ -73,11 +61,4 @@ class WebhookNotifier:
 
     async def deliver(self, payload: Payload, now: float) -> None:
         """POST it."""
-        await post_json(
-            self._session,
-            self._config.url.get(),
-            payload,
-            self._config.http,
-            what="webhook",
-            now=now,
-        )
+        await self._post(self._config.url.get(), payload, now)

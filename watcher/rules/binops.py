@@ -11,21 +11,13 @@ import math
 from collections.abc import Callable, Mapping
 
 from watcher.errors import RuleError
-from watcher.rules.gomath import go_atan2, go_pow
+from watcher.rules.gomath import go_atan2, go_div, go_pow
 from watcher.rules.promql import ARITHMETIC, Binary
 from watcher.rules.samples import Sample, SampleLike, Vector, format_labels
 
 #: the operators whose result drops the metric name (engine.go shouldDropMetricName): every
 #: arithmetic one but atan2, which Prometheus 2.42 leaves out of that list
 DROPS_NAME = ARITHMETIC - {"atan2"}
-
-
-def div(a: float, b: float) -> float:
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 def _mod(a: float, b: float) -> float:
@@ -40,7 +32,7 @@ ARITH: dict[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
-    "/": div,
+    "/": go_div,
     "%": _mod,
     "^": go_pow,
     "atan2": go_atan2,

@@ -24,12 +24,11 @@ from watcher.rules.binops import (
     ARITH,
     CMP,
     check_unique,
-    div,
     set_op,
     vector_scalar,
     vector_vector,
 )
-from watcher.rules.gomath import go_ceil, go_floor, go_max, go_min
+from watcher.rules.gomath import go_ceil, go_div, go_floor, go_max, go_min
 from watcher.rules.promql import (
     ARITHMETIC,
     COMPARISON,
@@ -90,8 +89,8 @@ class HistoryQueryable(Queryable, Protocol):
 
 def _round(value: float, to_nearest: float) -> float:
     # Go: math.Floor(v*toNearestInverse+0.5) / toNearestInverse
-    inverse = div(1.0, to_nearest)
-    return div(go_floor(value * inverse + 0.5), inverse)
+    inverse = go_div(1.0, to_nearest)
+    return go_div(go_floor(value * inverse + 0.5), inverse)
 
 
 class Evaluator:

@@ -25,6 +25,15 @@ def _from_bits(b: int) -> float:
     return float(struct.unpack("<d", struct.pack("<Q", b & 0xFFFF_FFFF_FFFF_FFFF))[0])
 
 
+def go_div(a: float, b: float) -> float:
+    """IEEE division, as Go divides floats (x/0 is ±Inf or NaN, never an exception)."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
 def go_max(x: float, y: float) -> float:
     """Go's ``math.Max``: NaN wins, +0 beats -0."""
     if (math.isinf(x) and x > 0) or (math.isinf(y) and y > 0):

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from watcher.errors import RuleError
-from watcher.rules.gomath import go_floor, go_max, go_min
+from watcher.rules.gomath import go_div, go_floor, go_max, go_min
 
 Point = tuple[int, float]  # (milliseconds, value)
 
@@ -101,20 +101,11 @@ def linear_regression(points: Sequence[Point], intercept_ms: int) -> tuple[float
             return math.nan, math.nan
         return 0.0, init_y
     sum_x, sum_y, sum_xy, sum_x2 = sum_x + c_x, sum_y + c_y, sum_xy + c_xy, sum_x2 + c_x2
-    cov_xy = sum_xy - _div(sum_x * sum_y, n)
-    var_x = sum_x2 - _div(sum_x * sum_x, n)
-    slope = _div(cov_xy, var_x)
-    intercept = _div(sum_y, n) - _div(slope * sum_x, n)
+    cov_xy = sum_xy - go_div(sum_x * sum_y, n)
+    var_x = sum_x2 - go_div(sum_x * sum_x, n)
+    slope = go_div(cov_xy, var_x)
+    intercept = go_div(sum_y, n) - go_div(slope * sum_x, n)
     return slope, intercept
-
-
-def _div(a: float, b: float) -> float:
-    """IEEE division, as Go divides floats (x/0 is ±Inf or NaN, never an exception)."""
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 def _avg(values: Sequence[float]) -> float:
