@@ -31,7 +31,7 @@ from watcher.errors import NotifyError
 from watcher.metrics import WatcherMetrics
 from watcher.notify.base import Deliverer
 from watcher.notify.outbox import Outbox, Row, TargetKey
-from watcher.notify.redelivery import RetryPolicy, deliver_with_retries
+from watcher.notify.redelivery import DeliveryPolicy, deliver_with_retries
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +94,7 @@ class Delivery:
     """Delivers the outbox: one supervised worker per target."""
 
     def __init__(
-        self, outbox: Outbox, *, clock: Clock, metrics: WatcherMetrics, retry: RetryPolicy
+        self, outbox: Outbox, *, clock: Clock, metrics: WatcherMetrics, retry: DeliveryPolicy
     ) -> None:
         self._outbox = outbox
         self._clock = clock
