@@ -40,13 +40,14 @@ from watcher.notify.inhibit import Inhibitor
 from watcher.notify.integrations import Target, build_targets
 from watcher.notify.nflog import NotificationLog
 from watcher.notify.outbox import Outbox, Row, TargetKey, transaction
-from watcher.notify.pipeline import Delivery, Endpoint, pause
+from watcher.notify.pipeline import Delivery, Endpoint
 from watcher.notify.redelivery import DeliveryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
 from watcher.notify.stage import WRITE_RETRY, GroupView, NotifyStage
 from watcher.timeinterval import in_any
+from watcher.waits import pause
 
 __all__ = ["AlertStatus", "Dispatcher"]
 
