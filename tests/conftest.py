@@ -1,10 +1,11 @@
-"""Shared fixtures: zero retry waits, a fake clock, helpers to write config files."""
+"""Shared fixtures: zero retry waits, a fake clock, an HTTP session, helpers to write config files."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.e2e import Simulator
@@ -34,6 +35,13 @@ async def sim() -> AsyncIterator[Simulator]:
     await s.start()
     yield s
     await s.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session, closed after the test."""
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from watcher.simulator import DEMO_API_KEY, DEMO_SECRET_KEY, SimState, create_app, default_coupons
@@ -26,6 +28,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def need(tool: str) -> str:
+    """Path of ``tool``; skip when missing, except in CI where it must be installed."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{tool} is not installed (scripts/install-deps installs it)")
+        pytest.skip(f"{tool} is not installed")
+    return path
 
 
 def served_from(root: Path, port: int) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -48,12 +47,6 @@ def config(statuses: tuple[str, ...] = ("unused",)) -> CoinwCouponConfig:
         statuses=statuses,
         labels={"team": "growth"},
     )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def source(

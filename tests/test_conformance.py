@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.e2e import ROOT, need
+
 CONFORMANCE_DIR = ROOT / "tests" / "conformance"
 TEST_FILES = sorted(CONFORMANCE_DIR.glob("*.yaml"))
 RULE_FILES = sorted((CONFORMANCE_DIR / "rules").glob("*.yaml"))
@@ -32,15 +31,6 @@ def _report(result: subprocess.CompletedProcess[str]) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
-def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not on PATH; CI must install it (Debian package prometheus)")
-        pytest.skip("promtool is not on PATH")
-    return path
-
-
 def test_suite_has_at_least_forty_files() -> None:
     """The suite keeps at least 40 rule-test files, as the issue requires."""
     assert len(TEST_FILES) >= 40
@@ -49,7 +39,7 @@ def test_suite_has_at_least_forty_files() -> None:
 @pytest.mark.external
 def test_rule_files_pass_promtool_check() -> None:
     """Every rule file of the suite is a valid Prometheus rule file."""
-    promtool = _promtool()
+    promtool = need("promtool")
     result = _run([promtool, "check", "rules", *map(str, RULE_FILES)])
     assert result.returncode == 0, _report(result)
 
@@ -58,7 +48,7 @@ def test_rule_files_pass_promtool_check() -> None:
 @pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda path: path.name)
 def test_promtool_passes(test_file: Path) -> None:
     """Prometheus's own promtool accepts the file's expectations."""
-    promtool = _promtool()
+    promtool = need("promtool")
     result = _run([promtool, "test", "rules", str(test_file)])
     assert result.returncode == 0, _report(result)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import sys
 import time
@@ -14,19 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e import ROOT, free_port
+from tests.e2e import ROOT, free_port, need
 
 pytestmark = pytest.mark.e2e
-
-
-def need(tool: str) -> str:
-    """Path of ``tool``; skip when missing, except in CI where it must be installed."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is not installed (scripts/install-deps installs it)")
-        pytest.skip(f"{tool} is not installed")
-    return path
 
 
 class Demo:

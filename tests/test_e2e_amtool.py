@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import Simulator, sim_daemon
+from tests.e2e import Simulator, need, sim_daemon
 
 pytestmark = pytest.mark.e2e
 
 
-def amtool_path() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("amtool is not installed (scripts/install-deps installs it)")
-        pytest.skip("amtool is not installed")
-    return path
-
-
 async def amtool(url: str, *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        amtool_path(),
+        need("amtool"),
         f"--alertmanager.url={url}",
         *args,
         stdout=asyncio.subprocess.PIPE,
@@ -44,7 +33,7 @@ async def test_amtool_silences_a_firing_alert_of_a_running_daemon(
     sim: Simulator, write: Writer
 ) -> None:
     """amtool sees the firing alert, silences it (then listed as silenced), queries and expires it."""
-    amtool_path()
+    need("amtool")
     write(
         "rules/r.yaml",
         "groups:\n  - name: g\n    rules:\n"

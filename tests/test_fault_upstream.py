@@ -303,12 +303,6 @@ async def server() -> AsyncIterator[FaultServer]:
         yield s
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def _no_secret(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:

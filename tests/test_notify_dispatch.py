@@ -49,12 +49,6 @@ def _real_backoff() -> Iterator[None]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def sink() -> AsyncIterator[Sink]:
     async with serve(Sink()) as s:
         yield s

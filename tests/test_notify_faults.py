@@ -136,12 +136,6 @@ async def hook(clock: FakeClock) -> AsyncIterator[Receiver]:
     await r.stop()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def timings(receiver: str, **kw: Any) -> RouteConfig:
     return RouteConfig(
         receiver=receiver,

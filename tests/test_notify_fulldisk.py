@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.notify_support import T0, Sink, coupon_alert
 from tests.reliability import record
-from tests.test_notify_dispatch import counter, session, sink, slack_config
+from tests.test_notify_dispatch import counter, sink, slack_config
 from watcher.clock import FakeClock
 from watcher.metrics import WatcherMetrics
 from watcher.notify import DeliveryPolicy, Dispatcher
@@ -22,7 +22,7 @@ from watcher.notify.stage import WRITE_RETRY
 from watcher.server.routes import add_alertmanager_api
 from watcher.state import migrate
 
-__all__ = ["session", "sink"]  # fixtures
+__all__ = ["sink"]  # a fixture
 
 
 class FullDisk(sqlite3.Connection):

@@ -44,12 +44,6 @@ def config(**overrides: Any) -> CoinwInviteeConfig:
     return CoinwInviteeConfig(**values)
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def source(session: aiohttp.ClientSession, clock: Any, **overrides: Any) -> InviteeSource:
     return InviteeSource(config(**overrides), session, LimiterRegistry(clock), clock)
 

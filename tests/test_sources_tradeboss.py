@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -53,12 +53,6 @@ def source(
     **overrides: Any,
 ) -> TradebossSource:
     return TradebossSource(config(accounts, **overrides), session, LimiterRegistry(clock), clock)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def answer(amount: Any = "42.1098", digits: Any = 4, **overrides: Any) -> dict[str, Any]:

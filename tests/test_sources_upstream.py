@@ -44,12 +44,6 @@ async def server() -> AsyncIterator[FaultServer]:
         yield s
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def invitee_page(rows: int) -> dict[str, Any]:
     """A partner API page of ``rows`` invitee-days (about 70 bytes each)."""
     data = [
