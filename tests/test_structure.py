@@ -91,3 +91,17 @@ def test_modules_that_used_to_be_in_a_cycle_import_on_their_own(name: str) -> No
         [sys.executable, "-c", f"import {name}"], capture_output=True, text=True, check=False
     )
     assert 0 == done.returncode, done.stderr
+
+
+#: Lines a module may have: past this it holds more than one concern (the style guide's ~400).
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_about_400_lines() -> None:
+    """Each module stays small enough to read in one sitting; a longer one is split on a seam."""
+    long = {
+        name: n
+        for name, path in MODULES.items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert {} == long
