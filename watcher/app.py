@@ -48,6 +48,7 @@ from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
 from watcher.state import open_state
 from watcher.store import SeriesStore, StoreCollector, registry_series
+from watcher.waits import cancel_and_wait
 from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
@@ -181,10 +182,7 @@ class Daemon:
 
     async def stop(self) -> None:
         """Cancel every poll loop, deliver what is due, then close the session and database."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks.values())
         self._tasks.clear()
         if self.deliver:
             await self.dispatcher.drain(DRAIN_TIMEOUT)
@@ -231,9 +229,7 @@ class Daemon:
         tasks = [
             t for t in (self._tasks.pop(name, None), self._tasks.pop(f"push:{name}", None)) if t
         ]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
         self.runners.pop(name, None)
 
     def sources(self) -> list[SourceStatus]:
@@ -362,9 +358,7 @@ async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
     notifier = asyncio.create_task(daemon.supervise("notify", daemon.dispatcher.run), name="notify")
     log.info("watcher.started", sources=len(daemon.config.sources))
     yield
-    evaluator.cancel()
-    notifier.cancel()
-    await asyncio.gather(evaluator, notifier, return_exceptions=True)
+    await cancel_and_wait(evaluator, notifier)
     await daemon.stop()
     log.info("watcher.stopped")
 

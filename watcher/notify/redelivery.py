@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from watcher.errors import NotifyError
 from watcher.retry import is_testing, retry_async, set_testing
 
-__all__ = ["RetryPolicy", "deliver_with_retries", "set_testing"]
+__all__ = ["DeliveryPolicy", "deliver_with_retries", "set_testing"]
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class DeliveryPolicy:
     """How hard one delivery tries before the outbox takes over.
 
     ``attempts`` tries within one delivery, waiting ``initial * 2**n`` (capped at ``maximum``)
@@ -47,7 +47,7 @@ class RetryPolicy:
 async def deliver_with_retries(
     attempt: Callable[[], Awaitable[None]],
     *,
-    policy: RetryPolicy,
+    policy: DeliveryPolicy,
     sleep: Callable[[float], Awaitable[None]],
     on_failure: Callable[[NotifyError], None],
 ) -> None:
