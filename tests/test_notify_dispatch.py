@@ -27,7 +27,7 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import RetryPolicy, Silence
+from watcher.notify import DeliveryPolicy, Silence
 from watcher.retry import set_testing
 
 ROUTE = RouteConfig(
@@ -128,7 +128,7 @@ async def test_coupon_alert_pages_once_survives_errors_and_restart_then_resolves
     d2 = dispatcher(config, tmp_path / "state.db", session, clock)
     await d2.send(both, clock.time())
     await d2.tick()
-    clock.advance(RetryPolicy().outbox_maximum + 5)
+    clock.advance(DeliveryPolicy().outbox_maximum + 5)
     for _ in range(3):
         await d2.send(both, clock.time())
         await d2.tick()

@@ -37,7 +37,7 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, RetryPolicy
+from watcher.notify import DeliveryPolicy, Dispatcher
 from watcher.notify.outbox import Outbox
 from watcher.notify.pipeline import Delivery, Endpoint
 from watcher.retry import set_testing
@@ -465,7 +465,7 @@ async def test_a_crashing_worker_is_logged_counted_restarted_and_holds_up_no_one
     db = open_db(str(tmp_path / "s.db"))
     outbox = Outbox(db)
     metrics = WatcherMetrics(CollectorRegistry())
-    delivery = Delivery(outbox, clock=clock, metrics=metrics, retry=RetryPolicy(jitter=0))
+    delivery = Delivery(outbox, clock=clock, metrics=metrics, retry=DeliveryPolicy(jitter=0))
     buggy, fine = Flaky(clock), Flaky(clock, crashes=1)
     delivery.configure({("a", "flaky", 0): Endpoint(buggy), ("b", "flaky", 0): Endpoint(fine)})
     for receiver in ("a", "b"):

@@ -17,7 +17,7 @@ from tests.reliability import record
 from tests.test_notify_dispatch import counter, sink, slack_config
 from watcher.clock import FakeClock
 from watcher.metrics import WatcherMetrics
-from watcher.notify import Dispatcher, RetryPolicy
+from watcher.notify import DeliveryPolicy, Dispatcher
 from watcher.notify.stage import WRITE_RETRY
 from watcher.server.routes import add_alertmanager_api
 from watcher.state import migrate
@@ -104,7 +104,7 @@ async def test_a_delivery_whose_outbox_delete_fails_is_not_sent_again(
     db.full = True
     sink.down = False
     for _ in range(4):
-        clock.advance(RetryPolicy().outbox_maximum + 5)
+        clock.advance(DeliveryPolicy().outbox_maximum + 5)
         await d.send([coupon_alert("42")], clock.time())
         await d.tick()
     assert 1 == len(sink.accepted)

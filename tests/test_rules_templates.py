@@ -99,3 +99,14 @@ def test_range_and_template_run_as_in_prometheus() -> None:
         render("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}"),
         render('{{ template "x" }}'),
     )
+
+
+def test_bad_template_regex_is_reported_inline_and_not_on_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A bad ``match`` pattern is Go's inline error; RE2 writes nothing raw to stderr."""
+    assert expansion_error(
+        'template: __alert_Foo:1:115: executing "__alert_Foo" at <match "(" "abc">:'
+        " error calling match: error parsing regexp: missing ): (: `(`"
+    ) == render('{{ match "(" "abc" }}')
+    assert ("", "") == capfd.readouterr()

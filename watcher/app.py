@@ -25,7 +25,6 @@ from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
 from watcher.errors import ConfigError
-from watcher.exposition import metrics_handler
 from watcher.history import Retention
 from watcher.history.disk import open_history
 from watcher.metrics import WatcherMetrics
@@ -40,6 +39,8 @@ from watcher.ratelimit import (
 )
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
+from watcher.server.guard import MAX_BODY
+from watcher.server.metrics import metrics_handler
 from watcher.server.routes import add_routes
 from watcher.sources import build_source
 from watcher.sources.coinw_push import push_loop
@@ -47,7 +48,7 @@ from watcher.sources.runner import SourceRunner
 from watcher.sources.status import SourceStatus
 from watcher.state import open_state
 from watcher.store import SeriesStore, StoreCollector, registry_series
-from watcher.webauth import MAX_BODY, install_guard
+from watcher.waits import cancel_and_wait
 from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
@@ -181,10 +182,7 @@ class Daemon:
 
     async def stop(self) -> None:
         """Cancel every poll loop, deliver what is due, then close the session and database."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks.values())
         self._tasks.clear()
         if self.deliver:
             await self.dispatcher.drain(DRAIN_TIMEOUT)
@@ -231,9 +229,7 @@ class Daemon:
         tasks = [
             t for t in (self._tasks.pop(name, None), self._tasks.pop(f"push:{name}", None)) if t
         ]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
         self.runners.pop(name, None)
 
     def sources(self) -> list[SourceStatus]:
@@ -349,7 +345,6 @@ def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
     app = web.Application(client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    install_guard(app, daemon)
     add_routes(app, daemon, metrics_handler(daemon.store, daemon.self_registry, daemon.registry))
     app.cleanup_ctx.append(_daemon_ctx)
     app.cleanup_ctx.append(_sighup_ctx)
@@ -363,9 +358,7 @@ async def _daemon_ctx(app: web.Application) -> AsyncIterator[None]:
     notifier = asyncio.create_task(daemon.supervise("notify", daemon.dispatcher.run), name="notify")
     log.info("watcher.started", sources=len(daemon.config.sources))
     yield
-    evaluator.cancel()
-    notifier.cancel()
-    await asyncio.gather(evaluator, notifier, return_exceptions=True)
+    await cancel_and_wait(evaluator, notifier)
     await daemon.stop()
     log.info("watcher.stopped")
 

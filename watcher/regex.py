@@ -39,6 +39,15 @@ def _options() -> re2.Options:
 _OPTIONS = _options()
 
 
+def compile_re2(pattern: str) -> re2._Regexp:
+    """Compile ``pattern`` as RE2 as it stands (unanchored, Go's ``regexp.Compile``).
+
+    Every RE2 pattern of the watcher compiles here, with the shared options; raises
+    ``re2.error`` for a bad pattern.
+    """
+    return re2.compile(pattern, _OPTIONS)
+
+
 def compile_anchored(pattern: str, *, dot_nl: bool = False) -> Regex:
     """Compile ``pattern`` as RE2, anchored at both ends; ValueError with RE2's reason if bad.
 
@@ -48,9 +57,9 @@ def compile_anchored(pattern: str, *, dot_nl: bool = False) -> Regex:
         msg = f"invalid regular expression: longer than {MAX_PATTERN_LENGTH} characters"
         raise ValueError(msg)
     try:
-        re2.compile(pattern, _OPTIONS)
+        compile_re2(pattern)
         wrapped = f"^(?s:{pattern})$" if dot_nl else f"^(?:{pattern})$"
-        return cast(Regex, re2.compile(wrapped, _OPTIONS))
+        return cast(Regex, compile_re2(wrapped))
     except re2.error as exc:
         msg = f'invalid regular expression "{pattern}": {re2_reason(exc, "rejected by RE2")}'
         raise ValueError(msg) from None

@@ -21,7 +21,7 @@ from watcher.gotemplate.htmlescape import SafeHTML
 from watcher.gotemplate.strconv import quote
 from watcher.gotemplate.typecheck import MISSING, is_true
 from watcher.gotemplate.values import GoFunc, GoMap, Time, go_type, string_slice
-from watcher.regex import re2_reason
+from watcher.regex import compile_re2, re2_reason
 
 _INT64 = 2**63
 
@@ -146,7 +146,7 @@ BUILTINS: dict[str, GoFunc] = {
 
 def _compile(pattern: str) -> re2._Regexp:
     try:
-        return re2.compile(pattern)
+        return compile_re2(pattern)
     except re2.error as exc:
         msg = f"error parsing regexp: {re2_reason(exc, 'invalid')}: `{pattern}`"
         raise ValueError(msg) from None

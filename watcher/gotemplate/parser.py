@@ -122,11 +122,18 @@ class _Parser:
             raise self.unexpected(tok, "define clause")
         name = self.unquote(tok)
         self.expect(Kind.RIGHT, "define clause")
+        self.template_body(name, "define clause")
+
+    def template_body(self, name: str, clause: str) -> None:
+        """Parse a ``define`` or ``block`` body up to its ``{{end}}`` and add it as ``name``.
+
+        The body starts with only ``$`` defined, as a template of its own does.
+        """
         saved, self.vars = self.vars, ["$"]
         body, end = self.item_list()
         self.vars = saved
         if not isinstance(end, n.EndNode):
-            msg = f"unexpected {end} in define clause"
+            msg = f"unexpected {end} in {clause}"
             raise self.error(msg)
         self.add(n.Tree(name, self.parse_name, self.text, body))
 
@@ -220,13 +227,7 @@ class _Parser:
     def block_control(self) -> n.Node:
         tok, name = self.template_name("block clause")
         pipe = self.pipeline("block clause", Kind.RIGHT)
-        saved, self.vars = self.vars, ["$"]
-        body, end = self.item_list()
-        self.vars = saved
-        if not isinstance(end, n.EndNode):
-            msg = f"unexpected {end} in block clause"
-            raise self.error(msg)
-        self.add(n.Tree(name, self.parse_name, self.text, body))
+        self.template_body(name, "block clause")
         return n.TemplateNode(tok.pos, name, pipe)
 
     # -- pipelines ------------------------------------------------------------------------

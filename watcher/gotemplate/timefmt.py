@@ -59,15 +59,26 @@ def format_time(t: Time, layout: str) -> str:
         }
         if tok in fixed:
             return fixed[tok]
+        if tok[0] in ".,":
+            return _fraction(frac, tok)
         offset = f"{dt:%z}" or "+0000"
         if tok.startswith("Z") and offset == "+0000":
             return "Z"
         width = {"Z07:00": 6, "-07:00": 6, "Z0700": 5, "-0700": 5}.get(tok, 3)
         return offset[:3] + (":" if width == 6 else "") + offset[3:5] if width > 3 else offset[:3]
-        digits = f"{frac:09d}"[: len(tok) - 1]
-        if tok[1] == "9":
-            digits = digits.rstrip("0")
-            return "." + digits if digits else ""
-        return tok[0] + digits
 
     return _TOKENS.sub(sub, layout)
+
+
+def _fraction(frac: int, tok: str) -> str:
+    """Render ``.000``/``,000`` (fixed digits) or ``.999``/``,999`` (trailing zeros trimmed).
+
+    Go's ``appendNano`` in src/time/format.go: the separator is the layout's own (``.`` or
+    ``,``), at most nine digits are printed however many the layout repeats, and the nines
+    form prints nothing at all, separator included, for a zero fraction.
+    """
+    sep, digits = tok[0], f"{frac:09d}"[: len(tok) - 1]
+    if tok[1] == "9":
+        digits = digits.rstrip("0")
+        return sep + digits if digits else ""
+    return sep + digits

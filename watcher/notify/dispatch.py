@@ -40,13 +40,14 @@ from watcher.notify.inhibit import Inhibitor
 from watcher.notify.integrations import Target, build_targets
 from watcher.notify.nflog import NotificationLog
 from watcher.notify.outbox import Outbox, Row, TargetKey, transaction
-from watcher.notify.pipeline import Delivery, Endpoint, pause
-from watcher.notify.redelivery import RetryPolicy
+from watcher.notify.pipeline import Delivery, Endpoint
+from watcher.notify.redelivery import DeliveryPolicy
 from watcher.notify.router import Route, build_routes
 from watcher.notify.silences import Silence, Silences
 from watcher.notify.slack import config_templates
 from watcher.notify.stage import WRITE_RETRY, GroupView, NotifyStage
 from watcher.timeinterval import in_any
+from watcher.waits import pause
 
 __all__ = ["AlertStatus", "Dispatcher"]
 
@@ -102,7 +103,7 @@ class Dispatcher:
         session: aiohttp.ClientSession,
         clock: Clock,
         console: TextIO = sys.stdout,
-        retry: RetryPolicy | None = None,
+        retry: DeliveryPolicy | None = None,
     ) -> None:
         self._db = db
         self._metrics = metrics
@@ -112,7 +113,7 @@ class Dispatcher:
         self._nflog = NotificationLog(db)
         self._outbox = Outbox(db, on_error=self._write_failed)
         self._delivery = Delivery(
-            self._outbox, clock=clock, metrics=metrics, retry=retry or RetryPolicy()
+            self._outbox, clock=clock, metrics=metrics, retry=retry or DeliveryPolicy()
         )
         self._silences = Silences(db)
         self._stage = NotifyStage(db, self._nflog, self._delivery, self._write_failed)

@@ -20,9 +20,9 @@ have: ``drain`` waits for it instead of sending a second copy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -31,11 +31,11 @@ from watcher.errors import NotifyError
 from watcher.metrics import WatcherMetrics
 from watcher.notify.base import Deliverer
 from watcher.notify.outbox import Outbox, Row, TargetKey
-from watcher.notify.redelivery import RetryPolicy, deliver_with_retries
+from watcher.notify.redelivery import DeliveryPolicy, deliver_with_retries
+from watcher.waits import cancel_and_wait, pause, within
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 
 MIN_TIMEOUT = 10.0  # Alertmanager's notify.MinTimeout
 MAX_IDLE = 60.0  # a worker looks at its rows at least this often, woken or not
@@ -55,37 +55,6 @@ class Endpoint:
     timeout: float = 0.0
 
 
-async def within(clock: Clock, seconds: float, aw: Awaitable[T]) -> T:
-    """Await ``aw`` for at most ``seconds`` of ``clock`` time; cancel it and raise
-    ``TimeoutError`` after that (``asyncio.timeout`` on the injected clock)."""
-    task = asyncio.ensure_future(aw)
-    timer = asyncio.ensure_future(clock.sleep(seconds))
-    try:
-        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        timer.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, timer, return_exceptions=True)
-    if task.cancelled():
-        raise TimeoutError
-    return task.result()
-
-
-async def pause(clock: Clock, wake: asyncio.Event, delay: float) -> None:
-    """Sleep ``delay`` seconds of ``clock`` time, or until ``wake`` is set."""
-    if wake.is_set():
-        return
-    sleeper = asyncio.ensure_future(clock.sleep(delay))
-    waiter = asyncio.ensure_future(wake.wait())
-    try:
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        waiter.cancel()
-        await asyncio.gather(sleeper, waiter, return_exceptions=True)
-
-
 def _where(target: TargetKey) -> dict[str, str]:
     return {"receiver": target[0], "integration": f"{target[1]}[{target[2]}]"}
 
@@ -94,7 +63,7 @@ class Delivery:
     """Delivers the outbox: one supervised worker per target."""
 
     def __init__(
-        self, outbox: Outbox, *, clock: Clock, metrics: WatcherMetrics, retry: RetryPolicy
+        self, outbox: Outbox, *, clock: Clock, metrics: WatcherMetrics, retry: DeliveryPolicy
     ) -> None:
         self._outbox = outbox
         self._clock = clock
@@ -243,10 +212,7 @@ class Delivery:
 
     async def close(self) -> None:
         """Cancel deliveries still in flight."""
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._inflight.values())
         self._inflight.clear()
 
     # -- one target --------------------------------------------------------------------------

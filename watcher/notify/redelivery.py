@@ -1,7 +1,7 @@
 """Retrying one delivery: tenacity with exponential backoff, jitter and ``Retry-After``.
 
 The policy of notification delivery on top of the one retry helper, ``watcher.retry``. Waits
-go through the injected ``sleep`` (the dispatcher's clock) and ``set_testing(True)`` makes
+go through the injected ``sleep`` (the dispatcher's clock) and ``watcher.retry.set_testing(True)`` makes
 them zero, like stamina's ``set_testing``.
 """
 
@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from watcher.errors import NotifyError
-from watcher.retry import is_testing, retry_async, set_testing
+from watcher.retry import is_testing, retry_async
 
-__all__ = ["RetryPolicy", "deliver_with_retries", "set_testing"]
+__all__ = ["DeliveryPolicy", "deliver_with_retries"]
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class DeliveryPolicy:
     """How hard one delivery tries before the outbox takes over.
 
     ``attempts`` tries within one delivery, waiting ``initial * 2**n`` (capped at ``maximum``)
@@ -47,7 +47,7 @@ class RetryPolicy:
 async def deliver_with_retries(
     attempt: Callable[[], Awaitable[None]],
     *,
-    policy: RetryPolicy,
+    policy: DeliveryPolicy,
     sleep: Callable[[float], Awaitable[None]],
     on_failure: Callable[[NotifyError], None],
 ) -> None:

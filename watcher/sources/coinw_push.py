@@ -38,6 +38,7 @@ from watcher.sources.coinw_push_frames import (
 )
 from watcher.sources.redact import Redactor
 from watcher.store import SeriesStore
+from watcher.waits import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -335,16 +336,12 @@ class PushClient:
         try:
             done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:  # cancelled from outside: take both down with us
-            task.cancel()
-            timer.cancel()
-            await asyncio.gather(task, timer, return_exceptions=True)
+            await cancel_and_wait(task, timer)
             raise
         if task in done:
-            timer.cancel()
-            await asyncio.gather(timer, return_exceptions=True)
+            await cancel_and_wait(timer)
             return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         raise _Ended(reason, f"no answer within {seconds:g}s")
 
     async def _first_to_end(self, *calls: Awaitable[_Ended]) -> _Ended:
@@ -352,9 +349,7 @@ class PushClient:
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(*tasks)
         return done.pop().result()
 
 
