@@ -87,9 +87,9 @@ def run(sizes: list[int], repeats: int) -> str:
             ("unchanged", []),
             ("1% changed", []),
         ]
-        expo = StoreExposition(store, self_registry, registry)
+        expo = StoreExposition(store, self_registry)
         for _ in range(repeats):
-            expo = StoreExposition(store, self_registry, registry)
+            expo = StoreExposition(store, self_registry)
             cases[0][1].append(timed_both(partial(expo.render, fmt, gzip=True), 1))
         cases[1][1].append(timed_both(partial(expo.render, fmt, gzip=True), repeats))
         for _ in range(repeats):
@@ -163,7 +163,7 @@ def loop_lag(n: int, repeats: int) -> str:
     rng = random.Random(11)
     fmt, _ = Format.negotiate(ACCEPT)
     store, registry = build(n, rng)
-    expo = StoreExposition(store, CollectorRegistry(), registry)
+    expo = StoreExposition(store, CollectorRegistry())
     took = 0.0
 
     async def ours() -> object:

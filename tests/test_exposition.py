@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from watcher import exposition
 from watcher.exposition import Format, StoreExposition
 from watcher.series import Series
+from watcher.server.metrics import metrics_handler
 from watcher.store import SeriesStore, StoreCollector
 
 # What Prometheus 2.x and 3.x send, plain clients, and every escaping prometheus-client knows.
@@ -115,7 +116,7 @@ def expected(registry: Collector, accept: str) -> bytes:
 def test_body_is_byte_identical_to_prometheus_client(accept: str) -> None:
     """For every Accept header, the cached body equals prometheus-client's, cold and cached."""
     store, self_registry = tricky_store(), self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     fmt, _ = Format.negotiate(accept)
     assert expected(_Both(self_registry, store), accept) == expo.render(fmt, gzip=False)
     store.put("wallet", "acct-1", [Series("balance", {"user": "u1"}, 5.0)], 1.0)
@@ -129,7 +130,7 @@ def test_body_is_byte_identical_to_prometheus_client(accept: str) -> None:
 def test_only_changed_groups_are_rendered_again() -> None:
     """A scrape re-renders the groups that were put since the last one, and none when none were."""
     store, self_registry = tricky_store(), self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     fmt, _ = Format.negotiate("application/openmetrics-text;version=1.0.0")
     expo.render(fmt, gzip=True)
     assert 4 == expo.last_rendered(fmt)
@@ -149,7 +150,7 @@ def test_only_changed_groups_are_rendered_again() -> None:
 def test_help_text_change_shows_without_a_new_put() -> None:
     """A changed HELP text reaches /metrics even when no series changed."""
     store, self_registry = tricky_store(), self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     fmt, _ = Format.negotiate("")
     expo.render(fmt, gzip=False)
     store.describe("balance", "Account balance.")
@@ -160,7 +161,7 @@ def test_help_text_change_shows_without_a_new_put() -> None:
 def test_gzip_is_one_member_that_decodes_to_the_body(accept: str) -> None:
     """The gzip body (cached store piece or not) is one gzip member holding the exact body."""
     store, self_registry = tricky_store(), self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     fmt, _ = Format.negotiate(accept)
     for scrape in range(2):  # cold, then from the cached deflated piece with new self-metrics
         if scrape:
@@ -180,7 +181,7 @@ async def test_a_large_scrape_gives_the_event_loop_back_while_polls_write() -> N
     for g in range(4 * exposition.STEP):
         store.put("s", f"g{g}", [Series("m", {"i": str(g)}, float(g))], 0.0)
     registry = CollectorRegistry()
-    expo = StoreExposition(store, registry, daemon_registry(registry, store), slice_seconds=0.0)
+    expo = StoreExposition(store, registry, slice_seconds=0.0)
     fmt, _ = Format.negotiate("")
     turns = 0
     rendering = True
@@ -207,9 +208,10 @@ async def test_a_large_scrape_gives_the_event_loop_back_while_polls_write() -> N
 async def test_route_negotiates_openmetrics_and_gzip() -> None:
     """GET /metrics answers OpenMetrics+gzip to Prometheus's headers and plain text to curl."""
     store, self_registry = tricky_store(), self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
     app = web.Application()
-    app.router.add_get("/metrics", expo.handle)
+    app.router.add_get(
+        "/metrics", metrics_handler(store, self_registry, daemon_registry(self_registry, store))
+    )
     om = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3"
     async with TestClient(TestServer(app)) as client:
         resp = await client.get("/metrics", headers={"Accept": om, "Accept-Encoding": "gzip"})
@@ -249,7 +251,7 @@ def test_promtool_check_metrics_is_clean() -> None:
         0.0,
     )
     self_registry = self_metrics()
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     expo.render(Format.negotiate("")[0], gzip=False)
     body = expo.render(Format.negotiate("")[0], gzip=False)
     result = subprocess.run(
@@ -263,7 +265,7 @@ def test_gzip_after_a_change_in_one_of_many_blocks_decodes_to_the_new_body() -> 
     store, self_registry = SeriesStore(), self_metrics()
     for g in range(5 * exposition.BLOCK):
         store.put("s", f"g{g}", [Series("m", {"g": str(g)}, 1.0), Series("n", {}, 2.0)], 0.0)
-    expo = StoreExposition(store, self_registry, daemon_registry(self_registry, store))
+    expo = StoreExposition(store, self_registry)
     fmt, _ = Format.negotiate("")
     expo.render(fmt, gzip=True)
     store.put("s", "g40", [Series("m", {"g": "40"}, 3.5)], 1.0)

@@ -20,8 +20,8 @@ from watcher.graph import render
 from watcher.query import add_query_routes, run_query_range
 from watcher.rules.promql import compile_expr
 from watcher.series import Series
+from watcher.server.guard import install_guard
 from watcher.server.promapi import add_prometheus_api
-from watcher.webauth import install_guard
 
 T0 = 1_700_000_000
 CONFIG = """\

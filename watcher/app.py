@@ -25,7 +25,6 @@ from watcher.alerts import Alert
 from watcher.clock import Clock, SystemClock
 from watcher.config import Config, SourceConfig, load_config
 from watcher.errors import ConfigError
-from watcher.exposition import metrics_handler
 from watcher.history import Retention
 from watcher.history.disk import open_history
 from watcher.metrics import WatcherMetrics
@@ -40,6 +39,8 @@ from watcher.ratelimit import (
 )
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Snapshot
+from watcher.server.guard import MAX_BODY
+from watcher.server.metrics import metrics_handler
 from watcher.server.routes import add_routes
 from watcher.sources import build_source
 from watcher.sources.coinw_push import push_loop
@@ -48,7 +49,6 @@ from watcher.sources.status import SourceStatus
 from watcher.state import open_state
 from watcher.store import SeriesStore, StoreCollector, registry_series
 from watcher.waits import cancel_and_wait
-from watcher.webauth import MAX_BODY, install_guard
 from watcher.webconfig import WebState, load_web_config
 
 log = structlog.get_logger()
@@ -345,7 +345,6 @@ def build_app(daemon: Daemon) -> web.Application:
     """The aiohttp application: HTTP routes plus every background loop as a cleanup_ctx."""
     app = web.Application(client_max_size=MAX_BODY)
     app[DAEMON] = daemon
-    install_guard(app, daemon)
     add_routes(app, daemon, metrics_handler(daemon.store, daemon.self_registry, daemon.registry))
     app.cleanup_ctx.append(_daemon_ctx)
     app.cleanup_ctx.append(_sighup_ctx)

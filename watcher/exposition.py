@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 from prometheus_client import exposition as text_format
 from prometheus_client.openmetrics import exposition as om_format
 from prometheus_client.registry import Collector
@@ -281,20 +279,20 @@ def _deflate(data: bytes, flush: int) -> bytes:
 
 
 class StoreExposition:
-    """Serves /metrics: self-metrics rendered by prometheus-client, the store from the cache."""
+    """The /metrics body: self-metrics rendered by prometheus-client, the store from the cache.
+
+    ``watcher.server.metrics`` serves it (content negotiation, ``name[]``).
+    """
 
     def __init__(
         self,
         store: SeriesStore,
         self_registry: Collector,
-        full_registry: Collector,
         *,
         slice_seconds: float = SLICE_SECONDS,
     ) -> None:
         self._store = store
         self._self_registry = self_registry
-        #: Everything /metrics shows, for the requests the cache does not serve (``name[]``).
-        self._full_registry = full_registry
         self._caches: dict[Format, _Cache] = {}
         self._lock = asyncio.Lock()
         self._slice = slice_seconds
@@ -350,28 +348,3 @@ class StoreExposition:
         if gzip:
             return (yield from cache.gzip(head, tail))
         return [head, *cache.blocks, tail]
-
-    async def handle(self, request: web.Request) -> web.Response:
-        """GET /metrics with prometheus-client's content negotiation (Accept, Accept-Encoding)."""
-        accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
-        encoding = ",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, []))
-        gzip = text_format.gzip_accepted(encoding)
-        if "name[]" in request.query:
-            params = {key: request.query.getall(key) for key in request.query}
-            status, headers, body = text_format._bake_output(  # type: ignore[no-untyped-call]
-                self._full_registry, accept, encoding, params, disable_compression=False
-            )
-            return web.Response(status=int(status.split(" ")[0]), headers=headers, body=body)
-        fmt, content_type = Format.negotiate(accept)
-        body = await self.render_async(fmt, gzip=gzip)
-        headers = {hdrs.CONTENT_TYPE: content_type}
-        if gzip:
-            headers[hdrs.CONTENT_ENCODING] = "gzip"
-        return web.Response(body=body, headers=headers)
-
-
-def metrics_handler(
-    store: SeriesStore, self_registry: Collector, full_registry: Collector
-) -> Handler:
-    """The /metrics route handler over ``store`` and the self-metrics registry."""
-    return StoreExposition(store, self_registry, full_registry).handle

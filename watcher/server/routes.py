@@ -11,6 +11,7 @@ from watcher.page import add_page_routes
 from watcher.query import add_query_routes
 from watcher.server.am_alerts import add_alert_routes
 from watcher.server.am_silences import add_silence_routes
+from watcher.server.guard import install_guard
 from watcher.server.ops import add_ops_routes
 from watcher.server.promapi import add_prometheus_api
 from watcher.server.views import Notifications, StatusView
@@ -21,7 +22,8 @@ __all__ = ["add_alertmanager_api", "add_routes"]
 
 
 def add_routes(app: web.Application, view: StatusView, metrics: Handler) -> None:
-    """Register every route: ``/metrics``, lifecycle, status page, queries, ``/api/v2``."""
+    """Guard every request, then register every route: ``/metrics``, lifecycle, page, ``/api``."""
+    install_guard(app, view)
     app.router.add_get("/metrics", metrics)
     add_ops_routes(app, view)
     add_page_routes(app, view)
