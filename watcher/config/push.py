@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.config.model import (
-    PUSH_DEFAULT_LOGIN,
-    PUSH_DEFAULT_MAX_FRAME,
-    PUSH_DEFAULT_URL,
     CoinwCouponConfig,
     PushConfig,
     SourceConfig,
@@ -22,12 +19,7 @@ from watcher.config.model import (
 from watcher.validate import Invalid, Schema
 from watcher.yamlpos import Located, Problem
 
-__all__ = ["DEFAULT_LOGIN", "PushConfig", "check_one_push_per_key", "register"]
-DEFAULT_URL, DEFAULT_LOGIN, DEFAULT_MAX_FRAME = (
-    PUSH_DEFAULT_URL,
-    PUSH_DEFAULT_LOGIN,
-    PUSH_DEFAULT_MAX_FRAME,
-)
+__all__ = ["PushConfig", "check_one_push_per_key", "register"]
 _MAX_LOGIN_DEPTH = 4
 
 

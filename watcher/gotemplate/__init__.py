@@ -41,10 +41,6 @@ class Templates:
         copy._set.trees.update(self._set.trees)
         return copy
 
-    def has(self, name: str) -> bool:
-        """Whether a template called ``name`` is defined."""
-        return name in self._set.trees
-
     def execute(self, name: str, data: object, *, html: bool = False) -> str:
         """Run template ``name`` on ``data``; raise ``ExecError``. ``html`` escapes as Go's
         ``html/template`` does."""
@@ -52,16 +48,15 @@ class Templates:
 
     def execute_text(self, text: str, data: object) -> str:
         """Alertmanager's ``ExecuteTextString``: parse ``text`` as template "" and run it."""
-        if text == "":
-            return ""
-        tmpl = self.clone()
-        tmpl.parse(text, "")
-        return tmpl.execute("", data)
+        return self._execute_string(text, data, html=False)
 
     def execute_html(self, text: str, data: object) -> str:
         """Alertmanager's ``ExecuteHTMLString``: ``execute_text`` through ``html/template``."""
+        return self._execute_string(text, data, html=True)
+
+    def _execute_string(self, text: str, data: object, *, html: bool) -> str:
         if text == "":
             return ""
         tmpl = self.clone()
         tmpl.parse(text, "")
-        return tmpl.execute("", data, html=True)
+        return tmpl.execute("", data, html=html)

@@ -4,7 +4,7 @@ with a SQLite outbox in front of Slack, webhooks, Alertmanagers and the console.
 from __future__ import annotations
 
 from watcher.notify.dispatch import AlertStatus, Dispatcher
-from watcher.notify.redelivery import DeliveryPolicy, set_testing
+from watcher.notify.redelivery import DeliveryPolicy
 from watcher.notify.silences import Silence
 
 __all__ = [
@@ -12,5 +12,4 @@ __all__ = [
     "DeliveryPolicy",
     "Dispatcher",
     "Silence",
-    "set_testing",
 ]

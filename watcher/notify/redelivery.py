@@ -1,7 +1,7 @@
 """Retrying one delivery: tenacity with exponential backoff, jitter and ``Retry-After``.
 
 The policy of notification delivery on top of the one retry helper, ``watcher.retry``. Waits
-go through the injected ``sleep`` (the dispatcher's clock) and ``set_testing(True)`` makes
+go through the injected ``sleep`` (the dispatcher's clock) and ``watcher.retry.set_testing(True)`` makes
 them zero, like stamina's ``set_testing``.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from watcher.errors import NotifyError
-from watcher.retry import is_testing, retry_async, set_testing
+from watcher.retry import is_testing, retry_async
 
-__all__ = ["DeliveryPolicy", "deliver_with_retries", "set_testing"]
+__all__ = ["DeliveryPolicy", "deliver_with_retries"]
 
 
 @dataclass(frozen=True, slots=True)

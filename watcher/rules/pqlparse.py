@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import promql_parser as pp
 
+from watcher.gotemplate.fmt import sprintf
+
 _REGEX_MARK = "__watcher_re2_"
 # Prometheus 2.42's holt_winters is the parser library's double_exponential_smoothing
 _HOLT_WINTERS = re.compile(r"\bholt_winters\b")
@@ -82,19 +84,10 @@ def go_parse_number(text: str) -> float:
     return sign * float(body)
 
 
-def go_f(value: float) -> str:
-    """Go's ``%f``: ``+Inf``, ``-Inf``, ``NaN``, else six decimals."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return f"{value:f}"
-
-
 def at_timestamp_ms(value: float) -> int:
     """An ``@`` timestamp in ms (``timestamp.FromFloatSeconds``); ValueError when out of range."""
     if math.isnan(value) or math.isinf(value) or not -_INT64 < value < _INT64:
-        msg = f"timestamp out of bounds for @ modifier: {go_f(value)}"
+        msg = f"timestamp out of bounds for @ modifier: {sprintf('%f', [value])}"
         raise ValueError(msg)
     scaled = value * 1000
     # Go's math.Round (half away from zero), then int64(): out of range is MinInt64 on amd64
