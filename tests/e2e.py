@@ -9,7 +9,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -213,6 +214,28 @@ class Sink:
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", 0).start()
         self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+class Service(Protocol):
+    """Something a test starts and stops: the :class:`Simulator`, a :class:`Sink`."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@asynccontextmanager
+async def running(*services: Service) -> AsyncIterator[None]:
+    """Start ``services`` in order for the block; stop those started, in reverse, however it
+    ends."""
+    async with AsyncExitStack() as stack:
+        for service in services:
+            await service.start()
+            stack.push_async_callback(service.stop)
+        yield
 
 
 async def until(predicate: Any, timeout: float, what: str) -> None:

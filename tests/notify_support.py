@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -76,17 +77,18 @@ async def serve(sink: Sink) -> AsyncIterator[Sink]:
 
 def dispatcher(
     config: Config,
-    db: Path | str,
+    db: Path | str | sqlite3.Connection,
     session: aiohttp.ClientSession,
     clock: Clock,
     *,
     metrics: WatcherMetrics | None = None,
     console: TextIO | None = None,
 ) -> Dispatcher:
-    """A Dispatcher on the SQLite file ``db``, with its own metrics and a console nobody reads."""
+    """A Dispatcher on the SQLite file ``db`` (or an open connection), with its own metrics
+    and a console nobody reads."""
     return Dispatcher(
         config,
-        db=open_db(str(db)),
+        db=db if isinstance(db, sqlite3.Connection) else open_db(str(db)),
         session=session,
         clock=clock,
         metrics=WatcherMetrics(CollectorRegistry()) if metrics is None else metrics,

@@ -134,7 +134,7 @@ class Run:
             await w.kill()
         for am in self.ams:
             await am.stop()
-        await self.sink.runner.cleanup()
+        await self.sink.stop()
         await self.sim.stop()
 
     def add_coupon(self, coupon_id: int) -> None:

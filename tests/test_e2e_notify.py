@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Writer
-from tests.e2e import Daemon, Simulator, Sink, sim_daemon, until
+from tests.e2e import Daemon, Simulator, Sink, running, sim_daemon, until
 from tests.reliability import record
 
 pytestmark = pytest.mark.e2e
@@ -40,15 +40,14 @@ groups:
 @pytest.fixture
 async def world(write: Writer) -> AsyncIterator[tuple[Simulator, Sink, Daemon]]:
     sim, sink = Simulator(), Sink()
-    await sim.start()
-    await sink.start()
-    now_ms = int(time.time() * 1000)
-    sim.state.coupons[800000001]["endTime"] = now_ms + 40 * DAY_MS  # not expiring yet
-    write("rules/coupon.yaml", RULES)
-    daemon = sim_daemon(
-        write,
-        sim.url,
-        f"""\
+    async with running(sim, sink):
+        not_yet = int(time.time() * 1000) + 40 * DAY_MS  # not expiring yet
+        sim.state.coupons[800000001]["endTime"] = not_yet
+        write("rules/coupon.yaml", RULES)
+        daemon = sim_daemon(
+            write,
+            sim.url,
+            f"""\
 rule_files: [rules/*.yaml]
 route:
   receiver: slack
@@ -60,13 +59,11 @@ receivers:
   - name: slack
     slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
 """,
-        statuses="[unused]",
-        interval="2s",
-    )
-    yield sim, sink, daemon
-    await daemon.kill()
-    await sink.runner.cleanup()
-    await sim.stop()
+            statuses="[unused]",
+            interval="2s",
+        )
+        yield sim, sink, daemon
+        await daemon.kill()
 
 
 async def test_one_page_through_500s_and_sigkill_then_one_resolved(
@@ -130,36 +127,33 @@ async def test_sigterm_during_a_3s_answer_sends_one_copy(write: Writer) -> None:
     """SIGTERM while Slack takes 3 s to answer: the daemon waits for the answer, exits 0, and
     neither it nor its successor sends the page again (the issue saw two copies)."""
     sim, sink = Simulator(), SlowSink(3.0)
-    await sim.start()
-    await sink.start()
-    sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
-    write("rules/coupon.yaml", RULES)
-    daemon = sim_daemon(
-        write,
-        sim.url,
-        f"""\
+    async with running(sim, sink):
+        sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
+        write("rules/coupon.yaml", RULES)
+        daemon = sim_daemon(
+            write,
+            sim.url,
+            f"""\
 rule_files: [rules/*.yaml]
 route: {{receiver: slack, group_by: [alertname], group_wait: 1s, group_interval: 3s}}
 receivers:
   - name: slack
     slack_configs: [{{api_url: "{sink.url}"}}]
 """,
-        statuses="[unused]",
-        interval="2s",
-    )
-    try:
-        await daemon.start()
-        await asyncio.wait_for(sink.arrived.wait(), 30)
-        assert 0 == await daemon.terminate()
-        assert 1 == len(sink.posts)
-        with closing(sqlite3.connect(write.root / "state.db")) as db:
-            assert (0,) == db.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()
-        await daemon.start()  # polls and evaluates again: the notification log says "sent"
-        await daemon.wait_for(lambda m: m.get('watcher_source_up{source="sim"}') == 1.0)
-        assert 0 == await daemon.terminate()
-        assert 1 == len(sink.posts)
-    finally:
-        await daemon.kill()
-        await sink.runner.cleanup()
-        await sim.stop()
+            statuses="[unused]",
+            interval="2s",
+        )
+        try:
+            await daemon.start()
+            await asyncio.wait_for(sink.arrived.wait(), 30)
+            assert 0 == await daemon.terminate()
+            assert 1 == len(sink.posts)
+            with closing(sqlite3.connect(write.root / "state.db")) as db:
+                assert (0,) == db.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()
+            await daemon.start()  # polls and evaluates again: the notification log says "sent"
+            await daemon.wait_for(lambda m: m.get('watcher_source_up{source="sim"}') == 1.0)
+            assert 0 == await daemon.terminate()
+            assert 1 == len(sink.posts)
+        finally:
+            await daemon.kill()
     record("delivery", "SIGTERM during a 3 s answer (real daemon)", {"posts": len(sink.posts)})

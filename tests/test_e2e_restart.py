@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Writer
-from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, served_from, sim_coupons
+from tests.e2e import ROOT, Daemon, Simulator, Sink, free_port, running, served_from, sim_coupons
 from tests.reliability import record
 from watcher.simulator import DEMO_API_KEY
 from watcher.simulator.coinw import key_id
@@ -79,8 +79,12 @@ async def world_fixture(write: Writer) -> AsyncIterator[World]:
     they then expire (and the alert resolves) exactly as Prometheus's staleness would.
     """
     sim, sink = Simulator(), Sink()
-    await sim.start()
-    await sink.start()
+    async with running(sim, sink):
+        yield expiring_world(write, sim, sink)
+
+
+def expiring_world(write: Writer, sim: Simulator, sink: Sink) -> World:
+    """The coupon about to expire, the rules, and the daemon's config on both."""
     sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS  # expiring
     write("rules/coupon.yaml", RULES)
     port = free_port()
@@ -101,9 +105,7 @@ receivers:
     slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
 """,
     )
-    yield World(sim, sink, config, port)
-    await sink.runner.cleanup()
-    await sim.stop()
+    return World(sim, sink, config, port)
 
 
 async def quiet_period(daemon: Daemon) -> dict[str, float]:

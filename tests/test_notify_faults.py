@@ -9,7 +9,6 @@ tests/RELIABILITY.md.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.notify_support import T0, coupon_alert, make_config
+from tests.notify_support import T0, coupon_alert, dispatcher, make_config
 from tests.reliability import record
 from watcher.alerts import Alert
 from watcher.clock import FakeClock
@@ -37,7 +36,7 @@ from watcher.config import (
 )
 from watcher.matchers import parse_matcher
 from watcher.metrics import WatcherMetrics
-from watcher.notify import DeliveryPolicy, Dispatcher
+from watcher.notify import DeliveryPolicy
 from watcher.notify.outbox import Outbox
 from watcher.notify.pipeline import Delivery, Endpoint
 from watcher.retry import set_testing
@@ -176,14 +175,7 @@ class Harness:
     ) -> None:
         self.clock = clock
         self.metrics = WatcherMetrics(CollectorRegistry())
-        self.dispatcher = Dispatcher(
-            config,
-            db=open_db(str(path)),
-            session=session,
-            clock=clock,
-            metrics=self.metrics,
-            console=io.StringIO(),
-        )
+        self.dispatcher = dispatcher(config, path, session, clock, metrics=self.metrics)
         self.alerts: list[Alert] = []
 
     async def run_for(self, seconds: float) -> None:
@@ -219,6 +211,23 @@ def start(h: Harness) -> asyncio.Task[None]:
 async def stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def paged(
+    config: Config,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    clock: FakeClock,
+    seconds: float,
+) -> Harness:
+    """A running Harness on ``config`` whose engine sends the CouponGone page for ``seconds``
+    of fake time; stopped when returned."""
+    h = Harness(config, tmp_path / "s.db", session, clock)
+    task = start(h)
+    h.alerts = [page("CouponGone")]
+    await h.run_for(seconds)
+    await stop(task)
+    return h
 
 
 def page(name: str, severity: str = "critical", starts: float = T0) -> Alert:
@@ -274,11 +283,7 @@ async def test_slow_receiver_within_its_timeout_gets_exactly_one_copy(
 ) -> None:
     """A receiver that takes 3 s to answer is sent one copy (the issue saw two)."""
     slack.answers = ["slow:3"]
-    h = Harness(two_receivers(slack, hook), tmp_path / "s.db", session, clock)
-    task = start(h)
-    h.alerts = [page("CouponGone")]
-    await h.run_for(300)
-    await stop(task)
+    h = await paged(two_receivers(slack, hook), tmp_path, session, clock, 300)
     assert [10.0] == slack.times()
     assert [T0 + 13] == [at for at, _ in slack.accepted]
     assert [] == h.dispatcher.queued()
@@ -296,11 +301,7 @@ async def test_a_configured_timeout_is_where_a_copy_may_repeat(
     point past which a receiver may see a copy twice."""
     slack.answers = ["slow:3"]
     config = two_receivers(slack, hook, slack_timeout=2.0)
-    h = Harness(config, tmp_path / "s.db", session, clock)
-    task = start(h)
-    h.alerts = [page("CouponGone")]
-    await h.run_for(60)
-    await stop(task)
+    h = await paged(config, tmp_path, session, clock, 60)
     assert 2 == len(slack.requests)
     assert 12.0 < slack.times()[1] <= 14.0  # after the 2 s timeout and one retry backoff
     assert [] == h.dispatcher.queued()
@@ -316,11 +317,7 @@ async def test_500s_then_success_deliver_once(
 ) -> None:
     """Three 500s are retried with backoff inside one delivery; one message arrives."""
     slack.answers = ["500", "500", "500"]
-    h = Harness(two_receivers(slack, hook), tmp_path / "s.db", session, clock)
-    task = start(h)
-    h.alerts = [page("CouponGone")]
-    await h.run_for(120)
-    await stop(task)
+    h = await paged(two_receivers(slack, hook), tmp_path, session, clock, 120)
     assert 4 == len(slack.requests)
     assert 1 == len(slack.accepted)
     failed = h.value("watcher_notifications_failed_total", receiver="pager", integration="slack")
@@ -337,11 +334,7 @@ async def test_429_with_a_long_retry_after_is_waited_out_exactly(
 ) -> None:
     """A 429 with Retry-After: 120 leaves the message queued; it is sent 120 s later, once."""
     slack.answers = ["429:120"]
-    h = Harness(two_receivers(slack, hook), tmp_path / "s.db", session, clock)
-    task = start(h)
-    h.alerts = [page("CouponGone")]
-    await h.run_for(300)
-    await stop(task)
+    h = await paged(two_receivers(slack, hook), tmp_path, session, clock, 300)
     assert [10.0, 130.0] == slack.times()
     assert 1 == len(slack.accepted)
     record("delivery", "HTTP 429 + Retry-After: 120", outcome(h, slack=slack))
@@ -428,11 +421,8 @@ async def test_sigterm_while_a_slow_request_is_in_flight_sends_no_second_copy(
     """Stopping the loops mid-request (SIGTERM) and draining waits for the answer instead of
     sending the message again."""
     slack.answers = ["slow:3"]
-    h = Harness(two_receivers(slack, hook), tmp_path / "s.db", session, clock)
-    task = start(h)
-    h.alerts = [page("CouponGone")]
-    await h.run_for(11)  # the request left at T0+10 and is answered at T0+13
-    await stop(task)
+    # the request leaves at T0+10 and is answered at T0+13
+    h = await paged(two_receivers(slack, hook), tmp_path, session, clock, 11)
     await h.dispatcher.drain(10)
     assert [10.0] == slack.times()
     assert 1 == len(slack.accepted)

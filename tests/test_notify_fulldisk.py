@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from tests.notify_support import T0, Sink, coupon_alert
+from tests.notify_support import T0, Sink, coupon_alert, dispatcher
 from tests.reliability import record
 from tests.test_notify_dispatch import counter, sink, slack_config
 from watcher.clock import FakeClock
@@ -54,11 +53,15 @@ def full_disk_dispatcher(
     migrate(db)
     assert isinstance(db, FullDisk)
     metrics = WatcherMetrics(CollectorRegistry())
-    d = Dispatcher(
-        slack_config(sink), db=db, session=session, clock=clock, metrics=metrics,
-        console=io.StringIO(),
-    )  # fmt: skip
-    return d, db, metrics
+    return dispatcher(slack_config(sink), db, session, clock, metrics=metrics), db, metrics
+
+
+async def page_twice(d: Dispatcher, clock: FakeClock) -> None:
+    """The engine sends the page, and again 10 s later as rules would; the group flushes."""
+    await d.send([coupon_alert("42")], clock.time())
+    clock.advance(10)
+    await d.send([coupon_alert("42")], clock.time())
+    await d.tick()
 
 
 async def test_a_page_queued_on_a_full_disk_goes_out_once_there_is_room(
@@ -68,10 +71,7 @@ async def test_a_page_queued_on_a_full_disk_goes_out_once_there_is_room(
     clock = FakeClock(T0)
     d, db, metrics = full_disk_dispatcher(tmp_path, sink, session, clock)
     db.full = True
-    await d.send([coupon_alert("42")], clock.time())
-    clock.advance(10)
-    await d.send([coupon_alert("42")], clock.time())
-    await d.tick()
+    await page_twice(d, clock)
     assert [] == sink.requests
     assert counter(metrics, "watcher_state_write_errors_total", what="notifications") >= 1
     db.full = False
@@ -96,10 +96,7 @@ async def test_a_delivery_whose_outbox_delete_fails_is_not_sent_again(
     clock = FakeClock(T0)
     d, db, metrics = full_disk_dispatcher(tmp_path, sink, session, clock)
     sink.down = True
-    await d.send([coupon_alert("42")], clock.time())
-    clock.advance(10)
-    await d.send([coupon_alert("42")], clock.time())
-    await d.tick()
+    await page_twice(d, clock)
     assert [] == sink.accepted
     db.full = True
     sink.down = False
