@@ -247,10 +247,6 @@ class SampleHistory:
         """A rule source: ``current`` for plain selectors, this history for the past."""
         return HistoryView(current, self)
 
-    def all_series(self) -> Iterator[Points]:
-        """Every series held, in creation order."""
-        return iter(list(self._series.values()))
-
     def matching(self, name: str | None, matchers: Sequence[Matcher]) -> Iterator[Points]:
         """Each series named ``name`` (any when None) satisfying ``matchers``."""
         pool = self._series if name is None else self._by_name.get(name, {})
