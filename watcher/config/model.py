@@ -54,7 +54,6 @@ from watcher.config.scalars import (
     matching,
     unique_choices,
 )
-from watcher.ha import HaConfig
 from watcher.matchers import Matcher
 from watcher.timeinterval import TimeInterval
 from watcher.validate import Hook
@@ -289,6 +288,27 @@ class InhibitRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HaConfig:
+    """``ha:``: this process is replica ``replica`` (number ``index``) of ``replicas``.
+
+    Every replica polls, evaluates and sends the same alerts to every peer of an Alertmanager
+    cluster, whose gossip de-duplicates the notifications
+    (https://prometheus.io/docs/alerting/latest/alertmanager/#high-availability);
+    ``watcher.config.ha`` reads it and refuses routes that would page once per replica.
+    """
+
+    replicas: int
+    replica: str
+    index: int
+    share_rate_limit: bool = True
+
+    @property
+    def shares(self) -> bool:
+        """Whether request spacing is split between the replicas (``watcher.ratelimit.Share``)."""
+        return self.share_rate_limit and self.replicas > 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """A whole, valid config file."""
 
@@ -304,7 +324,7 @@ class Config:
     templates: tuple[str, ...] = ()  # Alertmanager's notification template file globs
     time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    ha: HaConfig | None = None  # watcher.ha: replicas behind an Alertmanager cluster
+    ha: HaConfig | None = None  # replicas behind an Alertmanager cluster
 
     def rule_paths(self) -> list[Path]:
         """Every rule file the ``rule_files`` globs match, relative to the config's folder."""
