@@ -55,6 +55,10 @@ class World:
         value = self.registry.get_sample_value(name, {"source": "c", **labels})
         return 0.0 if value is None else value
 
+    def connected(self) -> bool:
+        """What ``watcher_source_push_connected`` shows: the socket is up and logged in."""
+        return 1.0 == self.sample("watcher_source_push_connected")
+
     def reconnects(self, reason: str) -> float:
         return self.sample("watcher_source_push_reconnects_total", reason=reason)
 
@@ -145,7 +149,7 @@ async def test_a_pushed_coupon_updates_its_series_at_once_and_keeps_the_others()
     coupons of its status the last poll saw; the rules are asked to evaluate right away and
     the status is read again over REST, within the key's budget."""
     async with world() as w:
-        await w.until("connected", lambda: w.client.connected)
+        await w.until("connected", w.connected)
         before = w.coupon_ids("unused")
         rest_before = w.state.summary()["by_endpoint"]["coupon"]["ok"]
         await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1, "endTime": 1})
@@ -167,7 +171,7 @@ async def test_a_second_push_is_evaluated_at_once_while_a_rest_read_waits() -> N
     """The REST read a push asks for waits for the key's slot; the next push does not wait
     behind it: its coupon is stored and the rules evaluate at once."""
     async with world() as w:
-        await w.until("connected", lambda: w.client.connected)  # the sub just took a slot
+        await w.until("connected", w.connected)  # the sub just took a slot
         await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1})
         await w.until("first evaluated", lambda: len(w.evaluations) == 1, 0.1)
         await w.control("POST", f"/_sim/coupons/{NEW_COUPON + 1}", {"type": 1})
@@ -182,7 +186,7 @@ async def test_a_second_push_is_evaluated_at_once_while_a_rest_read_waits() -> N
 async def test_a_coupon_that_changes_status_moves_group() -> None:
     """A push saying an unused coupon is now pending moves it; counts follow."""
     async with world() as w:
-        await w.until("connected", lambda: w.client.connected)
+        await w.until("connected", w.connected)
         unused, pending = w.count("unused"), w.count("pending")
         await w.control("POST", "/_sim/coupons/800000003", {"type": 0})
         await w.until("moved", lambda: "800000003" in w.coupon_ids("pending"), 0.5)
@@ -200,15 +204,15 @@ async def test_a_broken_connection_is_counted_and_back_within_the_backoff(
     """Dropped, silent or oversized: counted by reason, and connected again within the first
     backoff (min_backoff) after the client noticed."""
     async with world(min_backoff=1.0) as w:
-        await w.until("connected", lambda: w.client.connected)
+        await w.until("connected", w.connected)
         await w.clock.sleep(3.0)  # the key's next request slot is free: no wait for it
         assert {"ok": True, "connections": 1} == await w.control(
             "POST", "/_sim/faults", {"endpoint": "push", "kind": kind}
         )
         # Noticed at once (drop, huge) or when a pong is missed (ping 5 s, pong timeout 5 s).
         noticed = await w.until("noticed", lambda: w.reconnects(reason) == 1.0, 10.5)
-        assert not w.client.connected
-        back = await w.until("connected again", lambda: w.client.connected, 2.0)
+        assert not w.connected()
+        back = await w.until("connected again", w.connected, 2.0)
         assert back <= 1.0 + 0.05
         assert noticed <= (0.05 if kind != "stall" else 10.05)
         assert 0.0 == w.sample("watcher_source_push_reconnects_total", reason="login_failed")
@@ -226,7 +230,7 @@ async def test_a_refused_login_backs_off_exponentially_then_recovers() -> None:
             await w.control(
                 "POST", "/_sim/faults", {"endpoint": "push", "kind": "login_refused", "count": 3}
             )
-            await w.until("connected", lambda: w.client.connected, 30.0)
+            await w.until("connected", w.connected, 30.0)
             assert 3.0 == w.reconnects("login_failed")
     waits = [e["retry_in_seconds"] for e in logs if e["event"] == "source.push_disconnected"]
     assert 3 == len(waits)
@@ -241,7 +245,7 @@ async def test_a_wrong_secret_is_refused_as_coinw_does_and_never_logged() -> Non
     with capture_logs() as logs:
         async with world(secret=secret) as w:
             await w.until("refused twice", lambda: w.reconnects("login_failed") >= 2, 10.0)
-            assert not w.client.connected
+            assert not w.connected()
             assert 0 == w.state.summary()["by_endpoint"]["push"].get("login", 0)
             exposition = generate_latest(w.registry).decode()
     assert secret not in json.dumps(logs, default=str)
@@ -253,11 +257,11 @@ async def test_bad_frames_are_counted_and_skipped_until_too_many_in_a_row() -> N
     """Garbage below the limit is counted by kind and the connection stays; at the limit the
     connection is made again."""
     async with world(bad_frame_limit=5) as w:
-        await w.until("connected", lambda: w.client.connected)
+        await w.until("connected", w.connected)
         await w.control("POST", "/_sim/faults", {"endpoint": "push", "kind": "garbage", "count": 4})
         await w.until("counted", lambda: w.messages("bad_shape") == 2.0, 0.5)
         assert (1.0, 1.0) == (w.messages("not_json"), w.messages("unknown_type"))
-        assert w.client.connected
+        assert w.connected()
         assert 0.0 == w.reconnects("bad_frames")
         # A good frame in between resets the run; then five in a row are too many.
         await w.control("POST", f"/_sim/coupons/{NEW_COUPON}", {"type": 1})
@@ -265,7 +269,7 @@ async def test_bad_frames_are_counted_and_skipped_until_too_many_in_a_row() -> N
         await w.control("POST", "/_sim/faults", {"endpoint": "push", "kind": "garbage", "count": 5})
         await w.until("reconnected", lambda: w.reconnects("bad_frames") == 1.0, 0.5)
         # the backoff, then the key's next slot: the push's REST refresh waits for one first
-        await w.until("connected again", lambda: w.client.connected, 1.0 + 2 * 2.2)
+        await w.until("connected again", w.connected, 1.0 + 2 * 2.2)
         assert 0 == w.state.summary()["rate_limit_violations"]
     record(
         "upstream",

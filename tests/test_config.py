@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,37 @@ def test_every_problem_is_listed_at_once(write: Writer) -> None:
         load_config(path, {})
     lines = [int(p.split(" ")[0].rsplit(":", 1)[1]) for p in info.value.problems]
     assert lines == [2, 4, 6]
+
+
+def test_every_section_of_the_model_is_a_key_and_nothing_else(write: Writer) -> None:
+    """Each top-level section may be given empty (it takes its default); the fields the loader
+    fills in (``file``, ``warnings``) and misspellings are unknown keys, a close one hinted."""
+    sections = [
+        "global",
+        "server",
+        "storage",
+        "sources",
+        "rule_files",
+        "route",
+        "receivers",
+        "inhibit_rules",
+        "templates",
+        "time_intervals",
+        "mute_time_intervals",
+        "ha",
+    ]
+    empty = load_config(write("e.yaml", "".join(f"{key}:\n" for key in sections)), {})
+    assert load_config(write("d.yaml", "{}\n"), {}) == replace(
+        empty, file=empty.file.with_name("d.yaml")
+    )
+    path = write("w.yaml", "file: x\nwarnings: []\nrule_file: [a.yaml]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert [
+        f"{path}:1 file: unknown key",
+        f"{path}:2 warnings: unknown key",
+        f'{path}:3 rule_file: unknown key (did you mean "rule_files"?)',
+    ] == info.value.problems
 
 
 def test_duplicate_source_names_are_rejected(write: Writer) -> None:

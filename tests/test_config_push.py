@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import Writer
 from watcher.config import CoinwCouponConfig, load_config
-from watcher.config.model import Secret
-from watcher.config.push import DEFAULT_LOGIN, PushConfig
+from watcher.config.model import PUSH_DEFAULT_LOGIN, Secret
+from watcher.config.push import PushConfig
 from watcher.errors import ConfigError
 
 SOURCE = "sources:\n  - name: a\n    type: coinw_mega_coupon\n    api_key: k\n    secret_key: s\n"
@@ -37,7 +37,7 @@ def test_push_is_off_unless_enabled(write: Writer) -> None:
         d.max_frame_size,
     )
     assert {"event": "login", "params": {"api_key": "<api_key>", "passphrase": "<secret_key>"}} == (
-        json.loads(DEFAULT_LOGIN)
+        json.loads(PUSH_DEFAULT_LOGIN)
     )
 
 

@@ -140,6 +140,13 @@ def test_a_replica_in_the_external_labels_is_refused(write: Writer) -> None:
     ] == _problems(write, text, {"POD_NAME": "watcher-0"})
 
 
+def test_a_label_written_as_the_expanded_replica_is_refused_too(write: Writer) -> None:
+    """The labels and the replica are compared as the daemon sees them, ``${ENV}`` expanded."""
+    text = AM_ONLY + "global: {external_labels: {pod: watcher-0}}\n"
+    [problem] = _problems(write, text, {"POD_NAME": "watcher-0"})
+    assert problem.startswith("11 global.external_labels.pod: carries the replica name")
+
+
 def test_watcher_check_refuses_a_direct_receiver_in_ha(
     write: Writer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -113,6 +113,21 @@ tests:
     promql_expr_test:
       - {expr: a, eval_time: 1m, exp_samples: [{labels: 'a', value: 3}]}
 """,
+    # without evaluation_interval, or with 0, a subquery steps at promtool's default 1m
+    **{
+        name: f"""rule_files: [rules.yaml]
+{line}tests:
+  - interval: 1m
+    input_series:
+      - {{series: 'a', values: '1+0x20'}}
+    promql_expr_test:
+      - {{expr: 'count_over_time(a[5m:])', eval_time: 10m, exp_samples: [{{labels: '{{}}', value: 6}}]}}
+"""
+        for name, line in (
+            ("no_evaluation_interval", ""),
+            ("zero_evaluation_interval", "evaluation_interval: 0\n"),
+        )
+    },
 }
 
 

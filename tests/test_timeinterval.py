@@ -143,3 +143,68 @@ def test_undefined_or_root_intervals_are_config_errors(tmp_path: Path) -> None:
         f"{tmp_path / 'w.yaml'}:3 route.mute_time_intervals: the root route must not have any mute time intervals",
         f'{tmp_path / "w.yaml"}:5 route.routes[0].active_time_intervals: undefined time interval "nope" used in route',
     ] == err.value.problems
+
+
+def test_every_problem_of_an_interval_is_reported_at_its_key(tmp_path: Path) -> None:
+    """Each bad field or item is named at its own line and key path; typos get a suggestion."""
+    text = (
+        "time_intervals:\n"
+        "  - name: office\n"
+        "    time_intervals:\n"
+        "      - times:\n"
+        "          - {start_time: '9am', end_time: '17:00'}\n"
+        "          - {start_time: '18:00', end_tme: '19:00'}\n"
+        "          - {start_time: '20:00', end_time: '19:00'}\n"
+        "        weekdays: [monday, mondy]\n"
+        "        days_of_month: ['1:5', '0']\n"
+        "        months: [janury]\n"
+        "        years: ['2025:2024']\n"
+        "        locaton: Europe/Berlin\n"
+        "      - location: Mars/Olympus\n"
+        "route: {receiver: h}\n"
+        "receivers: [{name: h}]\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, tmp_path / "w.yaml")
+    at = f"{tmp_path / 'w.yaml'}:"
+    entry = "time_intervals[0].time_intervals[0]"
+    assert [
+        f"{at}5 {entry}.times[0].start_time: couldn't parse timestamp 9am, invalid format",
+        f"{at}6 {entry}.times[1].end_time: is required",
+        f'{at}6 {entry}.times[1].end_tme: unknown key (did you mean "end_time"?)',
+        f"{at}7 {entry}.times[2]: start time cannot be equal or greater than end time",
+        f'{at}8 {entry}.weekdays[1]: mondy is not a valid weekday (did you mean "monday"?)',
+        f"{at}9 {entry}.days_of_month[1]: 0 is not a valid day of the month: out of range",
+        f'{at}10 {entry}.months[0]: janury is not a valid month (did you mean "january"?)',
+        f"{at}11 {entry}.years[0]: end year must be greater than or equal to start year",
+        f'{at}12 {entry}.locaton: unknown key (did you mean "location"?)',
+        f"{at}13 time_intervals[0].time_intervals[1].location: unknown time zone Mars/Olympus",
+    ] == err.value.problems
+
+
+def test_parse_interval_names_every_problem() -> None:
+    """An entry read on its own names each bad key, not only the first."""
+    with pytest.raises(ValueError, match=r"^times\[0\]") as err:
+        parse_interval({"weekdays": ["mondy"], "times": [{"start_time": "9am"}], "locaton": "x"})
+    assert (
+        "times[0].start_time: couldn't parse timestamp 9am, invalid format; "
+        "times[0].end_time: is required; "
+        'weekdays[0]: mondy is not a valid weekday (did you mean "monday"?); '
+        'locaton: unknown key (did you mean "location"?)'
+    ) == str(err.value)
+
+
+def test_too_many_ranges_are_refused() -> None:
+    """A field is bounded: more than 100 ranges is a mistake, refused at the field's key."""
+    refused = []
+    for entry in (
+        {"times": [{"start_time": "00:00", "end_time": "01:00"}] * 101},
+        {"weekdays": ["monday"] * 101},
+    ):
+        with pytest.raises(ValueError, match=r"at most 100 entries") as err:
+            parse_interval(entry)
+        refused.append(str(err.value))
+    assert [
+        "times: expected a list of at most 100 entries",
+        "weekdays: expected a list of at most 100 entries",
+    ] == refused

@@ -1,16 +1,16 @@
 """Alerts as the rule engine hands them to notification: Prometheus's notifier.Alert.
 
-The rule engine calls ``AlertSink.send`` after every evaluation with every firing alert and
-every alert resolved in the last 15 minutes, exactly as Prometheus sends to Alertmanager
-(https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/). The sink
-(our notification dispatcher, or a console printer in tests) owns grouping and delivery.
+After every evaluation the daemon (``watcher.app``) hands
+``watcher.notify.dispatch.Dispatcher.send`` every firing alert and every alert resolved in the
+last 15 minutes, exactly as Prometheus sends to Alertmanager
+(https://prometheus.io/docs/prometheus/latest/configuration/alerting_rules/). The dispatcher
+owns grouping and delivery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -66,11 +66,3 @@ class Alert:
     def name(self) -> str:
         """The ``alertname`` label."""
         return self.labels.get("alertname", "")
-
-
-class AlertSink(Protocol):
-    """Where the rule engine delivers alerts after each evaluation."""
-
-    async def send(self, alerts: Sequence[Alert], now: float) -> None:
-        """Accept the current firing and recently resolved alerts."""
-        ...

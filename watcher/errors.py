@@ -49,6 +49,13 @@ class RuleError(WatcherError):
     """A rule expression or template cannot be loaded or evaluated."""
 
 
+class TestFileError(WatcherError):
+    """A promtool rule unit-test file is invalid; ``watcher rules test`` prints the message and
+    fails the file, as ``promtool test rules`` does."""
+
+    __test__ = False  # a name pytest would otherwise collect
+
+
 class NotifyError(WatcherError):
     """A notification could not be delivered; ``retry_after`` is upstream's hint, if any."""
 

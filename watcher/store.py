@@ -219,17 +219,6 @@ class SeriesStore:
             raise
         self._unsynced.discard(source)
 
-    def drop_group(self, source: str, group: str, now: float | None = None) -> None:
-        """Remove one group (an item no longer there)."""
-        if self._groups.get(source, {}).pop(group, None) is None:
-            return
-        self._dropped(source, group, now)
-        if self._db is not None:
-            with transaction(self._db):
-                self._db.execute(
-                    "DELETE FROM series_groups WHERE source = ? AND grp = ?", (source, group)
-                )
-
     def expire(self, now: float) -> int:
         """Drop groups older than their source's ``stale_after``; return how many went."""
         dropped: list[tuple[str, str]] = []

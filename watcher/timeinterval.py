@@ -6,16 +6,25 @@ does. An entry contains an instant when every field it sets does: ``times`` (``H
 (``1:5``, ``-3:-1`` counted from the month's end), ``months`` (``january:march`` or ``1:3``),
 ``years``, all ranges inclusive, evaluated in ``location`` (default UTC).
 https://prometheus.io/docs/alerting/latest/configuration/#time_interval
+
+An entry is a dataclass read by the one converter (``watcher.validate``): each field has its
+hook, each bad field or list item is refused at its own key path, an unknown key gets "did you
+mean".
 """
 
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from watcher.validate import Hook, Invalid, Key, Schema, each, refuse
+from watcher.yamlpos import Located, format_path
 
 _TIME = re.compile(r"^((([01][0-9])|(2[0-3])):[0-5][0-9])$|(^24:00$)")
 _WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)}  # monday=0 here
@@ -31,23 +40,154 @@ class Span:
     end: int
 
 
+# -- reading (messages as Alertmanager's; each entry of a list refused at its own index) --------
+
+_TOO_MANY = f"expected a list of at most {_MAX_RANGES} entries"
+
+
+def _minutes(value: object) -> int:
+    text = str(value)
+    if not _TIME.match(text):
+        msg = f"couldn't parse timestamp {text}, invalid format"
+        raise Invalid(msg)
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _spans(raw: object, parse: Callable[[str], Span]) -> tuple[Span, ...]:
+    """Every item of the list ``raw`` through ``parse``; refuse the bad ones at their index."""
+    if not isinstance(raw, list) or len(raw) > _MAX_RANGES:
+        raise Invalid(_TOO_MANY)
+    spans, problems = each(raw, lambda _i, item: parse(str(item)))
+    refuse(problems, "ranges")
+    return tuple(spans)
+
+
+def _range(item: str, what: str, names: Mapping[str, int] | None = None) -> Span:
+    """``a`` or ``a:b`` of the field ``what``, each end a number or (with ``names``) a name."""
+    text = item.strip().lower()
+    first, _, last = text.partition(":")
+    ends = []
+    for part in (first, last or first):
+        if names is not None:
+            if part in names:
+                ends.append(names[part])
+                continue
+            if what == "weekdays" or not part.lstrip("-").isdigit():
+                close = difflib.get_close_matches(part, list(names), n=1, cutoff=0.75)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                msg = f"{part} is not a valid {what[:-1]}{hint}"
+                raise ValueError(msg)
+        try:
+            ends.append(int(part))
+        except ValueError:
+            msg = f"invalid {what} range: {item}"
+            raise ValueError(msg) from None
+    return Span(ends[0], ends[1])
+
+
+def _weekday(item: str) -> Span:
+    s = _range(item, "weekdays", _WEEKDAYS)
+    span = Span((s.begin + 1) % 7, (s.end + 1) % 7)  # Go's numbering: sunday=0
+    if span.begin > span.end:
+        msg = "start day cannot be before end day"
+        raise ValueError(msg)
+    return span
+
+
+def _day_of_month(item: str) -> Span:
+    s = _range(item, "days_of_month")
+    for d in (s.begin, s.end):
+        if d == 0 or not -31 <= d <= 31:
+            msg = f"{d} is not a valid day of the month: out of range"
+            raise ValueError(msg)
+    if (s.begin > 0) != (s.end > 0) and s.begin < 0:
+        msg = "end day must be negative if start day is negative"
+        raise ValueError(msg)
+    if (s.begin > 0) == (s.end > 0) and s.begin > s.end:
+        msg = "start day cannot be before end day"
+        raise ValueError(msg)
+    return s
+
+
+def _month(item: str) -> Span:
+    s = _range(item, "months", _MONTHS)
+    if not (1 <= s.begin <= 12 and 1 <= s.end <= 12) or s.begin > s.end:
+        msg = "invalid month range"
+        raise ValueError(msg)
+    return s
+
+
+def _year(item: str) -> Span:
+    s = _range(item, "years")
+    if s.begin > s.end:
+        msg = "end year must be greater than or equal to start year"
+        raise ValueError(msg)
+    return s
+
+
+def _weekdays(raw: object) -> tuple[Span, ...]:
+    return _spans(raw, _weekday)
+
+
+def _days_of_month(raw: object) -> tuple[Span, ...]:
+    return _spans(raw, _day_of_month)
+
+
+def _months(raw: object) -> tuple[Span, ...]:
+    return _spans(raw, _month)
+
+
+def _years(raw: object) -> tuple[Span, ...]:
+    return _spans(raw, _year)
+
+
+def _location(raw: object) -> tzinfo:
+    name = str(raw)
+    if name in ("UTC", "Local", ""):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"unknown time zone {name}"
+        raise Invalid(msg) from None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """``times[]``: minutes of the day, ``end`` exclusive."""
+
+    start: Annotated[int, Hook(_minutes), Key("start_time")]
+    end: Annotated[int, Hook(_minutes), Key("end_time")]
+
+    def __post_init__(self) -> None:
+        """Refuse an empty or backwards range, as Alertmanager does."""
+        if self.start >= self.end:
+            raise Invalid("start time cannot be equal or greater than end time")
+
+
 @dataclass(frozen=True, slots=True)
 class TimeInterval:
-    """One ``time_intervals`` entry."""
+    """One ``time_intervals`` entry, each field read by its hook (every problem at its key)."""
 
-    times: tuple[Span, ...] = ()
-    weekdays: tuple[Span, ...] = ()  # Go's numbering: sunday=0
-    days_of_month: tuple[Span, ...] = ()
-    months: tuple[Span, ...] = ()
-    years: tuple[Span, ...] = ()
-    location: tzinfo = UTC
+    times: tuple[TimeRange, ...] = ()
+    weekdays: Annotated[tuple[Span, ...], Hook(_weekdays)] = ()  # Go's numbering: sunday=0
+    days_of_month: Annotated[tuple[Span, ...], Hook(_days_of_month)] = ()
+    months: Annotated[tuple[Span, ...], Hook(_months)] = ()
+    years: Annotated[tuple[Span, ...], Hook(_years)] = ()
+    location: Annotated[tzinfo, Hook(_location)] = UTC
+
+    def __post_init__(self) -> None:
+        """Bound ``times`` as the hooks bound the other fields."""
+        if len(self.times) > _MAX_RANGES:
+            raise Invalid(_TOO_MANY, ("times",))
 
     def contains(self, t: float) -> bool:
         """Whether the instant ``t`` (Unix seconds) lies in this entry."""
         dt = datetime.fromtimestamp(t, self.location)
         if self.times:
             minute = dt.hour * 60 + dt.minute
-            if not any(s.begin <= minute < s.end for s in self.times):
+            if not any(r.start <= minute < r.end for r in self.times):
                 return False
         if self.days_of_month and not any(_day_in(s, dt) for s in self.days_of_month):
             return False
@@ -74,105 +214,16 @@ def in_any(intervals: Sequence[TimeInterval], t: float) -> bool:
     return any(i.contains(t) for i in intervals)
 
 
-# -- parsing (messages as Alertmanager's) ------------------------------------------------------
-
-
-def _minutes(text: str) -> int:
-    if not _TIME.match(text):
-        msg = f"couldn't parse timestamp {text}, invalid format"
-        raise ValueError(msg)
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _times(raw: object) -> tuple[Span, ...]:
-    out = []
-    for item in _list(raw, "times"):
-        if not isinstance(item, Mapping) or set(item) - {"start_time", "end_time"}:
-            msg = "times: expected start_time and end_time"
-            raise ValueError(msg)
-        start, end = _minutes(str(item.get("start_time"))), _minutes(str(item.get("end_time")))
-        if start >= end:
-            msg = "start time cannot be equal or greater than end time"
-            raise ValueError(msg)
-        out.append(Span(start, end))
-    return tuple(out)
-
-
-def _list(raw: object, what: str) -> list[object]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or len(raw) > _MAX_RANGES:
-        msg = f"{what}: expected a list of at most {_MAX_RANGES} entries"
-        raise ValueError(msg)
-    return raw
-
-
-def _ranges(raw: object, what: str, parse: type[int] | dict[str, int]) -> tuple[Span, ...]:
-    out = []
-    for item in _list(raw, what):
-        text = str(item).strip().lower()
-        first, _, last = text.partition(":")
-        ends = []
-        for part in (first, last or first):
-            if isinstance(parse, dict):
-                if part in parse:
-                    ends.append(parse[part])
-                    continue
-                if what == "weekdays" or not part.lstrip("-").isdigit():
-                    msg = f"{part} is not a valid {what[:-1].replace('_', ' ')}"
-                    raise ValueError(msg)
-            try:
-                ends.append(int(part))
-            except ValueError:
-                msg = f"invalid {what} range: {item}"
-                raise ValueError(msg) from None
-        out.append(Span(ends[0], ends[1]))
-    return tuple(out)
+_ENTRY = Schema({})
 
 
 def parse_interval(raw: Mapping[str, object]) -> TimeInterval:
-    """One ``time_intervals`` entry; raise ValueError with Alertmanager's message."""
-    unknown = set(raw) - {"times", "weekdays", "days_of_month", "months", "years", "location"}
-    if unknown:
-        msg = f"unknown field {sorted(unknown)[0]}"
-        raise ValueError(msg)
-    weekdays = tuple(
-        Span((s.begin + 1) % 7, (s.end + 1) % 7)
-        for s in _ranges(raw.get("weekdays"), "weekdays", _WEEKDAYS)
-    )
-    for s in weekdays:
-        if s.begin > s.end:
-            msg = "start day cannot be before end day"
-            raise ValueError(msg)
-    days = _ranges(raw.get("days_of_month"), "days_of_month", int)
-    for s in days:
-        for d in (s.begin, s.end):
-            if d == 0 or not -31 <= d <= 31:
-                msg = f"{d} is not a valid day of the month: out of range"
-                raise ValueError(msg)
-        if (s.begin > 0) != (s.end > 0) and s.begin < 0:
-            msg = "end day must be negative if start day is negative"
-            raise ValueError(msg)
-        if (s.begin > 0) == (s.end > 0) and s.begin > s.end:
-            msg = "start day cannot be before end day"
-            raise ValueError(msg)
-    months = _ranges(raw.get("months"), "months", _MONTHS)
-    for s in months:
-        if not (1 <= s.begin <= 12 and 1 <= s.end <= 12) or s.begin > s.end:
-            msg = "invalid month range"
-            raise ValueError(msg)
-    years = _ranges(raw.get("years"), "years", int)
-    for s in years:
-        if s.begin > s.end:
-            msg = "end year must be greater than or equal to start year"
-            raise ValueError(msg)
-    location: tzinfo = UTC
-    name = raw.get("location")
-    if name is not None and str(name) not in ("UTC", "Local", ""):
-        try:
-            location = ZoneInfo(str(name))
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"unknown time zone {name}"
-            raise ValueError(msg) from None
-    return TimeInterval(_times(raw.get("times")), weekdays, days, months, years, location)
+    """One entry from its mapping; raise ValueError naming every problem (``key: reason``).
+
+    The config reads entries with its own converter (``watcher.config.sections``), which places
+    each problem at its file, line and key path.
+    """
+    built, problems = _ENTRY.read(Located(raw, "time interval"), raw, TimeInterval)
+    if problems or built is None:
+        raise ValueError("; ".join(f"{format_path(p.path)}: {p.message}" for p in problems))
+    return built

@@ -1,20 +1,28 @@
 """``ha:``: read the replica settings and refuse routes that would page once per replica.
 
+Every replica sends the same alerts (same labels, no replica label) to every Alertmanager
+peer, so a route that delivers anywhere else (Slack, a webhook) would page once per replica.
+With ``share_rate_limit`` the replicas split each upstream key's request budget statically
+(``watcher.ratelimit.Share``).
+
 With ``ha`` set, every route's receiver must deliver through ``alertmanager_configs`` only
-(the cluster de-duplicates); the check walks the raw route tree, so it names the receiver's
-``*_configs`` line and covers integrations added later without a list to keep up to date.
+(the cluster de-duplicates). The check reads the built route tree (each node's receiver
+resolved, inherited ones included) and every ``*_configs`` field of ``ReceiverConfig``, so it
+names the receiver's ``*_configs`` line and covers integrations added later without a list to
+keep up to date.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from watcher.config.model import HaConfig, ReceiverConfig, RouteConfig
 from watcher.config.scalars import between
 from watcher.config.sections import SCHEMA
-from watcher.ha import HaConfig
 from watcher.yamlpos import Located, Path, Problem
 
 #: A StatefulSet pod's name ends in its ordinal: ``watcher-0``, ``watcher-1``.
@@ -33,9 +41,17 @@ class _HaFile:
     share_rate_limit: bool = True
 
 
-def read_ha(doc: Located, data: Mapping[str, Any]) -> tuple[HaConfig | None, list[Problem]]:
-    """The ``ha`` section (None when absent); with it, check that only Alertmanager pages."""
-    raw = data.get("ha")
+def read_ha(
+    doc: Located,
+    raw: Any,
+    *,
+    route: RouteConfig | None,
+    receivers: Sequence[tuple[int, ReceiverConfig]],
+    external_labels: Mapping[str, str],
+) -> tuple[HaConfig | None, list[Problem]]:
+    """The ``ha`` section ``raw`` (None when absent); with it, check that only Alertmanager
+    pages: through the ``route`` tree to the ``receivers`` (each with its index in the file)
+    and with ``global.external_labels`` that do not tell the replicas apart."""
     if raw is None:
         return None, []
     f, problems = SCHEMA.read(doc, raw, _HaFile, ("ha",))
@@ -46,8 +62,8 @@ def read_ha(doc: Located, data: Mapping[str, Any]) -> tuple[HaConfig | None, lis
             doc.problem(("ha", "replica"), "is empty (the chart sets it from the pod name)")
         )
     index = _index(doc, f, problems)
-    problems.extend(_check_delivery(doc, data))
-    problems.extend(_check_external_labels(doc, data, f.replica))
+    problems.extend(_check_delivery(doc, route, receivers))
+    problems.extend(_check_external_labels(doc, external_labels, f.replica))
     ha = HaConfig(
         replicas=f.replicas, replica=f.replica, index=index, share_rate_limit=f.share_rate_limit
     )
@@ -79,20 +95,26 @@ def _index(doc: Located, f: _HaFile, problems: list[Problem]) -> int:
     return index
 
 
-def _check_delivery(doc: Located, data: Mapping[str, Any]) -> list[Problem]:
+def _check_delivery(
+    doc: Located, route: RouteConfig | None, receivers: Sequence[tuple[int, ReceiverConfig]]
+) -> list[Problem]:
     """Every receiver a route can reach must deliver through Alertmanager only."""
-    reached = _route_receivers(data.get("route"), None)
-    receivers = data.get("receivers")
+    reached = _route_receivers(route)
     out = []
-    for i, raw in enumerate(receivers if isinstance(receivers, list) else ()):
-        if not isinstance(raw, Mapping) or raw.get("name") not in reached:
+    for i, receiver in receivers:
+        if receiver.name not in reached:
             continue
-        for key, value in raw.items():
-            if str(key).endswith("_configs") and key not in ALLOWED_INTEGRATIONS and value:
+        for f in dataclasses.fields(receiver):
+            key = f.name  # a receiver's fields are named as its keys
+            if (
+                key.endswith("_configs")
+                and key not in ALLOWED_INTEGRATIONS
+                and getattr(receiver, key)
+            ):
                 out.append(
                     doc.problem(
-                        ("receivers", i, str(key)),
-                        f'receiver "{raw["name"]}" delivers directly ({key}); with ha every '
+                        ("receivers", i, key),
+                        f'receiver "{receiver.name}" delivers directly ({key}); with ha every '
                         "replica would send it (one page per replica): route it to "
                         "alertmanager_configs listing every Alertmanager peer, and configure "
                         "this receiver there",
@@ -101,33 +123,24 @@ def _check_delivery(doc: Located, data: Mapping[str, Any]) -> list[Problem]:
     return out
 
 
-def _route_receivers(node: Any, inherited: str | None) -> set[str]:
-    """The receivers of the route ``node`` and of every route below it (children inherit)."""
-    if not isinstance(node, Mapping):
+def _route_receivers(route: RouteConfig | None) -> set[str]:
+    """The receivers of ``route`` and of every route below it (inherited ones resolved)."""
+    if route is None:
         return set()
-    receiver = node.get("receiver", inherited)
-    receiver = receiver if isinstance(receiver, str) else None
-    children = node.get("routes")
-    out = {receiver} if receiver is not None else set()
-    for child in children if isinstance(children, list) else ():
-        out |= _route_receivers(child, receiver)
-    return out
+    return {route.receiver}.union(*(_route_receivers(child) for child in route.routes))
 
 
-def _check_external_labels(doc: Located, data: Mapping[str, Any], replica: str) -> list[Problem]:
-    """A label carrying the replica makes each replica's alert distinct: one page per replica."""
-    glob = data.get("global")
-    labels = glob.get("external_labels") if isinstance(glob, Mapping) else None
-    ha = data.get("ha")
-    if not replica or not isinstance(labels, Mapping) or not isinstance(ha, Mapping):
+def _check_external_labels(doc: Located, labels: Mapping[str, str], replica: str) -> list[Problem]:
+    """A label carrying the replica makes each replica's alert distinct: one page per replica.
+    Both are compared with ``${ENV}`` expanded (the chart sets ``${POD_NAME}`` in both)."""
+    if not replica:
         return []
-    spellings = {replica, str(ha.get("replica"))}  # expanded, and as written (${POD_NAME})
     return [
         doc.problem(
-            ("global", "external_labels", str(name)),
+            ("global", "external_labels", name),
             "carries the replica name: every replica's alerts would differ and Alertmanager "
             "would page once per replica (the replica is on watcher_ha_replica_info instead)",
         )
         for name, value in labels.items()
-        if str(value) in spellings
+        if value == replica
     ]

@@ -8,7 +8,9 @@ against each other (unique names, receivers the route names).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path as FsPath
 from typing import Any, TypeVar
@@ -19,11 +21,11 @@ from watcher.config.model import (
     CoinwCouponConfig,
     Config,
     GlobalConfig,
+    HaConfig,
     InhibitRule,
     ReceiverConfig,
-    ServerConfig,
+    RouteConfig,
     SourceConfig,
-    StorageConfig,
 )
 from watcher.config.push import check_one_push_per_key
 from watcher.config.route import RouteReader
@@ -31,7 +33,6 @@ from watcher.config.scalars import CONTEXT, Context
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
 from watcher.errors import ConfigError
 from watcher.gotemplate.alertmanager import load_templates
-from watcher.ha import HaConfig
 from watcher.timeinterval import TimeInterval
 from watcher.validate import did_you_mean
 from watcher.yamlpos import Located, Path, Problem, by_line, load_mapping, read_text
@@ -42,19 +43,17 @@ T = TypeVar("T")
 # CoinW allows one almightyGoldInfo request per 2 s per user and IP
 # (docs/upstream-apis.md, from the endpoint's "Frequency Limit").
 COUPON_MIN_REQUEST_SPACING = 2.0
-_TOP = (
-    "global",
-    "server",
-    "storage",
-    "sources",
-    "rule_files",
-    "route",
-    "receivers",
-    "inhibit_rules",
-    "templates",
-    "time_intervals",
-    "mute_time_intervals",
-    "ha",
+#: Fields of ``Config`` the loader fills in itself: they are not keys of the file.
+_NOT_IN_FILE = frozenset({"file", "warnings"})
+#: Fields read from keys of another name: ``global`` is a Python keyword, and
+#: ``mute_time_intervals`` (Alertmanager's older name) shares ``time_intervals``' namespace.
+_FILE_KEYS = {"global_": ("global",), "time_intervals": ("time_intervals", "mute_time_intervals")}
+#: The top-level keys of the file, from ``Config``'s fields: a new field is a known key.
+TOP_KEYS = tuple(
+    key
+    for f in dataclasses.fields(Config)
+    if f.name not in _NOT_IN_FILE
+    for key in _FILE_KEYS.get(f.name, (f.name,))
 )
 
 
@@ -121,8 +120,8 @@ class _Builder:
 
     def build(self) -> Config:
         for key in self.data:
-            if key not in _TOP:
-                self.problem((str(key),), did_you_mean(str(key), _TOP))
+            if key not in TOP_KEYS:
+                self.problem((str(key),), did_you_mean(str(key), TOP_KEYS))
         templates = self.section("templates", tuple[str, ...], ())
         try:
             loaded = load_templates(templates, self.file.parent)
@@ -131,39 +130,59 @@ class _Builder:
         else:
             CONTEXT.set(Context(CONTEXT.get().env, CONTEXT.get().base_dir, loaded))
         intervals = self.time_intervals()
-        sources = tuple(s for _, s in self.items("sources", SourceConfig))
+        indexed_sources = self.items("sources", SourceConfig)
+        sources = tuple(s for _, s in indexed_sources)
         self.unique("sources", "source name")
-        self.problems.extend(check_one_push_per_key(self.doc, self.data.get("sources"), sources))
+        self.problems.extend(check_one_push_per_key(self.doc, indexed_sources))
         global_ = self.global_config()
         token = GLOBAL.set(global_)
         try:
-            receivers = tuple(r for _, r in self.items("receivers", ReceiverConfig))
+            indexed_receivers = self.items("receivers", ReceiverConfig)
         finally:
             GLOBAL.reset(token)
-        names = self.unique("receivers", "receiver name")
-        route = None
+        route = self.route(self.unique("receivers", "receiver name"), intervals)
+        ha, problems = read_ha(
+            self.doc,
+            self.data.get("ha"),
+            route=route,
+            receivers=indexed_receivers,
+            external_labels=global_.external_labels,
+        )
+        self.problems.extend(problems)
+        built: dict[str, Any] = {
+            "file": self.file,
+            "global_": global_,
+            "sources": sources,
+            "route": route,
+            "receivers": tuple(r for _, r in indexed_receivers),
+            "inhibit_rules": tuple(r for _, r in self.items("inhibit_rules", InhibitRule)),
+            "templates": templates,
+            "time_intervals": intervals,
+            "warnings": tuple(coupon_rate_warnings(self.file, sources, ha)),
+            "ha": ha,
+        }
+        return Config(**built, **self.plain_sections(built))
+
+    def route(self, receivers: Collection[str], intervals: Collection[str]) -> RouteConfig | None:
+        """The routing tree, its receivers among ``receivers``, its time ``intervals`` known."""
         if self.data.get("route") is not None:
-            reader = RouteReader(self.doc, names, intervals)
+            reader = RouteReader(self.doc, receivers, intervals)
             route = reader.read(self.data["route"])
             self.problems.extend(reader.problems)
-        elif self.data.get("receivers"):
+            return route
+        if self.data.get("receivers"):
             self.problem(("receivers",), "receivers are configured but there is no route")
-        ha = self.ha()
-        return Config(
-            file=self.file,
-            global_=global_,
-            server=self.section("server", ServerConfig, ServerConfig()),
-            storage=self.section("storage", StorageConfig, StorageConfig()),
-            sources=sources,
-            rule_files=self.section("rule_files", tuple[str, ...], ()),
-            route=route,
-            receivers=receivers,
-            inhibit_rules=tuple(r for _, r in self.items("inhibit_rules", InhibitRule)),
-            templates=templates,
-            time_intervals=intervals,
-            warnings=tuple(coupon_rate_warnings(self.file, sources, ha)),
-            ha=ha,
-        )
+        return None
+
+    def plain_sections(self, built: Collection[str]) -> dict[str, Any]:
+        """Every field of ``Config`` not in ``built``: a section with no cross-check, read by
+        the converter as its type says, or the model's default when absent."""
+        hints = typing.get_type_hints(Config)
+        return {
+            f.name: self.section(f.name, hints[f.name], _default(f))
+            for f in dataclasses.fields(Config)
+            if f.name not in built
+        }
 
     def section_at(
         self, path: Path, kind: type[T], *, keys: Collection[str] | None = None
@@ -194,12 +213,6 @@ class _Builder:
                 values[key] = getattr(one, key)
         return GlobalConfig(**values)
 
-    def ha(self) -> HaConfig | None:
-        """``ha``, checked against the routes and labels it must not page through."""
-        ha, problems = read_ha(self.doc, self.data)
-        self.problems.extend(problems)
-        return ha
-
     def unique(self, key: str, what: str) -> set[str]:
         """The names of the items of ``key``; a repeated one is a problem."""
         seen: set[str] = set()
@@ -223,6 +236,13 @@ class _Builder:
                     continue
                 out[named.name] = named.time_intervals
         return out
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """The default of the model's field ``f``."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def coupon_rate_warnings(

@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from watcher.config.model import (
-    PUSH_DEFAULT_LOGIN,
-    PUSH_DEFAULT_MAX_FRAME,
-    PUSH_DEFAULT_URL,
     CoinwCouponConfig,
     PushConfig,
     SourceConfig,
@@ -22,12 +19,7 @@ from watcher.config.model import (
 from watcher.validate import Invalid, Schema
 from watcher.yamlpos import Located, Problem
 
-__all__ = ["DEFAULT_LOGIN", "PushConfig", "check_one_push_per_key", "register"]
-DEFAULT_URL, DEFAULT_LOGIN, DEFAULT_MAX_FRAME = (
-    PUSH_DEFAULT_URL,
-    PUSH_DEFAULT_LOGIN,
-    PUSH_DEFAULT_MAX_FRAME,
-)
+__all__ = ["PushConfig", "check_one_push_per_key", "register"]
 _MAX_LOGIN_DEPTH = 4
 
 
@@ -83,25 +75,20 @@ def _check_frame(value: Any, depth: int) -> str | None:
 
 
 def check_one_push_per_key(
-    doc: Located, raw_sources: object, sources: Sequence[SourceConfig]
+    doc: Located, sources: Sequence[tuple[int, SourceConfig]]
 ) -> list[Problem]:
-    """Refuse push on two sources with one API key: CoinW gets one WebSocket per key, whose
-    subscription shares the key's request budget."""
-    index = {
-        str(raw.get("name")): i
-        for i, raw in enumerate(raw_sources if isinstance(raw_sources, list) else ())
-        if isinstance(raw, Mapping)
-    }
+    """Refuse push on two ``sources`` (each with its index in the file) with one API key:
+    CoinW gets one WebSocket per key, whose subscription shares the key's request budget."""
     first: dict[str, str] = {}
     out = []
-    for source in sources:
+    for i, source in sources:
         if not isinstance(source, CoinwCouponConfig) or not source.push.enabled:
             continue
         key = source.api_key.get()
         if key in first:
             out.append(
                 doc.problem(
-                    ("sources", index.get(source.name, 0), "push", "enabled"),
+                    ("sources", i, "push", "enabled"),
                     f'push is already enabled on source "{first[key]}" with the same api_key'
                     " (one WebSocket per API key)",
                 )

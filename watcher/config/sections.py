@@ -46,7 +46,7 @@ from watcher.config.scalars import (
     string,
 )
 from watcher.matchers import Matcher
-from watcher.timeinterval import TimeInterval, parse_interval
+from watcher.timeinterval import TimeInterval
 from watcher.validate import Hook, Invalid, Schema, refuse
 
 SCHEMA = Schema({str: string, int: integer, bool: boolean, Secret: secret}, file_pairs=Secret)
@@ -249,21 +249,9 @@ def _inhibit(value: Any) -> InhibitRule:
 SCHEMA.hook(InhibitRule, _inhibit)
 
 
-def _time_interval(value: Any) -> TimeInterval:
-    if not isinstance(value, Mapping):
-        raise Invalid("expected a mapping")
-    try:
-        return parse_interval(value)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
-
-
 @dataclass(frozen=True, kw_only=True)
 class NamedIntervals:
     """One ``time_intervals[]`` (or ``mute_time_intervals[]``) entry."""
 
     name: str
     time_intervals: tuple[TimeInterval, ...] = field(default=())
-
-
-SCHEMA.hook(TimeInterval, _time_interval)

@@ -41,10 +41,6 @@ class Templates:
         copy._set.trees.update(self._set.trees)
         return copy
 
-    def has(self, name: str) -> bool:
-        """Whether a template called ``name`` is defined."""
-        return name in self._set.trees
-
     def execute(self, name: str, data: object, *, html: bool = False) -> str:
         """Run template ``name`` on ``data``; raise ``ExecError``. ``html`` escapes as Go's
         ``html/template`` does."""

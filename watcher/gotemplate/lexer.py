@@ -87,10 +87,6 @@ class Lexer:
         self.line = 1
         self.paren = 0
 
-    def byte_pos(self, index: int) -> int:
-        """The UTF-8 byte offset of character ``index``."""
-        return self._bytes[index]
-
     def _emit(self, kind: Kind, start: int, end: int, line: int) -> None:
         self.tokens.append(Token(kind, self.text[start:end], self._bytes[start], line))
 

@@ -92,7 +92,7 @@ def _changed(old: Alert, new: Alert) -> bool:
 
 
 class Dispatcher:
-    """Routes, groups, dedups and queues notifications; delivers the queue. An ``AlertSink``."""
+    """Routes, groups, dedups and queues notifications; delivers the queue."""
 
     def __init__(
         self,

@@ -157,11 +157,6 @@ class Outbox:
         """Every queued row, oldest first."""
         return self._select("ORDER BY id", ())
 
-    def next_due(self) -> float | None:
-        """When the earliest row is due."""
-        row = self._db.execute("SELECT MIN(next_attempt) FROM notify_outbox").fetchone()
-        return None if row is None or row[0] is None else float(row[0])
-
     def delivered(self, row_id: int) -> None:
         """Remove a delivered row (hidden at once, even when the disk refuses the delete)."""
         self._gone.add(row_id)

@@ -63,7 +63,6 @@ class CouponRow:
     status: str
     remaining: float | None
     total: float | None
-    valid_from: float | None
     expiry: float | None
     kyc: bool
     assets_out: bool
@@ -251,7 +250,6 @@ def _coupons(
                 status,
                 remaining,
                 f.get("total_amount"),
-                f.get("valid_from_timestamp_seconds"),
                 expiry,
                 f.get("kyc_required") == 1,
                 f.get("assets_out_invalid") == 1,

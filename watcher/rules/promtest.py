@@ -13,34 +13,24 @@ from __future__ import annotations
 import glob
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from watcher.durations import format_duration, parse_duration
-from watcher.errors import ConfigError, RuleError
+from watcher.durations import format_duration
+from watcher.errors import ConfigError, RuleError, TestFileError
 from watcher.rules.alerting import RuleState
 from watcher.rules.evaluate import Evaluator, format_labels
 from watcher.rules.gofmt import format_exp_upper
 from watcher.rules.loader import AlertingRule, RecordingRule, RuleGroup, load_rule_files
 from watcher.rules.outputs import alert_series, recorded
 from watcher.rules.promql import compile_expr
-from watcher.rules.testshape import check_test_file
-from watcher.rules.teststorage import (
-    History,
-    InputSeries,
-    TestFileError,
-    parse_series,
-    parse_values,
-)
-from watcher.yamlpos import Located, load_located
+from watcher.rules.testshape import AlertCase, ExprCase, TestFile, TestGroup, check_test_file
+from watcher.rules.teststorage import History, InputSeries, parse_series, parse_values
+from watcher.yamlpos import load_located
 
 __all__ = ["TestFileError", "go_duration", "parse_values", "run_rule_tests"]
 
 
-# The shape of a test file, after promtool's Go types: a field is SCALAR (a string, number or
-# bool), NUMBER, LABELS (a mapping of scalars), a one-item list [shape] (a list of that shape), or
-# a (Go type name, {field: shape}) pair (a mapping with only those fields).
 def go_duration(ms: int) -> str:
     """Go's time.Duration.String() for whole milliseconds: ``0s``, ``1m30s``, ``1h0m0s``."""
     if ms == 0:
@@ -57,25 +47,6 @@ def go_duration(ms: int) -> str:
     if ms < 1000:
         return f"{sign}{ms}ms"
     return sign + s
-
-
-@dataclass
-class _Group:
-    name: str = ""
-    interval_ms: int = 0
-    series: list[InputSeries] = field(default_factory=list)
-    alert_tests: list[dict[str, Any]] = field(default_factory=list)
-    expr_tests: list[dict[str, Any]] = field(default_factory=list)
-    external_labels: dict[str, str] = field(default_factory=dict)
-    external_url: str = ""
-
-
-def _ms(value: object, where: str) -> int:
-    try:
-        return round(parse_duration(str(value)) * 1000)
-    except ValueError as exc:
-        msg = f"{where}: {exc}"
-        raise TestFileError(msg) from None
 
 
 def _labels_str(labels: Mapping[str, str]) -> str:
@@ -120,7 +91,7 @@ def run_rule_tests(paths: Sequence[str], out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
+def _read_file(path: Path) -> tuple[list[Path], TestFile]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -132,75 +103,43 @@ def _read_file(path: Path) -> tuple[list[Path], int, list[str], list[_Group]]:
     doc, problems = load_located(text, str(path))
     if doc is None or problems:
         raise TestFileError("\n".join(problems))
-    data = doc.data or {}
-    check_test_file(doc)
-    assert isinstance(data, Mapping)
+    test_file = check_test_file(doc)
     files: list[Path] = []
-    for pattern in map(str, data.get("rule_files") or []):
+    for pattern in test_file.rule_files:
         full = pattern if Path(pattern).is_absolute() else str(path.parent / pattern)
         matches = sorted(glob.glob(full))
         if not matches:
             out_msg = f"  WARNING: no file match pattern {full}"
             files.append(Path(out_msg))  # reported by the caller
         files.extend(Path(m) for m in matches)
-    eval_ms = (
-        _ms(data["evaluation_interval"], doc.where(("evaluation_interval",)))
-        if data.get("evaluation_interval")
-        else 60_000
-    )
-    order = [str(g) for g in data.get("group_eval_order") or []]
-    groups: list[_Group] = []
-    for i, raw in enumerate(data.get("tests") or []):
-        groups.append(_read_group(doc, raw, ("tests", i)))
-    return files, eval_ms, order, groups
+    for group in test_file.tests:
+        for case in group.alert_rule_test:
+            if not case.alertname:
+                suffix = f" (in TestGroup {group.name})" if group.name else ""
+                msg = (
+                    "an item under alert_rule_test misses required attribute alertname at "
+                    f"eval_time {format_duration(case.eval_time / 1000)}{suffix}"
+                )
+                raise TestFileError(msg)
+    return files, test_file
 
 
-def _read_group(doc: Located, raw: Mapping[str, Any], path: tuple[str | int, ...]) -> _Group:
-    """One test group, its shape already checked by check_test_file."""
-    g = _Group(name=str(raw.get("name") or ""), external_url=str(raw.get("external_url") or ""))
-    # promtool 2.x defaults a missing interval to 0: every sample lands at t=0
-    if raw.get("interval"):
-        g.interval_ms = _ms(raw["interval"], doc.where((*path, "interval")))
-    g.external_labels = {str(k): str(v) for k, v in (raw.get("external_labels") or {}).items()}
-    for i, item in enumerate(raw.get("input_series") or []):
-        where = (*path, "input_series", i)
-        try:
-            name, labels = parse_series(str(item.get("series") or ""))
-        except TestFileError as exc:
-            msg = f"{doc.where((*where, 'series'))}: {exc}"
-            raise TestFileError(msg) from None
-        try:
-            values = parse_values(str(item.get("values") or ""))
-        except TestFileError as exc:
-            msg = f"{doc.where((*where, 'values'))}: {exc}"
-            raise TestFileError(msg) from None
+def _input_series(group: TestGroup) -> list[InputSeries]:
+    """The group's series, each value at its ``interval`` step."""
+    out = []
+    for item in group.input_series:
         points: list[tuple[int, object]] = []
-        for j, v in enumerate(values):
-            ts = j * g.interval_ms
+        for j, v in enumerate(item.values):
+            ts = j * group.interval
             if v is None or (points and points[-1][0] == ts):
                 continue  # omitted, or a second sample at one timestamp (first wins)
             points.append((ts, v))
-        g.series.append(InputSeries(name, labels, points))
-    g.alert_tests = [dict(t) for t in raw.get("alert_rule_test") or []]
-    g.expr_tests = [dict(t) for t in raw.get("promql_expr_test") or []]
-    for i, t in enumerate(g.alert_tests):
-        at = doc.where((*path, "alert_rule_test", i, "eval_time"))
-        t["_ms"] = _ms(t.get("eval_time") or "0s", at)
-        if not t.get("alertname"):
-            suffix = f" (in TestGroup {g.name})" if g.name else ""
-            msg = (
-                "an item under alert_rule_test misses required attribute alertname at "
-                f"eval_time {format_duration(t['_ms'] / 1000)}{suffix}"
-            )
-            raise TestFileError(msg)
-    for i, t in enumerate(g.expr_tests):
-        at = doc.where((*path, "promql_expr_test", i, "eval_time"))
-        t["_ms"] = _ms(t.get("eval_time") or "0s", at)
-    return g
+        out.append(InputSeries(*item.series, points))
+    return out
 
 
 def _run_file(path: Path, out: TextIO) -> list[str]:
-    files, eval_ms, order, groups = _read_file(path)
+    files, test_file = _read_file(path)
     real: list[Path] = []
     for f in files:
         if str(f).startswith("  WARNING:"):
@@ -208,28 +147,29 @@ def _run_file(path: Path, out: TextIO) -> list[str]:
         else:
             real.append(f)
     rule_groups = load_rule_files(real, history=True)
-    rank = {name: i for i, name in enumerate(order)}
+    rank = {name: i for i, name in enumerate(test_file.group_eval_order)}
     rule_groups.sort(key=lambda g: rank.get(g.name, 0))
     errors: list[str] = []
-    for g in groups:
-        errors.extend(_run_group(g, rule_groups, eval_ms))
+    for g in test_file.tests:
+        errors.extend(_run_group(g, rule_groups, test_file.evaluation_interval))
     return errors
 
 
 _Member = RuleState | RecordingRule
 
 
-def _member(rule: AlertingRule | RecordingRule, group: RuleGroup, tg: _Group) -> _Member:
+def _member(rule: AlertingRule | RecordingRule, group: RuleGroup, tg: TestGroup) -> _Member:
     if isinstance(rule, RecordingRule):
         return rule
     return RuleState(rule, group.name, tg.external_labels, tg.external_url)
 
 
-def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
-    max_ms = max([t["_ms"] for t in tg.alert_tests + tg.expr_tests], default=0)
-    history = History.loaded(tg.series, eval_ms, max_ms)
+def _run_group(tg: TestGroup, groups: list[RuleGroup], eval_ms: int) -> list[str]:
+    times = [t.eval_time for t in tg.alert_rule_test] + [t.eval_time for t in tg.promql_expr_test]
+    max_ms = max(times, default=0)
+    history = History.loaded(_input_series(tg), eval_ms, max_ms)
     states = [(g, [_member(r, g, tg) for r in g.rules]) for g in groups]
-    alert_times = sorted({t["_ms"] for t in tg.alert_tests})
+    alert_times = sorted({t.eval_time for t in tg.alert_rule_test})
     errors: list[str] = []
     curr = 0
     ts = 0
@@ -259,20 +199,20 @@ def _run_group(tg: _Group, groups: list[RuleGroup], eval_ms: int) -> list[str]:
             return errors
         while curr < len(alert_times) and ts <= alert_times[curr] < ts + eval_ms:
             t = alert_times[curr]
-            for case in (c for c in tg.alert_tests if c["_ms"] == t):
+            for case in (c for c in tg.alert_rule_test if c.eval_time == t):
                 errors.extend(_check_alerts(tg, states, case))
             curr += 1
         ts += eval_ms
     history.loaded_ms = None  # expression tests see every loaded sample
-    for case in tg.expr_tests:
-        errors.extend(_check_expr(history, case, eval_ms))
+    for expr_case in tg.promql_expr_test:
+        errors.extend(_check_expr(history, expr_case, eval_ms))
     return errors
 
 
 def _check_alerts(
-    tg: _Group, states: list[tuple[RuleGroup, list[_Member]]], case: dict[str, Any]
+    tg: TestGroup, states: list[tuple[RuleGroup, list[_Member]]], case: AlertCase
 ) -> list[str]:
-    name = str(case["alertname"])
+    name = case.alertname
     got: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]] = []
     for _, members in states:
         for state in members:
@@ -284,32 +224,30 @@ def _check_alerts(
                 if a.state == "firing"
             )
     exp = []
-    for item in case.get("exp_alerts") or []:
-        labels = {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()}
-        labels["alertname"] = name
-        ann = {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()}
-        exp.append((sorted(labels.items()), sorted(ann.items())))
+    for item in case.exp_alerts:
+        labels = {**item.exp_labels, "alertname": name}
+        exp.append((sorted(labels.items()), sorted(item.exp_annotations.items())))
     got.sort()
     exp.sort()
     if got == exp:
         return []
     prefix = f"    name: {tg.name},\n" if tg.name else ""
-    when = format_duration(case["_ms"] / 1000)
+    when = format_duration(case.eval_time / 1000)
     return [
         f"{prefix}    alertname: {name}, time: {when}, \n        exp:{_alerts_str(exp)}, "
         f"\n        got:{_alerts_str(got)}"
     ]
 
 
-def _check_expr(history: History, case: dict[str, Any], eval_ms: int) -> list[str]:
+def _check_expr(history: History, case: ExprCase, eval_ms: int) -> list[str]:
     """One promql_expr_test; a subquery's default step is the evaluation_interval (promtool's
     SubqueryInterval)."""
-    expr = str(case.get("expr", ""))
-    when = format_duration(case["_ms"] / 1000)
+    expr = case.expr
+    when = format_duration(case.eval_time / 1000)
     quoted = '"' + expr.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    history.at_ms = case["_ms"]
+    history.at_ms = case.eval_time
     try:
-        evaluator = Evaluator(history, case["_ms"] / 1000, step_ms=eval_ms)
+        evaluator = Evaluator(history, case.eval_time / 1000, step_ms=eval_ms)
         got_vec = evaluator.vector(compile_expr(expr, history=True))
     except RuleError as exc:
         return [f"    expr: {quoted}, time: {when}, err: {exc}"]
@@ -320,15 +258,15 @@ def _check_expr(history: History, case: dict[str, Any], eval_ms: int) -> list[st
             labels["__name__"] = s.name
         got.append((sorted(labels.items()), s.value))
     exp = []
-    for item in case.get("exp_samples") or []:
-        text = str(item.get("labels", ""))
+    for item in case.exp_samples:
+        text = item.labels
         try:
             name, labels = parse_series(text) if text.strip() not in ("", "{}") else (None, {})
         except TestFileError as exc:
             return [f"    expr: {quoted}, time: {when}, err: labels {text!r}: {exc}"]
         if name is not None:
             labels["__name__"] = name
-        exp.append((sorted(labels.items()), float(item.get("value", 0))))
+        exp.append((sorted(labels.items()), item.value))
     got.sort(key=lambda x: x[0])
     exp.sort(key=lambda x: x[0])
     same = len(got) == len(exp) and all(

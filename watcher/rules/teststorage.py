@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import promql_parser as pp
 
+from watcher.errors import TestFileError
 from watcher.matchers import Matcher
 from watcher.rules.evaluate import Sample, SampleLike
 from watcher.rules.pqlparse import go_parse_number as go_number
@@ -29,10 +30,6 @@ _STALE = object()
 _NUM = r"(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _SEQ = re.compile(rf"^(?P<a>[-+]?{_NUM})(?:(?P<b>[-+]{_NUM}))?x(?P<n>\d+)$")
 _VALUE = re.compile(rf"^[-+]?(?:{_NUM}|[iI][nN][fF]|[nN][aA][nN])$")
-
-
-class TestFileError(Exception):
-    """The test file itself is invalid; promtool prints the message and fails the file."""
 
 
 def parse_values(text: str) -> list[object]:

@@ -106,7 +106,6 @@ class PushClient:
         # Upstream text is cleaned of the source's secrets and of a separate passphrase.
         passphrase = self._cfg.passphrase
         self._redact = Redactor([passphrase.get()] if passphrase is not None else [])
-        self.connected = False
         metrics.init_push(self._name)
 
     async def run(self) -> None:
@@ -142,7 +141,6 @@ class PushClient:
         return self._redact.clean(self.source.clean(text))
 
     def _set_connected(self, up: bool) -> None:
-        self.connected = up
         self._metrics.source_push_connected.labels(source=self._name).set(1 if up else 0)
 
     # -- one connection -----------------------------------------------------------------------
