@@ -1,14 +1,18 @@
-"""Shared pieces of the source tests: a Mega Coupon source built from a few keys."""
+"""Shared pieces of the source tests: a Mega Coupon source built from a few keys, a poll
+against a scripted upstream."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
 
+from tests.aiohttp_mock import aioresponses
 from watcher.clock import FakeClock
 from watcher.config.model import CoinwCouponConfig, Secret
 from watcher.ratelimit import LimiterRegistry
+from watcher.sources.base import Source
 from watcher.sources.coinw_coupon import CouponSource
 
 
@@ -33,3 +37,15 @@ def coupon_source(
         **config,
     )
     return CouponSource(cfg, session, LimiterRegistry(clock), clock)
+
+
+async def assert_poll_fails(
+    source: Source, url: str | re.Pattern[str], reply: dict[str, Any], reason: str
+) -> None:
+    """With every POST to ``url`` answered ``reply``, a poll of ``source`` fails with
+    ``reason`` alone and exports no group."""
+    with aioresponses() as m:
+        m.post(url, repeat=True, **reply)
+        result = await source.poll()
+    assert [reason] == [e.reason for e in result.errors]
+    assert {} == result.groups

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import Request, differ, every_receiver, fan_out, run_both
+from tests.am_sink import Request, differ, fan_out, run_both
 from tests.am_support import needs_alertmanager
 
 # One receiver per entry: its keys after api_url and api_key.
@@ -73,12 +73,12 @@ async def test_opsgenie_create_requests_are_byte_identical(tmp_path: Path) -> No
 
 def _close_config(sink: str) -> str:
     # One alert per group, so a group turns resolved in one step (see the PagerDuty test).
-    return (
-        every_receiver(["r0", "r1"], group_by="alertname, instance", group_interval="1s")
-        + f"  - name: r0\n    opsgenie_configs:\n      - {{api_url: '{sink}/r0/', api_key: k0}}\n"
-        f"  - name: r1\n    opsgenie_configs:\n      - api_url: '{sink}/r1/'\n        api_key: k1\n"
-        "        update_alerts: true\n        source: '{{ .Status }} {{ .CommonLabels.instance }}'\n"
-    )
+    configs = {
+        "r0": f"{{api_url: '{sink}/r0/', api_key: k0}}",
+        "r1": f"api_url: '{sink}/r1/'\n        api_key: k1\n        update_alerts: true\n"
+        "        source: '{{ .Status }} {{ .CommonLabels.instance }}'",
+    }
+    return fan_out("opsgenie_configs", configs, group_by="alertname, instance", group_interval="1s")
 
 
 @needs_alertmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import differ, every_receiver, fan_out, run_both
+from tests.am_sink import differ, fan_out, run_both
 from tests.am_support import needs_alertmanager
 
 TEMPLATES = r"""
@@ -81,12 +81,14 @@ async def test_pagerduty_trigger_events_are_byte_identical(tmp_path: Path) -> No
 def _resolve_config(sink: str) -> str:
     # One alert per group, so a group turns resolved in one step (a multi-alert group could
     # be flushed half-updated by Alertmanager while the resolved batch is being inserted).
-    return (
-        every_receiver(["r0", "r1"], group_by="alertname, instance", group_interval="1s")
-        + f"  - name: r0\n    pagerduty_configs:\n      - {{url: '{sink}/r0', routing_key: k0}}\n"
-        f"  - name: r1\n    pagerduty_configs:\n      - url: '{sink}/r1'\n        routing_key: k1\n"
+    configs = {
+        "r0": f"{{url: '{sink}/r0', routing_key: k0}}",
+        "r1": f"url: '{sink}/r1'\n        routing_key: k1\n"
         "        severity: '{{ .CommonLabels.severity }}'\n"
-        "        links: [{href: '{{ .ExternalURL }}/{{ .Status }}', text: '{{ .Status }}'}]\n"
+        "        links: [{href: '{{ .ExternalURL }}/{{ .Status }}', text: '{{ .Status }}'}]",
+    }
+    return fan_out(
+        "pagerduty_configs", configs, group_by="alertname, instance", group_interval="1s"
     )
 
 

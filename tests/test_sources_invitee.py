@@ -14,6 +14,7 @@ import pytest
 
 from tests.aiohttp_mock import aioresponses
 from tests.simserver import serve
+from tests.source_support import assert_poll_fails
 from watcher.clock import FakeClock, SystemClock
 from watcher.config.model import CoinwInviteeConfig, Secret
 from watcher.ratelimit import LimiterRegistry
@@ -303,11 +304,7 @@ async def test_each_fault_is_an_error_with_its_reason(
     session: aiohttp.ClientSession, clock: FakeClock, name: str, reply: dict[str, Any], reason: str
 ) -> None:
     """Every failure mode fails the poll with its reason and exports nothing new."""
-    with aioresponses() as m:
-        m.post(URL, repeat=True, **reply)
-        result = await source(session, clock).poll()
-    assert [reason] == [e.reason for e in result.errors]
-    assert {} == result.groups
+    await assert_poll_fails(source(session, clock), URL, reply, reason)
 
 
 async def test_transient_failure_is_retried_within_the_poll(

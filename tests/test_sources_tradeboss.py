@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.aiohttp_mock import CallbackResult, aioresponses
 from tests.simserver import serve
+from tests.source_support import assert_poll_fails
 from watcher.clock import FakeClock
 from watcher.config.model import Secret, TradebossAccount, TradebossConfig
 from watcher.metrics import WatcherMetrics
@@ -217,11 +218,7 @@ async def test_each_fault_fails_the_account_with_its_reason(
     session: aiohttp.ClientSession, clock: FakeClock, name: str, reply: dict[str, Any], reason: str
 ) -> None:
     """Every failure mode leaves the account without a new series and names its reason."""
-    with aioresponses() as m:
-        m.post(URL, repeat=True, **reply)
-        result = await source(session, clock).poll()
-    assert [reason] == [e.reason for e in result.errors]
-    assert {} == result.groups
+    await assert_poll_fails(source(session, clock), URL, reply, reason)
 
 
 async def test_one_failing_account_does_not_fail_the_others(
