@@ -204,6 +204,24 @@ async def test_rate_limit_backs_off_and_skips_the_rest(
     assert src._limiter.next_slot_in >= 10.0
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "paused"),
+    [("120", 120.0), ("inf", 8 * 3600.0), ("1e300", 8 * 3600.0), ("-5", 10.0), ("nan", 10.0)],
+)
+async def test_an_upstream_retry_after_pauses_the_key_within_bounds(
+    session: aiohttp.ClientSession, clock: FakeClock, retry_after: str, paused: float
+) -> None:
+    """A 429's Retry-After pauses the key as long as it asks, but never past 8 h (CoinW's
+    longest ban): ``inf`` cannot stop the key for good; an unreadable one (negative, NaN)
+    gets the first backoff step, 10 s."""
+    src = source(session, clock)
+    with aioresponses() as m:
+        m.get(URL, status=429, headers={"Retry-After": retry_after}, payload={"code": 29001})
+        result = await src.poll()
+    assert [e.reason for e in result.errors] == ["rate_limited"]
+    assert paused == pytest.approx(src._limiter.next_slot_in, abs=0.01)
+
+
 async def test_amounts_a_gauge_cannot_hold_are_invalid_rows(
     session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:

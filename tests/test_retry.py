@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from watcher.retry import RetryPolicy, retry_async, set_testing
+from watcher.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, retry_async, set_testing
 
 
 class FlakyError(Exception):
@@ -128,3 +128,30 @@ async def test_retry_async_is_the_same_policy_in_one_call() -> None:
     call, calls = script(FlakyError("a"), "ok")
     assert "ok" == await retry_async(call, on=(FlakyError,), attempts=2)
     assert 2 == len(calls)
+
+
+NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("2.5", 2.5),
+        ("0", 0.0),
+        ("Tue, 14 Nov 2023 22:15:20 GMT", 120.0),  # an HTTP-date two minutes on
+        ("Tue, 14 Nov 2023 22:00:00 GMT", 0.0),  # one already past: go now
+        ("inf", MAX_RETRY_AFTER),
+        ("99999999999", MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+        ("-5", None),
+        ("nan", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_and_bounded(header: str | None, seconds: float | None) -> None:
+    """Delay-seconds or an HTTP-date, never more than 8 h; what is unreadable is no hint."""
+    assert seconds == parse_retry_after(header, NOW)

@@ -347,17 +347,22 @@ def test_changing_tls_on_reload_needs_a_restart(write: Writer, pki: Pki, tmp_pat
 
 
 def test_demo_listens_on_loopback_unless_the_image_says_otherwise(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`watcher demo` binds 127.0.0.1; the container image opens it with WATCHER_DEMO_LISTEN."""
-    from watcher.cli import _parser
+    from watcher.cli import main
+
+    def listen_default() -> str:
+        assert 0 == main(["demo", "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        return help_text.split("where the daemon listens (default ", 1)[1].split(",", 1)[0]
 
     monkeypatch.delenv("WATCHER_DEMO_LISTEN", raising=False)
-    assert "127.0.0.1:9746" == _parser().parse_args(["demo"]).listen
+    assert "127.0.0.1:9746" == listen_default()
     dockerfile = (Path(__file__).parent.parent / "Dockerfile").read_text(encoding="utf-8")
     assert "WATCHER_DEMO_LISTEN=0.0.0.0:9746" in dockerfile
     monkeypatch.setenv("WATCHER_DEMO_LISTEN", "0.0.0.0:9746")
-    assert "0.0.0.0:9746" == _parser().parse_args(["demo"]).listen
+    assert "0.0.0.0:9746" == listen_default()
 
 
 def test_watcher_check_validates_the_web_config(

@@ -15,10 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from watcher.names import LABEL_NAME
 from watcher.regex import Regex, compile_anchored
 
-__all__ = ["LABEL_NAME", "Matcher", "parse_matcher", "parse_matchers"]
+__all__ = ["Matcher", "parse_matcher", "parse_matchers"]
 
 _OPS = ("=~", "!~", "!=", "=")
 _NAME = re.compile(r"^[^{}!=~,\\\"'`\s]+$")

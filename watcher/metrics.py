@@ -52,7 +52,7 @@ class WatcherMetrics:
             "watcher_build_info", "Build information; always 1.", ["version"], registry=registry
         )
         self.build_info.labels(version=__version__).set(1)
-        # Set once at start when the config has ``ha`` (watcher.ha); alerts carry no replica.
+        # Set once at start when the config has ``ha`` (watcher.config.ha); alerts carry no replica.
         self.ha_replica_info = Gauge(
             "watcher_ha_replica_info",
             "1 for the HA replica this process is: its name, its index and the replica count.",

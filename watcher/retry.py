@@ -7,8 +7,10 @@ Tests call ``set_testing(True)`` so waits are zero (the idea of stamina's ``set_
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
 from typing import TypedDict, TypeVar, Unpack
 
 import structlog
@@ -28,6 +30,30 @@ def set_testing(on: bool) -> None:
 def is_testing() -> bool:
     """Whether backoff waits are zeroed."""
     return _testing
+
+
+#: The longest pause an upstream hint can ask for: CoinW's longest ban (an 8 h blacklist). A
+#: longer ``Retry-After`` (or ``inf``) is read as this, so no answer can stop a key for good.
+MAX_RETRY_AFTER = 8 * 3600.0
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delay-seconds (a decimal fraction is
+    taken too) or an HTTP-date, at most ``MAX_RETRY_AFTER``; None when absent or unreadable
+    (negative, NaN, text that is neither), so the caller's own backoff applies."""
+    if not value or not (text := value.strip()):
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(text).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return min(MAX_RETRY_AFTER, max(0.0, seconds))
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return min(MAX_RETRY_AFTER, seconds)
 
 
 class RetryPolicy:

@@ -1,5 +1,10 @@
 """``ha:``: read the replica settings and refuse routes that would page once per replica.
 
+Every replica sends the same alerts (same labels, no replica label) to every Alertmanager
+peer, so a route that delivers anywhere else (Slack, a webhook) would page once per replica.
+With ``share_rate_limit`` the replicas split each upstream key's request budget statically
+(``watcher.ratelimit.Share``).
+
 With ``ha`` set, every route's receiver must deliver through ``alertmanager_configs`` only
 (the cluster de-duplicates). The check reads the built route tree (each node's receiver
 resolved, inherited ones included) and every ``*_configs`` field of ``ReceiverConfig``, so it
@@ -15,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from watcher.config.model import ReceiverConfig, RouteConfig
+from watcher.config.model import HaConfig, ReceiverConfig, RouteConfig
 from watcher.config.scalars import between
 from watcher.config.sections import SCHEMA
-from watcher.ha import HaConfig
 from watcher.yamlpos import Located, Path, Problem
 
 #: A StatefulSet pod's name ends in its ordinal: ``watcher-0``, ``watcher-1``.

@@ -21,6 +21,7 @@ from watcher.config.model import (
     CoinwCouponConfig,
     Config,
     GlobalConfig,
+    HaConfig,
     InhibitRule,
     ReceiverConfig,
     RouteConfig,
@@ -32,7 +33,6 @@ from watcher.config.scalars import CONTEXT, Context
 from watcher.config.sections import SCHEMA, NamedIntervals, parse_listen
 from watcher.errors import ConfigError
 from watcher.gotemplate.alertmanager import load_templates
-from watcher.ha import HaConfig
 from watcher.timeinterval import TimeInterval
 from watcher.validate import did_you_mean
 from watcher.yamlpos import Located, Path, Problem, by_line, load_mapping, read_text

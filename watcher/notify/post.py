@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 from collections.abc import Collection, Mapping
-from email.utils import parsedate_to_datetime
 from typing import TypedDict
 
 import aiohttp
@@ -18,25 +17,12 @@ import aiohttp
 from watcher import __version__
 from watcher.config import HttpConfig
 from watcher.errors import NotifyError
+from watcher.retry import parse_retry_after
 
 _USER_AGENT = f"watcher/{__version__}"
 #: 4xx answers worth another try: a timeout and rate limiting (Retry-After is honoured).
 RETRY_CODES = frozenset({408, 429})
 _SAFE_BODY = re.compile(r"^[a-z_]{1,64}$")  # Slack's error codes, e.g. "invalid_payload"
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - now)
 
 
 class PostOptions(TypedDict, total=False):

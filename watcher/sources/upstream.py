@@ -8,12 +8,14 @@ upstream text in them passes through ``Redactor.clean``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
 
 from watcher.errors import RateLimitedError, SourceError, TransientSourceError
+from watcher.retry import MAX_RETRY_AFTER, parse_retry_after
 from watcher.sources.body import (
     ACCEPT_ENCODING,
     DEFAULT_BODY_SIZE_LIMIT,
@@ -29,28 +31,28 @@ OFF_LOOP_BYTES = 1024 * 1024
 SENSITIVE_HEADERS = frozenset({"authorization", "api_key", "sign", "x-api-key", "cookie"})
 
 
-def retry_after_seconds(headers: Mapping[str, str], now_ms: int | None = None) -> float | None:
-    """``Retry-After`` in seconds, or an ``x-ratelimit-reset`` (seconds, or epoch ms/s) hint.
+def retry_after_seconds(headers: Mapping[str, str], now_ms: int) -> float | None:
+    """``Retry-After`` in seconds, or an ``x-ratelimit-reset`` (seconds, or epoch ms/s) hint;
+    at most ``MAX_RETRY_AFTER`` either way (None when neither is readable).
 
     ``headers`` is case-insensitive (aiohttp's) or has lower-case keys.
     """
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
+    wait = parse_retry_after(headers.get("retry-after"), now_ms / 1000)
+    if wait is not None:
+        return wait
     reset = headers.get("x-ratelimit-reset")
     if reset:
         try:
             number = float(reset)
         except ValueError:
             return None
-        if number > 1e12 and now_ms is not None:  # epoch milliseconds
-            return max(0.0, (number - now_ms) / 1000)
-        if number > 1e9 and now_ms is not None:  # epoch seconds
-            return max(0.0, number - now_ms / 1000)
-        return max(0.0, number)
+        if math.isnan(number):
+            return None
+        if number > 1e12:  # epoch milliseconds
+            number = (number - now_ms) / 1000
+        elif number > 1e9:  # epoch seconds
+            number -= now_ms / 1000
+        return min(MAX_RETRY_AFTER, max(0.0, number))
     return None
 
 
@@ -146,7 +148,7 @@ class UpstreamClient:
 def _raise_rate_limited(
     what: str, status: int, headers: Mapping[str, str], now_ms: int | None
 ) -> None:
-    wait = retry_after_seconds(headers, now_ms)
+    wait = None if now_ms is None else retry_after_seconds(headers, now_ms)
     if status == 418:
         msg = f"{what}: HTTP 418, upstream blocked us for persistent overuse"
     else:
