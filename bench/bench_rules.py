@@ -24,6 +24,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from bench.common import REPEATS, ROOT, Spread, ratio, table
+from watcher.config import GlobalConfig
 from watcher.metrics import WatcherMetrics
 from watcher.rules import RuleManager, load_rule_files
 from watcher.series import Series
@@ -168,6 +169,7 @@ def run(sizes: list[int], repeats: int) -> str:
             metrics=WatcherMetrics(CollectorRegistry()),
             external_labels={"cluster": "bench"},
             db=open_db(str(folder / f"rules-{n}.db")),
+            evaluation_interval=GlobalConfig().evaluation_interval,
         )
         hand = ByHand(open_db(str(folder / f"hand-{n}.db")))
         # Warm up: creates the pending alerts and writes them once, as a first evaluation does.

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from tests.conftest import Writer
 from watcher.app import Daemon
 from watcher.clock import FakeClock
-from watcher.config import load_config
+from watcher.config import GlobalConfig, load_config
 from watcher.history import SampleHistory, required_retention
 from watcher.metrics import WatcherMetrics
 from watcher.query import run_query
@@ -41,7 +41,12 @@ def load(tmp_path: Path, text: str = RULES) -> list[RuleGroup]:
 
 
 def manager(groups: list[RuleGroup]) -> RuleManager:
-    return RuleManager(groups, metrics=WatcherMetrics(CollectorRegistry()), external_labels={})
+    return RuleManager(
+        groups,
+        metrics=WatcherMetrics(CollectorRegistry()),
+        external_labels={},
+        evaluation_interval=GlobalConfig().evaluation_interval,
+    )
 
 
 def snap(t: float, **balances: float) -> Snapshot:

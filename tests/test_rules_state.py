@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from watcher.alerts import Alert
+from watcher.config import GlobalConfig
 from watcher.metrics import WatcherMetrics
 from watcher.rules import RuleGroup, RuleManager, load_rule_files
 from watcher.series import Series, Snapshot
@@ -43,7 +44,13 @@ def manager(
     registry: CollectorRegistry | None = None,
 ) -> RuleManager:
     metrics = WatcherMetrics(registry or CollectorRegistry())
-    return RuleManager(gs, metrics=metrics, external_labels={"cluster": "prod"}, db=db)
+    return RuleManager(
+        gs,
+        metrics=metrics,
+        external_labels={"cluster": "prod"},
+        db=db,
+        evaluation_interval=GlobalConfig().evaluation_interval,
+    )
 
 
 def gauge(m: RuleManager, state: str) -> float | None:

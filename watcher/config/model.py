@@ -88,12 +88,21 @@ __all__ = [
 COUPON_STATUSES = ("pending", "unused", "used", "expired", "failed")
 SIGNERS = ("futures", "futures_sorted")
 DEFAULT_BODY_SIZE_LIMIT = 32 * 1024 * 1024  # 32 MiB
+#: ``storage.notification_queue_capacity``: Prometheus's notification queue default
+#: (``--alertmanager.notification-queue-capacity``).
+NOTIFICATION_QUEUE_CAPACITY = 10_000
+#: ``storage.max_samples_in_memory``: about 95 MB at the ~19 bytes a sample takes in memory
+#: (bench/RESULTS.md): 10k series polled every minute keep their last 8 h in memory, older
+#: samples are read back from ``storage.path``.
+MAX_SAMPLES_IN_MEMORY = 5_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
 class GlobalConfig:
     """``global:``."""
 
+    # 15s as in Prometheus's example prometheus.yml (its built-in default is 1m); the rules
+    # also run after every poll. RuleManager has no default of its own: it is given this.
     evaluation_interval: Duration = 15.0
     external_labels: Labels = field(default_factory=dict)
     external_url: str = ""
@@ -140,14 +149,14 @@ class StorageConfig:
     """``storage:``; ``path`` is an SQLite file (``:memory:`` keeps nothing across restarts)."""
 
     path: str = "/var/lib/watcher/state.db"
-    # Undelivered notifications kept at most (Prometheus's notification queue default); when
-    # full, the oldest resolved ones are dropped first, a firing one never.
-    notification_queue_capacity: Annotated[int, between(minimum=1)] = 10_000
+    # Undelivered notifications kept at most; when full, the oldest resolved ones are dropped
+    # first, a firing one never.
+    notification_queue_capacity: Annotated[int, between(minimum=1)] = NOTIFICATION_QUEUE_CAPACITY
     # The query API's window into the past (seconds; 0: only what the rules read); every
     # metric's samples are kept this long, longer where a rule's range + offset needs it.
     retention: DurationOrZero = 24 * 3600.0
     # Samples held in memory at most; older ones are read back from storage.path as needed.
-    max_samples_in_memory: Annotated[int, between(minimum=1000)] = 5_000_000
+    max_samples_in_memory: Annotated[int, between(minimum=1000)] = MAX_SAMPLES_IN_MEMORY
 
 
 @dataclass(frozen=True, kw_only=True)

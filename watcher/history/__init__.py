@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watcher.history.memory import MAX_SAMPLES_IN_MEMORY, SampleHistory
+from watcher.history.memory import SampleHistory
 from watcher.history.points import Points
 from watcher.history.retention import LOOKBACK_MS, Retention, required_retention
 from watcher.history.stale import STALE_NAN, is_stale
@@ -10,7 +10,6 @@ from watcher.history.view import HistoryView
 
 __all__ = [
     "LOOKBACK_MS",
-    "MAX_SAMPLES_IN_MEMORY",
     "STALE_NAN",
     "HistoryView",
     "Points",

@@ -19,6 +19,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from watcher.config.model import MAX_SAMPLES_IN_MEMORY
 from watcher.history.points import NO_FLOOR, Points
 from watcher.history.retention import Retention
 from watcher.history.stale import STALE_NAN, is_stale
@@ -29,8 +30,6 @@ from watcher.series import Series
 if TYPE_CHECKING:
     from watcher.rules.evaluate import Queryable
 
-#: Default ``storage.max_samples_in_memory``.
-MAX_SAMPLES_IN_MEMORY = 5_000_000
 _ORPHAN_TRIM_MS = 60_000
 #: How often (in sample time) samples past their retention are deleted from disk.
 _PRUNE_MS = 10 * 60_000

@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from watcher.clock import Clock
+from watcher.config.model import NOTIFICATION_QUEUE_CAPACITY
 from watcher.errors import NotifyError
 from watcher.metrics import WatcherMetrics
 from watcher.notify.base import Deliverer
@@ -74,10 +75,12 @@ class Delivery:
         self._workers: dict[TargetKey, asyncio.Task[None]] = {}
         self._inflight: dict[TargetKey, asyncio.Task[None]] = {}
         self._tg: asyncio.TaskGroup | None = None
-        self._capacity = 10_000
+        self._capacity = NOTIFICATION_QUEUE_CAPACITY
         self._metrics.loop_crashes.labels(loop="deliver")
 
-    def configure(self, endpoints: Mapping[TargetKey, Endpoint], capacity: int = 10_000) -> None:
+    def configure(
+        self, endpoints: Mapping[TargetKey, Endpoint], capacity: int = NOTIFICATION_QUEUE_CAPACITY
+    ) -> None:
         """Use these targets and outbox capacity; drop the rows of targets no longer there."""
         self._endpoints = dict(endpoints)
         self._capacity = capacity

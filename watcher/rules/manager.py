@@ -132,12 +132,13 @@ class RuleManager:
         external_labels: Mapping[str, str],
         external_url: str = "",
         db: sqlite3.Connection | None = None,
-        evaluation_interval: float = 60.0,
+        evaluation_interval: float,
         for_grace_period: float = FOR_GRACE_PERIOD,
         for_outage_tolerance: float = FOR_OUTAGE_TOLERANCE,
     ) -> None:
         self.metrics = metrics
-        #: global.evaluation_interval: a subquery's step when it names none (as Prometheus)
+        #: global.evaluation_interval (its one default is the config's): a subquery's step
+        #: when it names none, as in Prometheus
         self.evaluation_interval = evaluation_interval
         #: Prometheus's --rules.alert.for-grace-period and --rules.alert.for-outage-tolerance
         self.for_grace_period = for_grace_period
