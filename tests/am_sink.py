@@ -183,6 +183,15 @@ async def through_alertmanager(
     return now, batch
 
 
+def fan_out(kind: str, configs: dict[str, str], **route: str) -> str:
+    """:func:`every_receiver` over ``configs``' names, then each receiver with one ``kind``
+    entry: ``configs[name]``, its YAML keys (the first after ``- ``, the rest at 8 spaces)."""
+    items = "".join(
+        f"  - name: '{name}'\n    {kind}:\n      - {keys}\n" for name, keys in configs.items()
+    )
+    return every_receiver(list(configs), **route) + items
+
+
 def with_external_url(text: str, url: str = EXTERNAL_URL) -> str:
     """``text`` with ``global.external_url: url`` (in its global section, or as one)."""
     line = f"global:\n  external_url: '{url}'\n"

@@ -10,9 +10,8 @@ import aiohttp
 import pytest
 
 from tests.aiohttp_mock import aioresponses
+from tests.source_support import coupon_source
 from watcher.clock import FakeClock
-from watcher.config.model import CoinwCouponConfig, Secret
-from watcher.ratelimit import LimiterRegistry
 from watcher.sources.coinw_coupon import CouponSource
 
 URL = re.compile(r"^https://api\.coinw\.test/v1/perpum/account/almightyGoldInfo\?type=\d$")
@@ -37,22 +36,18 @@ ROW = {
 }
 
 
-def config(statuses: tuple[str, ...] = ("unused",)) -> CoinwCouponConfig:
-    return CoinwCouponConfig(
-        name="c",
-        type="coinw_mega_coupon",
-        base_url="https://api.coinw.test",
-        api_key=Secret("k"),
-        secret_key=Secret("s"),
-        statuses=statuses,
-        labels={"team": "growth"},
-    )
-
-
 def source(
     session: aiohttp.ClientSession, clock: FakeClock, statuses: tuple[str, ...] = ("unused",)
 ) -> CouponSource:
-    return CouponSource(config(statuses), session, LimiterRegistry(clock), clock)
+    return coupon_source(
+        session,
+        clock,
+        "https://api.coinw.test",
+        api_key="k",
+        secret_key="s",
+        statuses=statuses,
+        labels={"team": "growth"},
+    )
 
 
 def values(result: Any) -> dict[tuple[str, str], float]:

@@ -25,6 +25,7 @@ from structlog.testing import capture_logs
 from tests.aiohttp_mock import CallbackResult, aioresponses
 from tests.reliability import record
 from tests.simserver import serve
+from tests.source_support import coupon_source
 from watcher.clock import FakeClock
 from watcher.config.model import CoinwCouponConfig, Secret
 from watcher.config.push import PushConfig
@@ -111,16 +112,15 @@ async def world(
         wall=clock.time,
     )
     async with serve(state) as url, aiohttp.ClientSession() as session:
-        cfg = CoinwCouponConfig(
-            name="c",
-            type="coinw_mega_coupon",
-            base_url=url,
-            api_key=Secret(DEMO_API_KEY),
-            secret_key=Secret(secret),
+        source = coupon_source(
+            session,
+            clock,
+            url,
+            api_key=DEMO_API_KEY,
+            secret_key=secret,
             statuses=statuses,
             push=push_config(url, **push),
         )
-        source = CouponSource(cfg, session, LimiterRegistry(clock), clock)
         store = SeriesStore()
         store.configure("c", 3600.0)
         registry = CollectorRegistry()
@@ -401,15 +401,14 @@ async def test_a_rest_answer_in_flight_during_a_push_does_not_undo_it() -> None:
     coupon (the push has asked for another read of the status); other statuses are kept."""
     clock = FakeClock()
     async with aiohttp.ClientSession() as session:
-        cfg = CoinwCouponConfig(
-            name="c",
-            type="coinw_mega_coupon",
-            base_url="https://api.coinw.test",
-            api_key=Secret("k"),
-            secret_key=Secret("s"),
+        source = coupon_source(
+            session,
+            clock,
+            "https://api.coinw.test",
+            api_key="k",
+            secret_key="s",
             statuses=("pending", "unused"),
         )
-        source = CouponSource(cfg, session, LimiterRegistry(clock), clock)
 
         async def stale_answer(url: Any, **_: Any) -> CallbackResult:
             if "type=1" in str(url):

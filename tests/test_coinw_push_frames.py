@@ -9,10 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.source_support import coupon_source
 from watcher.clock import FakeClock
-from watcher.config.model import CoinwCouponConfig, Secret
 from watcher.errors import PushFrameError
-from watcher.ratelimit import LimiterRegistry
 from watcher.series import Series
 from watcher.sources.coinw_coupon import CouponSource
 from watcher.sources.coinw_push_apply import merge_pushed
@@ -86,15 +85,15 @@ def test_a_credential_with_quotes_cannot_break_the_login_frame() -> None:
 @pytest.fixture
 async def source() -> Any:
     clock = FakeClock()
-    cfg = CoinwCouponConfig(
-        name="c",
-        type="coinw_mega_coupon",
-        api_key=Secret("k"),
-        secret_key=Secret("s"),
-        statuses=("pending", "unused"),
-    )
     async with aiohttp.ClientSession() as session:
-        yield CouponSource(cfg, session, LimiterRegistry(clock), clock)
+        yield coupon_source(
+            session,
+            clock,
+            "https://api.coinw.com",
+            api_key="k",
+            secret_key="s",
+            statuses=("pending", "unused"),
+        )
 
 
 def ids(series: list[Series]) -> list[str]:

@@ -37,31 +37,26 @@ groups:
 """
 
 
+def slack_daemon(write: Writer, sim: Simulator, route: str, slack: str) -> Daemon:
+    """A daemon on the simulator's coupons with RULES, ``route`` and one Slack receiver."""
+    write("rules/coupon.yaml", RULES)
+    receiver = f"receivers: [{{name: slack, slack_configs: [{slack}]}}]\n"
+    rest = f"rule_files: [rules/*.yaml]\nroute: {route}\n{receiver}"
+    return sim_daemon(write, sim.url, rest, statuses="[unused]", interval="2s")
+
+
 @pytest.fixture
 async def world(write: Writer) -> AsyncIterator[tuple[Simulator, Sink, Daemon]]:
     sim, sink = Simulator(), Sink()
     async with running(sim, sink):
         not_yet = int(time.time() * 1000) + 40 * DAY_MS  # not expiring yet
         sim.state.coupons[800000001]["endTime"] = not_yet
-        write("rules/coupon.yaml", RULES)
-        daemon = sim_daemon(
-            write,
-            sim.url,
-            f"""\
-rule_files: [rules/*.yaml]
-route:
-  receiver: slack
-  group_by: [alertname]
-  group_wait: 2s
-  group_interval: 3s
-  repeat_interval: 1h
-receivers:
-  - name: slack
-    slack_configs: [{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}]
-""",
-            statuses="[unused]",
-            interval="2s",
+        route = (
+            "{receiver: slack, group_by: [alertname], group_wait: 2s, group_interval: 3s,"
+            " repeat_interval: 1h}"
         )
+        slack = f'{{api_url: "{sink.url}", channel: "#oncall", send_resolved: true}}'
+        daemon = slack_daemon(write, sim, route, slack)
         yield sim, sink, daemon
         await daemon.kill()
 
@@ -129,20 +124,8 @@ async def test_sigterm_during_a_3s_answer_sends_one_copy(write: Writer) -> None:
     sim, sink = Simulator(), SlowSink(3.0)
     async with running(sim, sink):
         sim.state.coupons[800000001]["endTime"] = int(time.time() * 1000) + 2 * DAY_MS
-        write("rules/coupon.yaml", RULES)
-        daemon = sim_daemon(
-            write,
-            sim.url,
-            f"""\
-rule_files: [rules/*.yaml]
-route: {{receiver: slack, group_by: [alertname], group_wait: 1s, group_interval: 3s}}
-receivers:
-  - name: slack
-    slack_configs: [{{api_url: "{sink.url}"}}]
-""",
-            statuses="[unused]",
-            interval="2s",
-        )
+        route = "{receiver: slack, group_by: [alertname], group_wait: 1s, group_interval: 3s}"
+        daemon = slack_daemon(write, sim, route, f'{{api_url: "{sink.url}"}}')
         try:
             await daemon.start()
             await asyncio.wait_for(sink.arrived.wait(), 30)

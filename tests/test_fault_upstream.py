@@ -35,9 +35,9 @@ from tests.faultserver import (
     reset_mid_body,
 )
 from tests.reliability import record
+from tests.source_support import coupon_source
 from watcher.clock import FakeClock
 from watcher.config.model import (
-    CoinwCouponConfig,
     CoinwInviteeConfig,
     Secret,
     TradebossAccount,
@@ -46,7 +46,6 @@ from watcher.config.model import (
 from watcher.metrics import WatcherMetrics
 from watcher.ratelimit import LimiterRegistry
 from watcher.sources.base import Source
-from watcher.sources.coinw_coupon import CouponSource
 from watcher.sources.coinw_invitee import PATH as INVITEE_PATH
 from watcher.sources.coinw_invitee import InviteeSource
 from watcher.sources.runner import SourceRunner
@@ -82,17 +81,17 @@ class Kind:
 def _coupon(
     session: aiohttp.ClientSession, clock: FakeClock, url: str, limit: int, timeout: float
 ) -> Source:
-    cfg = CoinwCouponConfig(
+    return coupon_source(
+        session,
+        clock,
+        url,
         name="coupons",
-        type="coinw_mega_coupon",
-        base_url=url,
-        api_key=Secret(API_KEY),
-        secret_key=Secret(SECRET_KEY),
+        api_key=API_KEY,
+        secret_key=SECRET_KEY,
         statuses=("unused",),
         timeout=timeout,
         body_size_limit=limit,
     )
-    return CouponSource(cfg, session, LimiterRegistry(clock), clock)
 
 
 def _invitee(
@@ -527,15 +526,16 @@ async def test_100k_coupon_answer_parses(
     rows = [{**COUPON_ROW, "id": 10_000_000 + i, "currentAmount": f"{i}.5"} for i in range(100_000)]
     server.queue(json_reply(_coupons(*rows)))
     clock = FakeClock()
-    cfg = CoinwCouponConfig(
+    source = coupon_source(
+        session,
+        clock,
+        server.url,
         name="coupons",
-        type="coinw_mega_coupon",
-        base_url=server.url,
-        api_key=Secret(API_KEY),
-        secret_key=Secret(SECRET_KEY),
+        api_key=API_KEY,
+        secret_key=SECRET_KEY,
         statuses=("unused",),
     )
-    result = await CouponSource(cfg, session, LimiterRegistry(clock), clock).poll()
+    result = await source.poll()
     assert [] == result.errors
     series = result.groups["unused"]
     count = next(s for s in series if s.name == "coinw_mega_coupons")

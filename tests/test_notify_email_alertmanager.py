@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.am_sink import (
     coupons,
-    every_receiver,
+    fan_out,
     through_alertmanager,
     through_watcher,
     with_external_url,
@@ -51,13 +51,11 @@ RECEIVERS = [
 
 
 def _config(sink_port: int, ca: Path) -> str:
-    receivers = "\n".join(
-        f"  - name: 'mail {i}'\n    email_configs:\n"
-        f"      - to: 'ops{i}@example.org, Bob <bob{i}@example.org>'\n"
+    configs = {
+        f"mail {i}": f"to: 'ops{i}@example.org, Bob <bob{i}@example.org>'\n"
         f"        tls_config: {{ca_file: '{ca}'}}\n        {keys}"
         for i, keys in enumerate(RECEIVERS)
-    )
-    names = [f"mail {i}" for i in range(len(RECEIVERS))]
+    }
     return (
         "global:\n"
         f"  smtp_smarthost: '127.0.0.1:{sink_port}'\n"
@@ -65,8 +63,7 @@ def _config(sink_port: int, ca: Path) -> str:
         "  smtp_hello: 'watcher.test'\n"
         "  smtp_auth_username: alice\n"
         "  smtp_auth_password: 'pa ss+word'\n"
-        "templates: ['*.tmpl']\n"
-        f"{every_receiver(names)}{receivers}\n"
+        "templates: ['*.tmpl']\n" + fan_out("email_configs", configs)
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import Request, differ, every_receiver, run_both
+from tests.am_sink import Request, differ, every_receiver, fan_out, run_both
 from tests.am_support import needs_alertmanager
 
 # One receiver per entry: its keys after api_url and api_key.
@@ -39,19 +39,14 @@ CREATE = [
 
 
 def _create_config(sink: str) -> str:
-    n = len(CREATE)
-    receivers = [
-        f"  - name: o{i}\n    opsgenie_configs:\n      - api_url: '{sink}/o{i}/'\n"
-        f"        api_key: 'key-{i}'\n        {keys}"
+    configs = {
+        f"o{i}": f"api_url: '{sink}/o{i}/'\n        api_key: 'key-{i}'\n        {keys}"
         for i, keys in enumerate(CREATE)
-    ]
-    # the global URL (a "/" is appended) and the global key
-    receivers.append(f"  - name: o{n}\n    opsgenie_configs:\n      - {{tags: x}}")
+    }
+    configs[f"o{len(CREATE)}"] = "{tags: x}"  # the global URL (a "/" is appended) and key
     return (
         f"global:\n  opsgenie_api_url: '{sink}/global'\n  opsgenie_api_key: global-key\n"
-        + every_receiver([f"o{i}" for i in range(n + 1)], group_interval="1s")
-        + "\n".join(receivers)
-        + "\n"
+        + fan_out("opsgenie_configs", configs, group_interval="1s")
     )
 
 

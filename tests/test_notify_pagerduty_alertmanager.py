@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.am_sink import differ, every_receiver, run_both
+from tests.am_sink import differ, every_receiver, fan_out, run_both
 from tests.am_support import needs_alertmanager
 
 TEMPLATES = r"""
@@ -40,22 +40,16 @@ TRIGGER = [
 
 
 def _trigger_config(sink: str, key_file: Path) -> str:
-    receivers = [
-        f"  - name: p{i}\n    pagerduty_configs:\n      - url: '{sink}/p{i}'\n"
-        f"        routing_key: 'key-{i}'\n        {keys}"
+    configs = {
+        f"p{i}": f"url: '{sink}/p{i}'\n        routing_key: 'key-{i}'\n        {keys}"
         for i, keys in enumerate(TRIGGER)
-    ]
+    }
     # the global URL and a key file
-    receivers.append(
-        f"  - name: p{len(TRIGGER)}\n    pagerduty_configs:\n"
-        f"      - routing_key_file: '{key_file}'\n        severity: '{{{{ .Status }}}}'"
+    configs[f"p{len(TRIGGER)}"] = (
+        f"routing_key_file: '{key_file}'\n        severity: '{{{{ .Status }}}}'"
     )
-    return (
-        f"global:\n  pagerduty_url: '{sink}/global'\n"
-        "templates: ['*.tmpl']\n"
-        + every_receiver([f"p{i}" for i in range(len(TRIGGER) + 1)], group_interval="1s")
-        + "\n".join(receivers)
-        + "\n"
+    return f"global:\n  pagerduty_url: '{sink}/global'\ntemplates: ['*.tmpl']\n" + fan_out(
+        "pagerduty_configs", configs, group_interval="1s"
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.am_sink import balance, coupons, differ, every_receiver, run_both
+from tests.am_sink import balance, coupons, differ, fan_out, run_both
 from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
 
@@ -83,13 +83,11 @@ def _keys(keys: str) -> str:
 
 
 def _config(sink_url: str) -> str:
-    receivers = "\n".join(
-        f"  - name: r{i}\n    slack_configs:\n      - api_url: '{sink_url}/r{i}'\n"
-        f"        send_resolved: true\n        {_keys(keys)}"
+    configs = {
+        f"r{i}": f"api_url: '{sink_url}/r{i}'\n        send_resolved: true\n        {_keys(keys)}"
         for i, keys in enumerate(RECEIVERS)
-    )
-    names = [f"r{i}" for i in range(len(RECEIVERS))]
-    return f"templates: ['*.tmpl']\n{every_receiver(names)}{receivers}\n"
+    }
+    return "templates: ['*.tmpl']\n" + fan_out("slack_configs", configs)
 
 
 def _alerts(now: float) -> list[Alert]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.am_sink import Request, every_receiver, run_both
+from tests.am_sink import Request, fan_out, run_both
 from tests.am_support import needs_alertmanager
 from watcher.alerts import Alert
 
@@ -35,14 +35,12 @@ RECEIVERS = [
 
 
 def _config(api_url: str) -> str:
-    receivers = "\n".join(
-        f"  - name: 'tg {i}'\n    telegram_configs:\n"
-        f"      - api_url: '{api_url}'\n        bot_token: 'tok{i}:SECRET'\n"
+    configs = {
+        f"tg {i}": f"api_url: '{api_url}'\n        bot_token: 'tok{i}:SECRET'\n"
         f"        chat_id: -100123456789{i}\n        {keys}"
         for i, keys in enumerate(RECEIVERS)
-    )
-    names = [f"tg {i}" for i in range(len(RECEIVERS))]
-    return f"templates: ['*.tmpl']\n{every_receiver(names)}{receivers}\n"
+    }
+    return "templates: ['*.tmpl']\n" + fan_out("telegram_configs", configs)
 
 
 def _alerts(now: float) -> list[Alert]:
