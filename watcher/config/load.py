@@ -214,7 +214,11 @@ class _Builder:
         return GlobalConfig(**values)
 
     def unique(self, key: str, what: str) -> set[str]:
-        """The names of the items of ``key``; a repeated one is a problem."""
+        """The names of the items of ``key``; a repeated one is a problem.
+
+        Read from the file, not from the built items: an item with a mistake still has its
+        name, so a route naming a receiver whose URL is bad gets that one problem, not also
+        "undefined receiver" (and a repeated name is reported even when one copy is bad)."""
         seen: set[str] = set()
         raw = self.data.get(key)
         for i, item in enumerate(raw if isinstance(raw, list) else ()):
