@@ -12,7 +12,6 @@ holds what the rules' windows need.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,14 @@ def add_query_routes(app: web.Application, view: StatusView) -> None:
     handler = query_handler(view.snapshot, lambda: view.history)
     app.router.add_get("/api/v1/query", handler)
     app.router.add_post("/api/v1/query", handler)
-    ranged = query_handler(view.snapshot, lambda: view.history, run_query_range)
+    ranged = query_handler(
+        view.snapshot,
+        lambda: view.history,
+        # the deadline runs on the daemon's injected clock, as every other timer does
+        lambda params, snap, history: run_query_range(
+            params, snap, history, monotonic=view.clock.monotonic
+        ),
+    )
     app.router.add_get("/api/v1/query_range", ranged)
     app.router.add_post("/api/v1/query_range", ranged)
 
@@ -240,11 +246,13 @@ def run_query_range(
     snap: Snapshot,
     history: SampleHistory,
     *,
-    monotonic: Callable[[], float] = time.monotonic,
+    monotonic: Callable[[], float],
     max_samples: int = MAX_SAMPLES,
 ) -> tuple[int, dict[str, Any]]:
     """``/api/v1/query_range``: ``query`` at every ``step`` from ``start`` to ``end``, over the
-    sample history, as a matrix (web/api/v1/api.go queryRange of Prometheus 2.42)."""
+    sample history, as a matrix (web/api/v1/api.go queryRange of Prometheus 2.42).
+
+    ``monotonic`` is the clock the ``timeout`` is measured on (the daemon's ``Clock``)."""
     try:
         start, end, step, timeout = _range_params(params)
     except ValueError as exc:
