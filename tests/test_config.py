@@ -241,6 +241,19 @@ def test_every_section_of_the_model_is_a_key_and_nothing_else(write: Writer) -> 
     ] == info.value.problems
 
 
+def test_a_receiver_with_a_mistake_is_still_known_by_its_name(write: Writer) -> None:
+    """The route naming a receiver whose URL is bad gets no "undefined receiver" on top of it."""
+    path = write(
+        "w.yaml",
+        "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs: [{url: nope}]\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert [f"{path}:4 receivers[0].webhook_configs[0].url"] == [
+        p.split(": ")[0] for p in info.value.problems
+    ]
+
+
 def test_duplicate_source_names_are_rejected(write: Writer) -> None:
     """Two sources with one name would share a `source` label; that is an error."""
     path = write(

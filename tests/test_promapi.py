@@ -165,7 +165,9 @@ async def test_query_range_refuses_what_prometheus_refuses(
 def test_query_limits(daemon: Daemon) -> None:
     """Too many samples is 422 execution, a timeout 503 timeout, in Prometheus's words."""
     params = {"query": "c_total", "start": str(T0), "end": str(T0 + 1200), "step": "60"}
-    status, body = run_query_range(params, daemon.snapshot(), daemon.history, max_samples=10)
+    status, body = run_query_range(
+        params, daemon.snapshot(), daemon.history, monotonic=daemon.clock.monotonic, max_samples=10
+    )
     assert (422, "execution") == (status, body["errorType"])
     assert (
         "query processing would load too many samples into memory in query execution"
@@ -179,6 +181,14 @@ def test_query_limits(daemon: Daemon) -> None:
     assert (503, "timeout", "query timed out in expression evaluation") == (
         status, body["errorType"], body["error"],
     )  # fmt: skip
+
+
+async def test_query_range_timeout_runs_on_the_daemon_clock(client: Client) -> None:
+    """The range query's deadline is on the injected clock: while fake time stands still a
+    query finishes within even a nanosecond's timeout (on the real clock it would time out)."""
+    params = {"start": str(T0), "end": str(T0 + 1200), "step": "60", "timeout": "1e-9"}
+    status, body = await _get(client, "/api/v1/query_range", query="c_total", **params)
+    assert (200, "success", 2) == (status, body["status"], len(body["data"]["result"]))
 
 
 async def test_series_labels_and_values(client: Client) -> None:

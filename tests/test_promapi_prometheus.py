@@ -80,8 +80,10 @@ def servers(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     end = (int(time.time()) // 60) * 60 - 600
     _write_samples(tmp_path, end)
     prom_port, watcher_port = free_port(), free_port()
-    (tmp_path / "prom.yml").write_text("global: {}\n")
+    # an evaluation interval neither side defaults to: it is a step-less subquery's step
+    (tmp_path / "prom.yml").write_text("global: {evaluation_interval: 20s}\n")
     (tmp_path / "watcher.yaml").write_text(
+        "global: {evaluation_interval: 20s}\n"
         f'server: {{listen: "127.0.0.1:{watcher_port}"}}\n'
         f"storage: {{path: {tmp_path}/state.db}}\n"
         "sources:\n"
@@ -127,6 +129,8 @@ def _queries(end: int) -> list[list[str]]:
         ["instant", "g", f"--time={end + 100}"],
         ["instant", "g[5m]", t],  # a range vector: the window's samples, as a matrix
         ["instant", "c_total[10m:2m]", t],
+        ["instant", "count_over_time(g[10m:])", t],  # steps of global.evaluation_interval
+        ["range", "max_over_time(g[3m:])", f"--start={end - 600}", f"--end={end}", "--step=200s"],
         ["instant", "g", f"--time={end + 400}"],  # past the 5-minute lookback: nothing
         ["range", "rate(c_total[5m])", f"--start={end - 600}", f"--end={end}", "--step=120s"],
         ["range", "max_over_time(g[10m])", f"--start={end - 900}", f"--end={end + 600}",

@@ -190,3 +190,23 @@ def test_recording_rule_problems_use_prometheus_wording(tmp_path: Path) -> None:
     ] == problems[:6]
     assert problems[6].startswith(f"{f}:15 groups[0].rules[3].expr: could not parse expression")
     assert 7 == len(problems)
+
+
+def test_repeated_group_names_are_refused_at_the_repeating_group(tmp_path: Path) -> None:
+    """A name an earlier group of the file has is refused at the later group, in file order
+    with the other problems, and reported even when that group has others (as rulefmt.go)."""
+    f = write(
+        tmp_path,
+        "groups:\n"
+        "  - {name: a, rules: [{alert: A, expr: up}]}\n"
+        "  - {name: b, rules: [{alert: B, expr: up}]}\n"
+        "  - {name: a, rules: [{alert: C, expr: 'up +'}]}\n"
+        "  - {name: b, colour: red, rules: []}\n"
+        "  - {name: c, rules: []}\n",
+    )
+    assert [
+        f'{f}:4 groups[2].name: group name "a" is repeated in the same file',
+        f"{f}:4 groups[2].rules[0].expr: could not parse expression: invalid promql query",
+        f'{f}:5 groups[3].name: group name "b" is repeated in the same file',
+        f"{f}:5 groups[3].colour: unknown key (expected one of name, interval, limit, rules)",
+    ] == check_rule_files([f])

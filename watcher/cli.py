@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from watcher import __version__
+from watcher import DEFAULT_PORT, __version__
 from watcher.errors import ConfigError
 from watcher.logs import FORMATS, LEVELS, configure_logging
 
@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--listen",
         # Loopback unless told otherwise; the container image sets WATCHER_DEMO_LISTEN=0.0.0.0:9746.
-        default=os.environ.get("WATCHER_DEMO_LISTEN", "127.0.0.1:9746"),
+        default=os.environ.get("WATCHER_DEMO_LISTEN", f"127.0.0.1:{DEFAULT_PORT}"),
         metavar="HOST:PORT",
         help="where the daemon listens (default %(default)s, or $WATCHER_DEMO_LISTEN)",
     )

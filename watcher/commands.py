@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from watcher import DEFAULT_PORT
 from watcher.app import Daemon, build_app
 from watcher.config import Config, load_config, parse_listen
 from watcher.demo import (
@@ -175,7 +176,7 @@ def demo(
 
     A temporary state folder is removed on exit; one given with ``--state`` is kept.
     """
-    host, port = _listen_arg(listen, "127.0.0.1:9746")
+    host, port = _listen_arg(listen, f"127.0.0.1:{DEFAULT_PORT}")
     try:
         sock = listen_socket(host, port)
     except OSError as exc:

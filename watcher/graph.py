@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 from aiohttp import web
 
-from watcher.query import run_query
+from watcher.query import run_query, subquery_step_ms
 
 if TYPE_CHECKING:
     from watcher.server.views import StatusView
@@ -35,7 +35,9 @@ def add_graph_routes(app: web.Application, view: StatusView) -> None:
 
     async def graph(request: web.Request) -> web.Response:
         expr = request.query.get("g0.expr", "")
-        status, body = run_query({"query": expr}, view.snapshot(), view.history)
+        status, body = run_query(
+            {"query": expr}, view.snapshot(), view.history, subquery_step_ms=subquery_step_ms(view)
+        )
         rules = [
             (group.file, group.name, rule.name)
             for group in view.rules.groups

@@ -12,7 +12,6 @@ holds what the rules' windows need.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from watcher.errors import RuleError
 from watcher.gotemplate.strconv import format_float
 from watcher.history import LOOKBACK_MS, HistoryView, SampleHistory
 from watcher.matchers import Matcher
-from watcher.rules.evaluate import Evaluator, SampleLike
+from watcher.rules.evaluate import DEFAULT_STEP_MS, Evaluator, SampleLike
 from watcher.rules.manager import SnapshotQueryable
 from watcher.rules.promql import Node, compile_expr
 from watcher.series import Snapshot
@@ -44,10 +43,27 @@ _MAX_TIME = 9.2e9  # seconds: what fits Go's int64 nanoseconds
 
 def add_query_routes(app: web.Application, view: StatusView) -> None:
     """Register ``GET`` and ``POST /api/v1/query`` and ``/api/v1/query_range``."""
-    handler = query_handler(view.snapshot, lambda: view.history)
+    handler = query_handler(
+        view.snapshot,
+        lambda: view.history,
+        lambda params, snap, history: run_query(
+            params, snap, history, subquery_step_ms=subquery_step_ms(view)
+        ),
+    )
     app.router.add_get("/api/v1/query", handler)
     app.router.add_post("/api/v1/query", handler)
-    ranged = query_handler(view.snapshot, lambda: view.history, run_query_range)
+    ranged = query_handler(
+        view.snapshot,
+        lambda: view.history,
+        # the deadline runs on the daemon's injected clock, as every other timer does
+        lambda params, snap, history: run_query_range(
+            params,
+            snap,
+            history,
+            monotonic=view.clock.monotonic,
+            subquery_step_ms=subquery_step_ms(view),
+        ),
+    )
     app.router.add_get("/api/v1/query_range", ranged)
     app.router.add_post("/api/v1/query_range", ranged)
 
@@ -144,11 +160,22 @@ def query_handler(
     return handle
 
 
+def subquery_step_ms(view: StatusView) -> int:
+    """The step of a subquery written without one: ``global.evaluation_interval``, as
+    Prometheus's ``NoStepSubqueryIntervalFn`` (read per query: a reload may change it)."""
+    return max(1, round(view.config.global_.evaluation_interval * 1000))
+
+
 def run_query(
-    params: Mapping[str, str], snap: Snapshot, history: SampleHistory
+    params: Mapping[str, str],
+    snap: Snapshot,
+    history: SampleHistory,
+    *,
+    subquery_step_ms: int = DEFAULT_STEP_MS,
 ) -> tuple[int, dict[str, Any]]:
     """Evaluate ``params["query"]`` (at ``params["time"]``, default now): (HTTP status, the
-    API's JSON body). Shared by ``/api/v1/query`` and the ``/graph`` page."""
+    API's JSON body). Shared by ``/api/v1/query`` and the ``/graph`` page; a subquery without
+    a step steps by ``subquery_step_ms``."""
     node = _compile(params)
     if isinstance(node, tuple):
         return node
@@ -164,10 +191,11 @@ def run_query(
         # snapshot (and a second before it) the current series answer
         if not snap.time - 1 <= at <= snap.time + LOOKBACK_MS / 1000:
             source = AsOf(view, round(at * 1000))
+    evaluator = Evaluator(source, at, step_ms=subquery_step_ms)
     if node.kind == "matrix":
-        return _instant_matrix(Evaluator(source, at), node)
+        return _instant_matrix(evaluator, node)
     try:
-        value = Evaluator(source, at).eval(node)
+        value = evaluator.eval(node)
     except RuleError as exc:
         return _fail(422, "execution", str(exc))
     data: dict[str, Any]
@@ -240,11 +268,14 @@ def run_query_range(
     snap: Snapshot,
     history: SampleHistory,
     *,
-    monotonic: Callable[[], float] = time.monotonic,
+    monotonic: Callable[[], float],
     max_samples: int = MAX_SAMPLES,
+    subquery_step_ms: int = DEFAULT_STEP_MS,
 ) -> tuple[int, dict[str, Any]]:
     """``/api/v1/query_range``: ``query`` at every ``step`` from ``start`` to ``end``, over the
-    sample history, as a matrix (web/api/v1/api.go queryRange of Prometheus 2.42)."""
+    sample history, as a matrix (web/api/v1/api.go queryRange of Prometheus 2.42).
+
+    ``monotonic`` is the clock the ``timeout`` is measured on (the daemon's ``Clock``)."""
     try:
         start, end, step, timeout = _range_params(params)
     except ValueError as exc:
@@ -261,7 +292,7 @@ def run_query_range(
         if monotonic() > deadline:
             return _fail(503, "timeout", "query timed out in expression evaluation")
         try:
-            value = Evaluator(AsOf(view, ms), ms / 1000).eval(node)
+            value = Evaluator(AsOf(view, ms), ms / 1000, step_ms=subquery_step_ms).eval(node)
         except RuleError as exc:
             return _fail(422, "execution", str(exc))
         vector = [_ScalarSample(value)] if isinstance(value, float) else value

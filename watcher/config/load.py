@@ -48,12 +48,11 @@ _NOT_IN_FILE = frozenset({"file", "warnings"})
 #: Fields read from keys of another name: ``global`` is a Python keyword, and
 #: ``mute_time_intervals`` (Alertmanager's older name) shares ``time_intervals``' namespace.
 _FILE_KEYS = {"global_": ("global",), "time_intervals": ("time_intervals", "mute_time_intervals")}
+_FIELDS = dataclasses.fields(Config)
+_HINTS = typing.get_type_hints(Config)
 #: The top-level keys of the file, from ``Config``'s fields: a new field is a known key.
 TOP_KEYS = tuple(
-    key
-    for f in dataclasses.fields(Config)
-    if f.name not in _NOT_IN_FILE
-    for key in _FILE_KEYS.get(f.name, (f.name,))
+    key for f in _FIELDS if f.name not in _NOT_IN_FILE for key in _FILE_KEYS.get(f.name, (f.name,))
 )
 
 
@@ -122,7 +121,7 @@ class _Builder:
         for key in self.data:
             if key not in TOP_KEYS:
                 self.problem((str(key),), did_you_mean(str(key), TOP_KEYS))
-        templates = self.section("templates", tuple[str, ...], ())
+        templates: tuple[str, ...] = self.model_section("templates")
         try:
             loaded = load_templates(templates, self.file.parent)
         except ValueError as exc:
@@ -177,12 +176,12 @@ class _Builder:
     def plain_sections(self, built: Collection[str]) -> dict[str, Any]:
         """Every field of ``Config`` not in ``built``: a section with no cross-check, read by
         the converter as its type says, or the model's default when absent."""
-        hints = typing.get_type_hints(Config)
-        return {
-            f.name: self.section(f.name, hints[f.name], _default(f))
-            for f in dataclasses.fields(Config)
-            if f.name not in built
-        }
+        return {f.name: self.model_section(f.name) for f in _FIELDS if f.name not in built}
+
+    def model_section(self, name: str) -> Any:
+        """The top-level ``name`` built as ``Config``'s field of that name says, or its default."""
+        f = next(f for f in _FIELDS if f.name == name)
+        return self.section(name, _HINTS[name], _default(f))
 
     def section_at(
         self, path: Path, kind: type[T], *, keys: Collection[str] | None = None
@@ -214,7 +213,11 @@ class _Builder:
         return GlobalConfig(**values)
 
     def unique(self, key: str, what: str) -> set[str]:
-        """The names of the items of ``key``; a repeated one is a problem."""
+        """The names of the items of ``key``; a repeated one is a problem.
+
+        Read from the file, not from the built items: an item with a mistake still has its
+        name, so a route naming a receiver whose URL is bad gets that one problem, not also
+        "undefined receiver" (and a repeated name is reported even when one copy is bad)."""
         seen: set[str] = set()
         raw = self.data.get(key)
         for i, item in enumerate(raw if isinstance(raw, list) else ()):

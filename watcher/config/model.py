@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
+from watcher import DEFAULT_PORT
 from watcher.config import amhooks as am
 from watcher.config.receivers import (
     OPSGENIE_API_URL,
@@ -139,7 +140,7 @@ class ServerConfig:
     """``server:``; ``web_config_file`` is exporter-toolkit's format (``watcher.webconfig``)."""
 
     host: str = "0.0.0.0"
-    port: int = 9746
+    port: int = DEFAULT_PORT
     web_config_file: str = ""
     api: ApiConfig = field(default_factory=ApiConfig)
 

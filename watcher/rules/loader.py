@@ -21,11 +21,13 @@ from watcher.errors import ConfigError, RuleError
 from watcher.names import LABEL_NAME, METRIC_NAME
 from watcher.rules.promql import Node, compile_expr
 from watcher.rules.templates import Template, parse_template
-from watcher.validate import Invalid, Key, Schema, describe
+from watcher.validate import Hook, Invalid, Key, Schema, describe, refuse
 from watcher.yamlpos import Problem, load_located
 
 #: Whether the expressions being loaded may read past samples (see ``load_rule_files``).
 _HISTORY: ContextVar[bool] = ContextVar("rule_history", default=True)
+#: The group names of the file being loaded, in order: a name seen before is repeated.
+_GROUP_NAMES: ContextVar[set[str]] = ContextVar("rule_group_names")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,23 +120,13 @@ def _load_file(path: Path, *, history: bool) -> tuple[list[RuleGroup], list[Prob
             *problems,
             doc.problem((), f"expected a rule file (a mapping with groups), got {got}"),
         ]
-    token = _HISTORY.set(history)
+    token, names = _HISTORY.set(history), _GROUP_NAMES.set(set())
     try:
         parsed, found = RULES.read(doc, doc.data, _RuleFile)
     finally:
         _HISTORY.reset(token)
+        _GROUP_NAMES.reset(names)
     problems.extend(found)
-    groups = doc.data.get("groups")
-    names: set[object] = set()
-    for i, group in enumerate(groups if isinstance(groups, list) else ()):
-        name = group.get("name") if isinstance(group, Mapping) else None
-        if isinstance(name, str) and name in names:
-            problems.append(
-                doc.problem(
-                    ("groups", i, "name"), f'group name "{name}" is repeated in the same file'
-                )
-            )
-        names.add(name)
     if parsed is None:
         return [], problems
     return [dataclasses.replace(g, file=file) for g in parsed.groups], problems
@@ -163,11 +155,26 @@ class _RuleNode:
     annotations: Any = None
 
 
+def _group_name(value: Any) -> str:
+    """A group's name, refused when empty or when an earlier group of the file has it."""
+    problems = []
+    if not isinstance(value, str) or not value:
+        problems.append(Invalid("group name must be a non-empty string"))
+    if isinstance(value, str):
+        names = _GROUP_NAMES.get()
+        if value in names:  # rulefmt.go's RuleGroups.Validate
+            problems.append(Invalid(f'group name "{value}" is repeated in the same file'))
+        names.add(value)
+    refuse(problems, "group name")
+    return str(value)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _GroupNode:
-    """``groups[]`` as written; its rules already validated."""
+    """``groups[]`` as written; its name and rules already validated (in file order, so a
+    repeated name is refused at the group that repeats it)."""
 
-    name: Any = None
+    name: Annotated[str | None, Hook(_group_name)] = None
     interval: Any = None
     limit: Any = None
     rules: tuple[Rule, ...] = ()
@@ -176,6 +183,12 @@ class _GroupNode:
 @dataclass(frozen=True, kw_only=True)
 class _RuleFile:
     groups: tuple[RuleGroup, ...] = ()
+
+
+def _new_file(value: Any, _cls: Any) -> Any:
+    """Forget the group names seen: a file is read again when it has an unknown key."""
+    _GROUP_NAMES.get().clear()
+    return value
 
 
 class _Problems:
@@ -203,13 +216,14 @@ def _group(value: Any) -> RuleGroup:
     g: _GroupNode = RULES.structure(value, _GroupNode)
     p = _Problems()
     name = g.name
-    if not isinstance(name, str) or not name:
+    if name is None:
         p.add("group name must be a non-empty string", "name")
     interval = None if g.interval is None else p.duration(g.interval, "interval")
     limit = g.limit or 0
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         p.add(f"expected a non-negative integer, got {describe(limit)}", "limit")
     p.raise_any("group")
+    assert name is not None  # refused above
     return RuleGroup(name, "", g.rules, interval, limit)
 
 
@@ -318,4 +332,5 @@ RULES = Schema(
     unknown=lambda key, allowed, _cls: f"unknown key (expected one of {', '.join(allowed)})",
 )
 RULES.hook(RuleGroup, _group)
+RULES.before(_RuleFile, _new_file)
 RULES.hook(Rule, _rule)
