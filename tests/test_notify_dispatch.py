@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -250,13 +251,7 @@ async def test_repeat_interval_resends_an_unchanged_group(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """An unchanged firing group is re-sent once repeat_interval has passed, not before."""
-    route = RouteConfig(
-        receiver="oncall",
-        group_by=("alertname",),
-        group_wait=10,
-        group_interval=60,
-        repeat_interval=600,
-    )
+    route = replace(ROUTE, group_by=("alertname",), repeat_interval=600)
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink, route=route), tmp_path / "s.db", session, clock)
     for _ in range(12):  # 0s .. 660s
@@ -337,29 +332,16 @@ async def test_continue_and_nested_routes_reach_every_matching_receiver(
     tmp_path: Path, session: aiohttp.ClientSession, sink: Sink
 ) -> None:
     """A continue route and the next matching sibling both notify; a webhook gets version 4."""
-    route = RouteConfig(
-        receiver="console",
-        group_by=("alertname",),
-        group_wait=0,
-        group_interval=60,
-        routes=(
-            RouteConfig(
-                receiver="hook",
-                group_by=("alertname",),
-                group_wait=0,
-                group_interval=60,
-                matchers=(parse_matcher('severity="warning"'),),
-                continue_=True,
-            ),
-            RouteConfig(
-                receiver="console",
-                group_by=("alertname",),
-                group_wait=0,
-                group_interval=60,
-                matchers=(parse_matcher('source="coinw-main"'),),
-            ),
-        ),
+    by_name = RouteConfig(
+        receiver="console", group_by=("alertname",), group_wait=0, group_interval=60
     )
+    warning = (parse_matcher('severity="warning"'),)
+    coinw = (parse_matcher('source="coinw-main"'),)
+    routes = (
+        replace(by_name, receiver="hook", matchers=warning, continue_=True),
+        replace(by_name, matchers=coinw),
+    )
+    route = replace(by_name, routes=routes)
     out = io.StringIO()
     receivers = [
         ReceiverConfig(name="hook", webhook_configs=(WebhookConfig(url=Secret(f"{sink.url}/h")),)),
