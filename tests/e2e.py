@@ -9,10 +9,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import pytest
@@ -29,6 +29,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+T = TypeVar("T")
+
+
+async def poll_until(
+    fetch: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    timeout: float,
+    every: float,
+    failed: Callable[[T | None], str],
+) -> T:
+    """``fetch()`` every ``every`` seconds until ``done`` holds for what it returned; a
+    connection error is one more try. After ``timeout`` seconds fail with ``failed(last)``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        try:
+            last = await fetch()
+            if done(last):
+                return last
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(every)
+    raise AssertionError(failed(last))
 
 
 def need(tool: str) -> str:
@@ -141,22 +166,18 @@ class Daemon:
         self, predicate: Callable[[dict[str, float]], bool], timeout: float = 30.0
     ) -> dict[str, float]:
         """Poll /metrics until ``predicate`` holds (bounded by ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        last: dict[str, float] = {}
-        while time.monotonic() < deadline:
+
+        async def scrape() -> dict[str, float]:
             assert self.proc is not None
             if self.proc.returncode is not None:
                 msg = f"daemon exited with {self.proc.returncode}: {await self.stderr()}"
                 raise AssertionError(msg)
-            try:
-                last = await self.metrics()
-                if predicate(last):
-                    return last
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-        msg = f"condition not met within {timeout}s; last metrics: {sorted(last)[:50]}"
-        raise AssertionError(msg)
+            return await self.metrics()
+
+        def failed(last: dict[str, float] | None) -> str:
+            return f"condition not met within {timeout}s; last metrics: {sorted(last or {})[:50]}"
+
+        return await poll_until(scrape, predicate, timeout, 0.2, failed)
 
     async def evaluations_later(self, n: float, timeout: float = 60.0) -> dict[str, float]:
         """Wait until the daemon has evaluated its rules ``n`` more times.

@@ -13,17 +13,15 @@ After a deliberate change, regenerate and review the diff in the same commit:
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import os
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.e2e import ROOT, free_port
+from tests.e2e import ROOT, free_port, poll_until
 from tests.test_demo import Demo
 
 pytestmark = pytest.mark.e2e
@@ -77,20 +75,18 @@ def all_polled(exposition: str) -> bool:
 
 async def scrape_once_polled(port: int, within: float) -> str:
     """/metrics once ``all_polled`` holds (bounded by ``within`` seconds)."""
-    deadline = time.monotonic() + within
-    text = ""
     async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                    text = await resp.text()
-                if all_polled(text):
-                    return text
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.3)
-    msg = f"the demo's sources were not all up within {within}s; last /metrics:\n{text}"
-    raise AssertionError(msg)
+
+        async def scrape() -> str:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                return await resp.text()
+
+        def failed(text: str | None) -> str:
+            return (
+                f"the demo's sources were not all up within {within}s; last /metrics:\n{text or ''}"
+            )
+
+        return await poll_until(scrape, all_polled, within, 0.3, failed)
 
 
 def test_interface_keeps_names_labels_and_buckets_but_not_values() -> None:
