@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from watcher.alerts import Alert
 from watcher.clock import Clock, FakeClock
-from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig
+from watcher.config import Config, GlobalConfig, ReceiverConfig, RouteConfig, parse_config
+from watcher.errors import ConfigError
 from watcher.metrics import WatcherMetrics
 from watcher.notify import Dispatcher
 from watcher.server.routes import add_alertmanager_api
@@ -119,6 +121,14 @@ async def deliver(d: Dispatcher, clock: FakeClock, alerts: Sequence[Alert], afte
     await d.send(alerts, clock.time())
     clock.advance(after)
     await d.tick()
+
+
+def only_problem(text: str, path: Path) -> str:
+    """The one problem ``parse_config`` refuses ``text`` (read as ``path``) with."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, path)
+    assert 1 == len(err.value.problems)
+    return err.value.problems[0]
 
 
 def make_config(receivers: Sequence[ReceiverConfig], route: RouteConfig, **kw: Any) -> Config:

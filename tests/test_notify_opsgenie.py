@@ -16,10 +16,9 @@ from structlog.testing import capture_logs
 
 from tests.am_sink import RawSink, serve
 from tests.am_support import check_config
-from tests.notify_support import T0, coupon_alert, deliver, dispatching
+from tests.notify_support import T0, coupon_alert, deliver, dispatching, only_problem
 from watcher.clock import FakeClock
 from watcher.config import parse_config
-from watcher.errors import ConfigError
 from watcher.notify.amconfig import alertmanager_yaml
 
 KEY = "G3N1EK3Y-do-not-leak"
@@ -45,11 +44,9 @@ def _config(entry: str, *, extra: str = "") -> str:
 )
 def test_config_problems_name_file_line_and_key(tmp_path: Path, entry: str, problem: str) -> None:
     """Each mistake is one problem with the YAML line and the key path."""
-    with pytest.raises(ConfigError) as err:
-        parse_config(_config(entry), tmp_path / "w.yaml")
-    assert 1 == len(err.value.problems)
-    assert f"{tmp_path / 'w.yaml'}:5 receivers[0].opsgenie_configs[0]" in err.value.problems[0]
-    assert problem in err.value.problems[0]
+    found = only_problem(_config(entry), tmp_path / "w.yaml")
+    assert f"{tmp_path / 'w.yaml'}:5 receivers[0].opsgenie_configs[0]" in found
+    assert problem in found
 
 
 def test_globals_fill_in_and_the_url_gets_its_slash(tmp_path: Path) -> None:
