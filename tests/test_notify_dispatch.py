@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.notify_support import T0, Sink, coupon_alert, dispatcher, make_config, serve
+from tests.notify_support import T0, Sink, coupon_alert, deliver, dispatcher, make_config, serve
 from watcher.clock import FakeClock
 from watcher.config import (
     Config,
@@ -163,9 +163,7 @@ async def test_slack_default_message_has_summary_description_runbook_labels_and_
     """The default Slack text shows summary, severity, description, value, runbook and labels."""
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert("42", severity="critical")], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert("42", severity="critical")], 10)
     attachment = sink.accepted[0]["attachments"][0]
     expected = "\n".join(
         [
@@ -201,9 +199,7 @@ async def test_slack_title_and_text_templates_override_the_default(
     )
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert("42")], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert("42")], 10)
     attachment = sink.accepted[0]["attachments"][0]
     assert "FIRING MegaCouponExpiringSoon (1)" == attachment["title"]
     assert "Coupon 42 expires soon via oncall" == attachment["text"]
@@ -218,9 +214,7 @@ async def test_slack_429_retry_after_is_honoured(
     clock = FakeClock(T0)
     sink.clock = clock
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert()], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert()], 10)
     assert [T0 + 10, T0 + 17] == [r["at"] for r in sink.requests]
     assert 1 == len(sink.accepted)
 
@@ -233,9 +227,7 @@ async def test_long_retry_after_leaves_the_message_queued_until_then(
     sink.headers = {"Retry-After": "600"}
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert()], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert()], 10)
     assert ([], 1) == (sink.accepted, len(d.queued()))
     for _ in range(9):
         clock.advance(65)
@@ -272,9 +264,7 @@ async def test_send_resolved_false_sends_no_resolved_message(
     )
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert()], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert()], 10)
     for _ in range(5):
         clock.advance(60)
         await d.send([coupon_alert(ends=T0 + 70)], clock.time())
@@ -294,9 +284,7 @@ async def test_silenced_alert_is_evaluated_but_not_delivered(
     clock = FakeClock(T0)
     d = dispatcher(slack_config(sink), tmp_path / "s.db", session, clock)
     sid = d.put_silence(Silence((parse_matcher('coupon_id="42"'),), T0, T0 + 3600, "me", "known"))
-    await d.send([coupon_alert("42")], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert("42")], 10)
     assert [] == sink.requests
     [status] = d.alerts()
     assert ("suppressed", (sid,)) == (status.state, status.silenced_by)
@@ -321,9 +309,7 @@ async def test_inhibition_mutes_a_sources_other_alerts_while_it_is_down(
         ends_at=None,
         value=0,
     )
-    await d.send([down, coupon_alert("42")], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [down, coupon_alert("42")], 10)
     titles = sorted(b["attachments"][0]["title"] for b in sink.accepted)
     assert ["[FIRING:1] SourceDown coinw-main "] == titles  # Alertmanager's trailing space
 
@@ -349,9 +335,7 @@ async def test_continue_and_nested_routes_reach_every_matching_receiver(
     ]
     clock = FakeClock(T0)
     d = dispatcher(make_config(receivers, route), tmp_path / "s.db", session, clock, console=out)
-    await d.send([coupon_alert()], clock.time())
-    clock.advance(1)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert()], 1)
     assert ['{}/{severity="warning"}:{alertname="MegaCouponExpiringSoon"}'] == [
         b["groupKey"] for b in sink.accepted
     ]
@@ -368,9 +352,7 @@ async def test_reload_keeps_log_so_nothing_is_resent(
     clock = FakeClock(T0)
     config = slack_config(sink)
     d = dispatcher(config, tmp_path / "s.db", session, clock)
-    await d.send([coupon_alert()], clock.time())
-    clock.advance(10)
-    await d.tick()
+    await deliver(d, clock, [coupon_alert()], 10)
     d.reload(config)
     for _ in range(3):
         clock.advance(60)
@@ -394,9 +376,7 @@ async def test_secrets_never_reach_logs(
     clock = FakeClock(T0)
     d = dispatcher(make_config([receiver], ROUTE), tmp_path / "s.db", session, clock)
     with capture_logs() as logs:
-        await d.send([coupon_alert()], clock.time())
-        clock.advance(10)
-        await d.tick()
+        await deliver(d, clock, [coupon_alert()], 10)
     assert any(e["event"] == "notify.failed" for e in logs)
     assert "XXSECRETXX" not in repr(logs)
     assert 1 == len(d.queued())
