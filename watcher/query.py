@@ -203,12 +203,10 @@ def run_query(
     if isinstance(value, float):
         data = {"resultType": "scalar", "result": [stamp, format_value(value)]}
     else:
-        result = []
-        for s in value:
-            metric = dict(s.labels)
-            if s.name is not None:
-                metric["__name__"] = s.name
-            result.append({"metric": metric, "value": [stamp, format_value(s.value)]})
+        result = [
+            {"metric": _metric(s.name, s.labels), "value": [stamp, format_value(s.value)]}
+            for s in value
+        ]
         data = {"resultType": "vector", "result": result}
     return 200, {"status": "success", "data": data}
 
@@ -223,19 +221,33 @@ def _instant_matrix(
     except RuleError as exc:
         return _fail(422, "execution", str(exc))
     if sum(len(points) for _, _, points in matrix) > max_samples:
-        msg = "query processing would load too many samples into memory in query execution"
-        return _fail(422, "execution", msg)
-    series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
+        return _too_many_samples()
+    series: _Matrix = {}
     for name, labels, points in matrix:
-        if not points:
-            continue
-        metric = dict(labels)
-        if name is not None:
-            metric["__name__"] = name
-        values = [[json_time(t), format_value(v)] for t, v in points]
-        series[tuple(sorted(metric.items()))] = values
+        if points:
+            values = [[json_time(t), format_value(v)] for t, v in points]
+            series[tuple(sorted(_metric(name, labels).items()))] = values
+    return _matrix_answer(series)
+
+
+#: A matrix being built: each series' sorted label pairs (``__name__`` included), its points.
+_Matrix = dict[tuple[tuple[str, str], ...], list[list[Any]]]
+
+
+def _metric(name: str | None, labels: Mapping[str, str]) -> dict[str, str]:
+    """A result's ``metric``: the labels, and ``__name__`` when the series kept its name."""
+    return dict(labels) if name is None else {**labels, "__name__": name}
+
+
+def _matrix_answer(series: _Matrix) -> tuple[int, dict[str, Any]]:
+    """The ``matrix`` answer, series ordered by their labels as Prometheus sorts them."""
     result = [{"metric": dict(k), "values": v} for k, v in sorted(series.items())]
     return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def _too_many_samples() -> tuple[int, dict[str, Any]]:
+    msg = "query processing would load too many samples into memory in query execution"
+    return _fail(422, "execution", msg)
 
 
 def _compile(
@@ -286,7 +298,7 @@ def run_query_range(
     view = history.over(SnapshotQueryable(snap))
     deadline = monotonic() + timeout
     step_ms = max(1, round(step * 1000))
-    series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
+    series: _Matrix = {}
     samples = 0
     for ms in range(round(start * 1000), round(end * 1000) + 1, step_ms):
         if monotonic() > deadline:
@@ -298,16 +310,11 @@ def run_query_range(
         vector = [_ScalarSample(value)] if isinstance(value, float) else value
         samples += len(vector)
         if samples > max_samples:
-            msg = "query processing would load too many samples into memory in query execution"
-            return _fail(422, "execution", msg)
+            return _too_many_samples()
         for s in vector:
-            metric = dict(s.labels)
-            if s.name is not None:
-                metric["__name__"] = s.name
-            key = tuple(sorted(metric.items()))
+            key = tuple(sorted(_metric(s.name, s.labels).items()))
             series.setdefault(key, []).append([json_time(ms), format_value(s.value)])
-    result = [{"metric": dict(k), "values": v} for k, v in sorted(series.items())]
-    return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    return _matrix_answer(series)
 
 
 def _range_params(params: Mapping[str, str]) -> tuple[float, float, float, float]:
